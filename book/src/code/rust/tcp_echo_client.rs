@@ -1,0 +1,29 @@
+//! A TCP client for the tcp-echo demo: sends one message, prints the reply.
+//!
+//! Run:  rustc tcp_echo_client.rs && ./tcp_echo_client
+//! Env:  SOCKET_LAB_HOST (127.0.0.1), SOCKET_LAB_TCP_ECHO_PORT (65432)
+
+use std::env;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+fn main() -> std::io::Result<()> {
+    let host = env::var("SOCKET_LAB_HOST").unwrap_or_else(|_| "127.0.0.1".into());
+    let port: u16 = env::var("SOCKET_LAB_TCP_ECHO_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(65432);
+
+    // connect() performs the three-way handshake; the OS picks our port.
+    let mut stream = TcpStream::connect((host.as_str(), port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+
+    stream.write_all(b"Hello, Server")?; // write_all = Python's sendall
+    let mut buf = [0u8; 1024];
+    // One read suffices for a short reply on a quiet link, but TCP does not
+    // promise it: see "The sticky-packet problem".
+    let n = stream.read(&mut buf)?;
+    println!("Server replied: {}", String::from_utf8_lossy(&buf[..n]));
+    Ok(())
+} // dropping `stream` closes the socket (FIN)

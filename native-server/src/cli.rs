@@ -1,0 +1,192 @@
+//! Command-line flags, turned into a [`Config`] or a client run.
+//!
+//! Every flag has a sensible default (the notes' ports, loopback only), so
+//! `socket-lab` alone starts the whole lab.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use protocol::Demo;
+
+use crate::config::{BridgeLimits, Config, DEFAULT_HTTP_PORT};
+
+/// Socket Lab: real TCP/UDP demo servers, a WebSocket bridge and the course site.
+#[derive(Debug, Parser)]
+#[command(name = "socket-lab", version, about, long_about = None)]
+pub struct Cli {
+    /// Run a client instead of the servers.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Server flags.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Talk to one demo as a client and print what was sent and received.
+    Client(ClientArgs),
+}
+
+/// Flags of `socket-lab client`.
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// The demo: tcp-echo, udp-echo, uppercase, framed, auth or sticky.
+    pub demo: Demo,
+    /// What to send (for `framed`, JSON text). Each demo has a default from the notes.
+    pub message: Option<String>,
+    /// The server's address.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// The demo's port (default: the demo's usual port).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// The shared secret for `auth`.
+    #[arg(long, env = "SOCKET_LAB_SECRET", default_value = protocol::auth::DEFAULT_SECRET, hide_env_values = true)]
+    pub secret: String,
+}
+
+fn parse_secs(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .trim_end_matches('s')
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds (e.g. 30 or 2.5)"))?;
+    if !(secs > 0.0 && secs <= 86_400.0) {
+        return Err(format!(
+            "{text:?} must be more than 0 and at most 86400 seconds"
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Flags of the server (the default command).
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address every service binds to. Anything but loopback needs --secret and --allow-origin.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// HTTP port (site and WebSocket bridge); 0 = any free port.
+    #[arg(long, default_value_t = DEFAULT_HTTP_PORT)]
+    pub http_port: u16,
+    /// tcp-echo port (TCP).
+    #[arg(long, default_value_t = Demo::TcpEcho.default_port())]
+    pub tcp_echo_port: u16,
+    /// udp-echo port (UDP).
+    #[arg(long, default_value_t = Demo::UdpEcho.default_port())]
+    pub udp_echo_port: u16,
+    /// uppercase port (TCP; the same number as udp-echo is fine: separate spaces).
+    #[arg(long, default_value_t = Demo::Uppercase.default_port())]
+    pub uppercase_port: u16,
+    /// framed port (TCP).
+    #[arg(long, default_value_t = Demo::Framed.default_port())]
+    pub framed_port: u16,
+    /// auth port (TCP).
+    #[arg(long, default_value_t = Demo::Auth.default_port())]
+    pub auth_port: u16,
+    /// sticky port (TCP).
+    #[arg(long, default_value_t = Demo::Sticky.default_port())]
+    pub sticky_port: u16,
+    /// Start only these demos (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub only: Option<Vec<Demo>>,
+    /// Shared secret of the auth demo.
+    #[arg(long, env = "SOCKET_LAB_SECRET", default_value = protocol::auth::DEFAULT_SECRET, hide_env_values = true)]
+    pub secret: String,
+    /// Largest frame payload the framed demo accepts, in bytes.
+    #[arg(long, default_value_t = protocol::frame::DEFAULT_MAX_FRAME)]
+    pub max_frame: usize,
+    /// Seconds a client may stay silent before it is dropped.
+    #[arg(long, default_value = "60", value_parser = parse_secs)]
+    pub idle_timeout: Duration,
+    /// Seconds the auth demo waits for the answer.
+    #[arg(long, default_value = "10", value_parser = parse_secs)]
+    pub handshake_timeout: Duration,
+    /// Most simultaneous connections per TCP demo.
+    #[arg(long, default_value_t = 1024)]
+    pub max_connections: usize,
+    /// The built site to serve.
+    #[arg(long, default_value = "dist")]
+    pub assets: PathBuf,
+    /// Print what the demo servers see (connections, reads, replies).
+    #[arg(long)]
+    pub log_events: bool,
+    /// A page origin allowed to use the bridge, e.g. https://course.example (repeatable).
+    #[arg(long = "allow-origin")]
+    pub allow_origins: Vec<String>,
+    /// An extra HOST:PORT the bridge may connect to (repeatable).
+    #[arg(long)]
+    pub bridge_allow: Vec<SocketAddr>,
+    /// Most simultaneous bridge sessions.
+    #[arg(long, default_value_t = BridgeLimits::default().max_sessions)]
+    pub max_sessions: usize,
+}
+
+impl ServeArgs {
+    /// The configuration these flags describe.
+    pub fn into_config(self) -> Config {
+        let ports = [
+            (Demo::TcpEcho, self.tcp_echo_port),
+            (Demo::UdpEcho, self.udp_echo_port),
+            (Demo::Uppercase, self.uppercase_port),
+            (Demo::Framed, self.framed_port),
+            (Demo::Auth, self.auth_port),
+            (Demo::Sticky, self.sticky_port),
+        ];
+        let mut demos = self.only.unwrap_or_else(|| Demo::ALL.to_vec());
+        demos.sort();
+        demos.dedup();
+        Config {
+            bind: self.bind,
+            http_port: self.http_port,
+            ports: ports.into_iter().collect(),
+            demos,
+            secret: self.secret.into_bytes(),
+            max_frame: self.max_frame,
+            idle_timeout: self.idle_timeout,
+            handshake_timeout: self.handshake_timeout,
+            max_connections: self.max_connections,
+            assets: self.assets,
+            log_events: self.log_events,
+            allow_origins: self.allow_origins,
+            bridge_allow: self.bridge_allow,
+            bridge: BridgeLimits {
+                max_sessions: self.max_sessions,
+                ..BridgeLimits::default()
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_parse_into_config() {
+        let cli = Cli::try_parse_from([
+            "socket-lab",
+            "--only",
+            "sticky,tcp-echo",
+            "--tcp-echo-port",
+            "0",
+            "--idle-timeout",
+            "2.5",
+        ])
+        .unwrap();
+        let config = cli.serve.into_config();
+        assert_eq!(config.demos, vec![Demo::TcpEcho, Demo::Sticky]);
+        assert_eq!(config.port(Demo::TcpEcho), 0);
+        assert_eq!(config.idle_timeout, Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn bad_flags_say_what_to_do() {
+        let err = Cli::try_parse_from(["socket-lab", "--only", "ftp"]).unwrap_err();
+        assert!(err.to_string().contains("tcp-echo, udp-echo"), "{err}");
+        let err = Cli::try_parse_from(["socket-lab", "--idle-timeout", "soon"]).unwrap_err();
+        assert!(err.to_string().contains("number of seconds"), "{err}");
+    }
+}

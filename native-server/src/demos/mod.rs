@@ -1,0 +1,249 @@
+//! The six demo servers and the accept loop they share.
+//!
+//! Each demo lives in its own file and owns only its conversation with one
+//! client; the reply logic itself comes from `protocol::demo` and
+//! `protocol::auth`, so the browser simulation answers exactly as these do.
+//! This file owns what every TCP demo needs around that: accepting, the
+//! connection limit, cancellation on shutdown, and the accepted/closed events.
+
+pub mod auth;
+pub mod framed;
+pub mod sticky;
+pub mod tcp_echo;
+pub mod udp_echo;
+pub mod uppercase;
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::Demo;
+use protocol::events::{Closer, EventKind, MAX_EVENT_BYTES};
+use protocol::hex::HexBytes;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::events::{ConnEvents, EventBus};
+
+pub use sticky::StickyRegistry;
+
+/// What every demo task shares.
+#[derive(Debug, Clone)]
+pub struct DemoCtx {
+    /// The server's configuration.
+    pub config: Arc<Config>,
+    /// Where events go.
+    pub bus: EventBus,
+    /// Cancelled when the server shuts down.
+    pub shutdown: CancellationToken,
+    /// Tracks every connection task, so shutdown can wait for them.
+    pub tasks: TaskTracker,
+    /// Per-connection read settings for `sticky`, set by the bridge.
+    pub sticky: StickyRegistry,
+}
+
+/// How a connection ended, as the handler saw it.
+#[derive(Debug)]
+pub struct Ending {
+    /// Who ended it.
+    pub by: Closer,
+    /// Why, in words.
+    pub reason: String,
+}
+
+impl Ending {
+    /// The client closed its side (a read returned 0).
+    pub fn client_closed() -> Self {
+        Self {
+            by: Closer::Client,
+            reason: "the client closed the connection (read returned 0 bytes)".into(),
+        }
+    }
+
+    /// The server finished the exchange and closes.
+    pub fn server(reason: impl Into<String>) -> Self {
+        Self {
+            by: Closer::Server,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// An event for bytes read.
+pub fn read_event(bytes: &[u8]) -> EventKind {
+    EventKind::Read {
+        size: bytes.len(),
+        data: HexBytes::capped(bytes),
+    }
+}
+
+/// An event for bytes sent.
+pub fn reply_event(bytes: &[u8]) -> EventKind {
+    EventKind::Reply {
+        size: bytes.len(),
+        data: HexBytes::capped(&bytes[..bytes.len().min(MAX_EVENT_BYTES)]),
+    }
+}
+
+/// The result of one read with a time limit.
+pub enum ReadOutcome {
+    /// `n` bytes arrived.
+    Data(usize),
+    /// The peer closed its sending side.
+    Eof,
+    /// Nothing arrived in time; the [`Ending`] has been decided.
+    TimedOut,
+    /// The server is shutting down.
+    Shutdown,
+}
+
+/// Reads once into `buf`, giving up after `idle` or on shutdown.
+pub async fn read_some<R: AsyncRead + Unpin>(
+    stream: &mut R,
+    buf: &mut [u8],
+    idle: Duration,
+    shutdown: &CancellationToken,
+) -> io::Result<ReadOutcome> {
+    tokio::select! {
+        _ = shutdown.cancelled() => Ok(ReadOutcome::Shutdown),
+        res = tokio::time::timeout(idle, stream.read(buf)) => match res {
+            Err(_) => Ok(ReadOutcome::TimedOut),
+            Ok(Ok(0)) => Ok(ReadOutcome::Eof),
+            Ok(Ok(n)) => Ok(ReadOutcome::Data(n)),
+            Ok(Err(e)) => Err(e),
+        },
+    }
+}
+
+/// Turns a [`ReadOutcome`] that is not data into the connection's ending,
+/// publishing a timeout event where that is the reason.
+pub fn ending_for(
+    outcome: &ReadOutcome,
+    events: &ConnEvents,
+    idle: Duration,
+    waiting_for: &str,
+) -> Option<Ending> {
+    match outcome {
+        ReadOutcome::Data(_) => None,
+        ReadOutcome::Eof => Some(Ending::client_closed()),
+        ReadOutcome::Shutdown => Some(Ending::server("the server is shutting down")),
+        ReadOutcome::TimedOut => {
+            events.emit(EventKind::Timeout {
+                waiting_for: waiting_for.to_owned(),
+                after_ms: u64::try_from(idle.as_millis()).unwrap_or(u64::MAX),
+            });
+            Some(Ending::server(format!(
+                "the client sent nothing for {} s and was dropped so others can use the demo",
+                idle.as_secs_f32()
+            )))
+        }
+    }
+}
+
+/// Whether connections are handled one at a time or each in its own task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// One client at a time; the next waits in the listen backlog.
+    Iterative,
+    /// Every client in its own task, up to `--max-connections`.
+    Concurrent,
+}
+
+/// Accepts connections for `demo` until shutdown, running `handle` for each.
+///
+/// Publishes `accepted` before and `closed` (or `error`) after every handler,
+/// so handlers only deal with their conversation.
+pub async fn serve_tcp<H, F>(
+    listener: TcpListener,
+    demo: Demo,
+    ctx: DemoCtx,
+    style: Style,
+    handle: H,
+) where
+    H: Fn(TcpStream, ConnEvents, DemoCtx) -> F + Send + Sync + Clone + 'static,
+    F: Future<Output = io::Result<Ending>> + Send + 'static,
+{
+    let limit = Arc::new(Semaphore::new(ctx.config.max_connections));
+    let local = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    loop {
+        let accepted = tokio::select! {
+            _ = ctx.shutdown.cancelled() => return,
+            res = listener.accept() => res,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                // Usually EMFILE (out of file descriptors) or a connection reset
+                // before accept: keep serving, but do not spin.
+                tracing::warn!(%demo, error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let events = ctx.bus.conn(demo, peer);
+        let Ok(permit) = limit.clone().try_acquire_owned() else {
+            events.emit(EventKind::Refused {
+                reason: format!(
+                    "{} connections are already open (--max-connections); try again shortly",
+                    ctx.config.max_connections
+                ),
+            });
+            drop(stream);
+            continue;
+        };
+        events.emit(EventKind::Accepted {
+            local: local.clone(),
+        });
+        let conversation = run_one(stream, events, ctx.clone(), handle.clone());
+        match style {
+            Style::Iterative => {
+                // Like the notes' `while True: accept(); serve until closed`.
+                conversation.await;
+                drop(permit);
+            }
+            Style::Concurrent => {
+                ctx.tasks.spawn(async move {
+                    conversation.await;
+                    drop(permit);
+                });
+            }
+        }
+    }
+}
+
+async fn run_one<H, F>(stream: TcpStream, events: ConnEvents, ctx: DemoCtx, handle: H)
+where
+    H: Fn(TcpStream, ConnEvents, DemoCtx) -> F,
+    F: Future<Output = io::Result<Ending>>,
+{
+    match handle(stream, events.clone(), ctx).await {
+        Ok(ending) => events.emit(EventKind::Closed {
+            by: ending.by,
+            reason: ending.reason,
+        }),
+        Err(e) => {
+            let (by, reason) = match e.kind() {
+                io::ErrorKind::ConnectionReset
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::ConnectionAborted => {
+                    (Closer::Client, format!("the client vanished ({e})"))
+                }
+                _ => {
+                    events.emit(EventKind::Error {
+                        message: e.to_string(),
+                    });
+                    (Closer::Server, format!("closed after an error: {e}"))
+                }
+            };
+            events.emit(EventKind::Closed { by, reason });
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! Binding every listener, then running them all until shutdown.
+//!
+//! Binding is separate from running so that a port already in use fails before
+//! anything starts (nothing is left half-started: the listeners bound so far
+//! are simply dropped), and so that tests can bind port 0 and read the real
+//! addresses before they connect.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::{Demo, Transport};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{Config, ConfigError};
+use crate::demos::{self, DemoCtx, StickyRegistry};
+use crate::events::EventBus;
+use crate::http;
+
+/// How long shutdown waits for connections to finish before giving up on them.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration was refused.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A port could not be bound.
+    #[error("{service} could not listen on {addr}: {os_error}. {hint}")]
+    Bind {
+        /// The service (`http`, `tcp-echo`, …).
+        service: String,
+        /// The address tried.
+        addr: SocketAddr,
+        /// What the OS said.
+        os_error: io::Error,
+        /// What to do about it.
+        hint: String,
+    },
+}
+
+fn bind_error(service: &str, flag: &str, addr: SocketAddr, source: io::Error) -> StartError {
+    let hint = match source.kind() {
+        io::ErrorKind::AddrInUse => format!(
+            "Another program (or another socket-lab) is using that port: stop it, or pick another port with {flag} (0 = any free port)."
+        ),
+        io::ErrorKind::PermissionDenied => {
+            format!("Ports below 1024 need extra privileges: pick a higher port with {flag}.")
+        }
+        io::ErrorKind::AddrNotAvailable => {
+            "That address does not belong to this machine: check --bind.".to_owned()
+        }
+        _ => format!("Check --bind and {flag}."),
+    };
+    StartError::Bind {
+        service: service.to_owned(),
+        addr,
+        os_error: source,
+        hint,
+    }
+}
+
+/// A listener of either kind.
+#[derive(Debug)]
+enum Listener {
+    Tcp(TcpListener),
+    Udp(UdpSocket),
+}
+
+/// One listening service and its real address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    /// `http` or a demo name.
+    pub name: String,
+    /// `http`, `tcp` or `udp`.
+    pub scheme: &'static str,
+    /// The bound address.
+    pub addr: SocketAddr,
+}
+
+impl fmt::Display for Service {
+    /// The startup line: `tcp-echo tcp://127.0.0.1:65432`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}://{}", self.name, self.scheme, self.addr)
+    }
+}
+
+/// A server whose sockets are all bound, ready to [`run`](Server::run).
+#[derive(Debug)]
+pub struct Server {
+    config: Arc<Config>,
+    http: TcpListener,
+    demos: Vec<(Demo, Listener)>,
+    bus: EventBus,
+    sticky: StickyRegistry,
+}
+
+impl Server {
+    /// Validates `config` and binds every listener it names.
+    pub async fn bind(config: Config) -> Result<Self, StartError> {
+        config.validate()?;
+        let http_addr = SocketAddr::new(config.bind, config.http_port);
+        let http = TcpListener::bind(http_addr)
+            .await
+            .map_err(|e| bind_error("http", "--http-port", http_addr, e))?;
+        let mut demos = Vec::new();
+        for &demo in &config.demos {
+            let addr = SocketAddr::new(config.bind, config.port(demo));
+            let flag = format!("--{}-port", demo.name());
+            let listener = match demo.transport() {
+                Transport::Tcp => TcpListener::bind(addr).await.map(Listener::Tcp),
+                Transport::Udp => UdpSocket::bind(addr).await.map(Listener::Udp),
+            }
+            .map_err(|e| bind_error(demo.name(), &flag, addr, e))?;
+            demos.push((demo, listener));
+        }
+        Ok(Self {
+            config: Arc::new(config),
+            http,
+            demos,
+            bus: EventBus::default(),
+            sticky: StickyRegistry::default(),
+        })
+    }
+
+    /// Every listening service with its real address, HTTP first.
+    pub fn services(&self) -> Vec<Service> {
+        let mut out = Vec::with_capacity(1 + self.demos.len());
+        if let Ok(addr) = self.http.local_addr() {
+            out.push(Service {
+                name: "http".into(),
+                scheme: "http",
+                addr,
+            });
+        }
+        for (demo, listener) in &self.demos {
+            let addr = match listener {
+                Listener::Tcp(l) => l.local_addr(),
+                Listener::Udp(s) => s.local_addr(),
+            };
+            if let Ok(addr) = addr {
+                out.push(Service {
+                    name: demo.name().into(),
+                    scheme: demo.transport().scheme(),
+                    addr,
+                });
+            }
+        }
+        out
+    }
+
+    /// The real address of `demo`, if it is running.
+    pub fn demo_addr(&self, demo: Demo) -> Option<SocketAddr> {
+        self.services()
+            .into_iter()
+            .find(|s| s.name == demo.name())
+            .map(|s| s.addr)
+    }
+
+    /// The HTTP address.
+    pub fn http_addr(&self) -> io::Result<SocketAddr> {
+        self.http.local_addr()
+    }
+
+    /// The event bus, to watch what the demos see.
+    pub fn bus(&self) -> EventBus {
+        self.bus.clone()
+    }
+
+    /// Runs every service until `shutdown` completes, then stops them: new
+    /// connections are refused, open ones are told to finish, and after
+    /// [`SHUTDOWN_GRACE`] whatever is left is dropped.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
+        let token = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let ctx = DemoCtx {
+            config: self.config.clone(),
+            bus: self.bus.clone(),
+            shutdown: token.clone(),
+            tasks: tasks.clone(),
+            sticky: self.sticky.clone(),
+        };
+        if self.config.log_events {
+            tasks.spawn(log_events(self.bus.clone(), token.clone()));
+        }
+        let services = self.services();
+        for (demo, listener) in self.demos {
+            let ctx = ctx.clone();
+            match (demo, listener) {
+                (Demo::TcpEcho, Listener::Tcp(l)) => tasks.spawn(demos::tcp_echo::serve(l, ctx)),
+                (Demo::Uppercase, Listener::Tcp(l)) => tasks.spawn(demos::uppercase::serve(l, ctx)),
+                (Demo::Framed, Listener::Tcp(l)) => tasks.spawn(demos::framed::serve(l, ctx)),
+                (Demo::Auth, Listener::Tcp(l)) => tasks.spawn(demos::auth::serve(l, ctx)),
+                (Demo::Sticky, Listener::Tcp(l)) => tasks.spawn(demos::sticky::serve(l, ctx)),
+                (Demo::UdpEcho, Listener::Udp(s)) => tasks.spawn(demos::udp_echo::serve(s, ctx)),
+                (demo, _) => unreachable!("{demo} was bound with the wrong transport"),
+            };
+        }
+        let app = http::router(http::AppState::new(ctx.clone(), services));
+        let http_token = token.clone();
+        let http_task = tokio::spawn(async move {
+            axum::serve(
+                self.http,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { http_token.cancelled().await })
+            .await
+        });
+
+        shutdown.await;
+        tracing::info!("shutting down");
+        token.cancel();
+        tasks.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some connections did not finish in time; closing them");
+        }
+        match tokio::time::timeout(SHUTDOWN_GRACE, http_task).await {
+            Ok(Ok(res)) => res,
+            Ok(Err(join)) => Err(io::Error::other(join)),
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+async fn log_events(bus: EventBus, token: CancellationToken) {
+    let mut sub = bus.subscribe();
+    loop {
+        tokio::select! {
+            _ = token.cancelled() => return,
+            ev = sub.recv() => match ev {
+                Some(ev) => println!("[{:>10.3} ms] {}", ev.at_us as f64 / 1000.0, ev.describe()),
+                None => return,
+            },
+        }
+    }
+}

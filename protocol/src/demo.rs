@@ -1,0 +1,304 @@
+//! The demo servers' catalogue and reply logic, without any socket.
+//!
+//! Each demo of the course answers in a fixed way (the notes' Python servers
+//! define it). Keeping the answers here means the tokio servers and the
+//! in-browser simulation cannot drift apart: both call these functions.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::frame::{self, FrameError};
+
+/// How much a demo reads at a time, as in the notes' `recv(1024)`.
+pub const READ_BUF: usize = 1024;
+
+/// What `tcp-echo` puts before each read it sends back.
+pub const ACK_PREFIX: &[u8] = b"ACK: ";
+
+/// What `udp-echo` answers to every datagram.
+pub const UDP_REPLY: &[u8] = b"Message received";
+
+/// TCP or UDP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// A connected byte stream.
+    Tcp,
+    /// Independent datagrams.
+    Udp,
+}
+
+impl Transport {
+    /// `tcp` or `udp`, as used in URLs like `tcp://127.0.0.1:65432`.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+        }
+    }
+}
+
+/// The six demo servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Demo {
+    /// Iterative TCP echo: `ACK: ` + each read.
+    TcpEcho,
+    /// UDP: `Message received` for each datagram.
+    UdpEcho,
+    /// Concurrent TCP: one read, trimmed, upper-cased, close.
+    Uppercase,
+    /// Length-prefixed JSON frames.
+    Framed,
+    /// HMAC-SHA256 challenge-response.
+    Auth,
+    /// A receiver with a settable read size and read delay.
+    Sticky,
+}
+
+impl Demo {
+    /// Every demo, in the order the course meets them.
+    pub const ALL: [Demo; 6] = [
+        Demo::TcpEcho,
+        Demo::UdpEcho,
+        Demo::Uppercase,
+        Demo::Framed,
+        Demo::Auth,
+        Demo::Sticky,
+    ];
+
+    /// The demo's name, as used in flags, URLs and bridge messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Demo::TcpEcho => "tcp-echo",
+            Demo::UdpEcho => "udp-echo",
+            Demo::Uppercase => "uppercase",
+            Demo::Framed => "framed",
+            Demo::Auth => "auth",
+            Demo::Sticky => "sticky",
+        }
+    }
+
+    /// Whether the demo speaks TCP or UDP.
+    pub fn transport(self) -> Transport {
+        match self {
+            Demo::UdpEcho => Transport::Udp,
+            _ => Transport::Tcp,
+        }
+    }
+
+    /// The port the notes use (and our default).
+    pub fn default_port(self) -> u16 {
+        match self {
+            Demo::TcpEcho => 65432,
+            Demo::UdpEcho => 9999,
+            Demo::Uppercase => 9999,
+            Demo::Framed => 5000,
+            Demo::Auth => 8080,
+            Demo::Sticky => 5001,
+        }
+    }
+
+    /// One line on what the demo does.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Demo::TcpEcho => {
+                "iterative TCP echo: replies `ACK: ` + each read, one client at a time"
+            }
+            Demo::UdpEcho => "UDP: replies `Message received` to every datagram",
+            Demo::Uppercase => "concurrent TCP: reads once, replies upper-cased, closes",
+            Demo::Framed => "length-prefixed JSON: a reply frame for every frame",
+            Demo::Auth => "HMAC-SHA256 challenge-response: `Access Granted` or `Access Denied`",
+            Demo::Sticky => {
+                "a receiver whose read size and delay the lab sets, to show merged and split reads"
+            }
+        }
+    }
+}
+
+impl fmt::Display for Demo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A demo name that is not one of ours.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "there is no demo called {0:?}; the demos are tcp-echo, udp-echo, uppercase, framed, auth and sticky"
+)]
+pub struct UnknownDemo(pub String);
+
+impl FromStr for Demo {
+    type Err = UnknownDemo;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Demo::ALL
+            .into_iter()
+            .find(|d| d.name() == s)
+            .ok_or_else(|| UnknownDemo(s.to_owned()))
+    }
+}
+
+/// `tcp-echo`: the reply to one read.
+pub fn echo_reply(read: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(ACK_PREFIX.len() + read.len());
+    out.extend_from_slice(ACK_PREFIX);
+    out.extend_from_slice(read);
+    out
+}
+
+/// `uppercase`: the reply to the one read, like Python's `data.strip().upper()`
+/// on bytes (ASCII whitespace trimmed, ASCII letters upper-cased).
+pub fn uppercase_reply(read: &[u8]) -> Vec<u8> {
+    read.trim_ascii().to_ascii_uppercase()
+}
+
+/// What `udp-echo` made of one datagram.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatagramSeen {
+    /// The bytes the server's 1024-byte buffer kept.
+    pub kept: Vec<u8>,
+    /// The datagram's real size.
+    pub size: usize,
+    /// Whether the buffer cut it short.
+    pub truncated: bool,
+}
+
+/// `udp-echo`: what a `recvfrom(1024)` keeps of a datagram of any size.
+pub fn udp_receive(datagram: &[u8]) -> DatagramSeen {
+    let kept = &datagram[..datagram.len().min(READ_BUF)];
+    DatagramSeen {
+        kept: kept.to_vec(),
+        size: datagram.len(),
+        truncated: datagram.len() > READ_BUF,
+    }
+}
+
+/// `framed`: what the server answers to one frame's payload, and what it
+/// made of it (the decoded JSON, or why it was rejected).
+///
+/// `index` counts frames on the connection from 1.
+pub fn framed_reply(payload: &[u8], index: u64) -> (Value, Result<Value, FrameError>) {
+    match frame::decode_json::<Value>(payload) {
+        Ok(request) => (
+            json!({
+                "echo": request.clone(),
+                "seen": {"frame": index, "header": format!("{:08x}", payload.len()), "payload_bytes": payload.len()},
+            }),
+            Ok(request),
+        ),
+        Err(err) => (error_reply(&err), Err(err)),
+    }
+}
+
+/// `framed`: the error frame for a frame it could not use.
+pub fn error_reply(err: &FrameError) -> Value {
+    json!({"error": err.code(), "message": err.to_string()})
+}
+
+/// Per-connection settings of the `sticky` receiver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StickyOptions {
+    /// How many bytes each `recv` asks for (1 to 65536).
+    pub read_size: usize,
+    /// How long to wait before each `recv`, in milliseconds (0 to 10000).
+    pub read_delay_ms: u32,
+}
+
+impl Default for StickyOptions {
+    fn default() -> Self {
+        Self {
+            read_size: READ_BUF,
+            read_delay_ms: 0,
+        }
+    }
+}
+
+/// Sticky options out of range.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StickyOptionsError {
+    /// `read_size` not in 1..=65536.
+    #[error("read_size must be between 1 and 65536 bytes, not {0}")]
+    ReadSize(usize),
+    /// `read_delay_ms` over 10 s.
+    #[error("read_delay_ms must be at most 10000 (10 s), not {0}")]
+    ReadDelay(u32),
+}
+
+impl StickyOptions {
+    /// Largest read size accepted.
+    pub const MAX_READ_SIZE: usize = 65536;
+    /// Longest read delay accepted, in milliseconds.
+    pub const MAX_DELAY_MS: u32 = 10_000;
+
+    /// Checks the ranges.
+    pub fn validate(self) -> Result<Self, StickyOptionsError> {
+        if self.read_size == 0 || self.read_size > Self::MAX_READ_SIZE {
+            return Err(StickyOptionsError::ReadSize(self.read_size));
+        }
+        if self.read_delay_ms > Self::MAX_DELAY_MS {
+            return Err(StickyOptionsError::ReadDelay(self.read_delay_ms));
+        }
+        Ok(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn names_round_trip() {
+        for d in Demo::ALL {
+            assert_eq!(d.name().parse::<Demo>().unwrap(), d);
+            assert_eq!(serde_json::to_value(d).unwrap(), json!(d.name()));
+        }
+        let err = "ftp".parse::<Demo>().unwrap_err();
+        assert!(err.to_string().contains("tcp-echo"));
+    }
+
+    #[test]
+    fn replies_match_the_notes() {
+        assert_eq!(echo_reply(b"Hello, Server"), b"ACK: Hello, Server");
+        assert_eq!(uppercase_reply(b"  hello\r\n"), b"HELLO");
+        assert_eq!(uppercase_reply("héllo".as_bytes()), "HéLLO".as_bytes());
+        let seen = udp_receive(&[b'x'; 1500]);
+        assert_eq!(
+            (seen.kept.len(), seen.size, seen.truncated),
+            (1024, 1500, true)
+        );
+        assert!(!udp_receive(b"Hello via UDP").truncated);
+    }
+
+    #[test]
+    fn framed_echoes_or_explains() {
+        let (reply, seen) = framed_reply(br#"{"msg": "Hello"}"#, 1);
+        assert_eq!(seen.unwrap(), json!({"msg": "Hello"}));
+        assert_eq!(reply["echo"], json!({"msg": "Hello"}));
+        assert_eq!(reply["seen"]["payload_bytes"], json!(16));
+        let (reply, seen) = framed_reply(b"{nope", 2);
+        assert!(seen.is_err());
+        assert_eq!(reply["error"], json!("invalid_json"));
+    }
+
+    #[test]
+    fn sticky_options_are_checked() {
+        assert!(StickyOptions::default().validate().is_ok());
+        let bad = StickyOptions {
+            read_size: 0,
+            read_delay_ms: 0,
+        };
+        assert_eq!(bad.validate(), Err(StickyOptionsError::ReadSize(0)));
+        let slow = StickyOptions {
+            read_size: 3,
+            read_delay_ms: 60_000,
+        };
+        assert_eq!(slow.validate(), Err(StickyOptionsError::ReadDelay(60_000)));
+    }
+}

@@ -1,0 +1,24 @@
+//! Socket Lab's sans-IO core.
+//!
+//! Everything here is bytes in, bytes and events out: no sockets, no clock, no
+//! operating-system randomness. The native server drives these state machines
+//! with tokio sockets, the browser drives them over a WebSocket bridge, and the
+//! in-page simulation drives them over a modelled network, so all three agree
+//! by construction. The crate builds natively and for `wasm32-unknown-unknown`.
+//!
+//! - [`frame`]: 4-byte big-endian length-prefixed framing, and JSON helpers.
+//! - [`auth`]: HMAC-SHA256 challenge-response.
+//! - [`demo`]: the demo servers' catalogue and replies.
+//! - [`events`]: what a demo server saw, for the event stream.
+//! - [`bridge`]: the messages between a page and the WebSocket bridge.
+//! - [`hex`]: bytes as hex, for events and display.
+
+pub mod auth;
+pub mod bridge;
+pub mod demo;
+pub mod events;
+pub mod frame;
+pub mod hex;
+
+pub use demo::{Demo, Transport};
+pub use frame::{FrameDecoder, FrameError};
