@@ -168,6 +168,11 @@ impl Server {
         self.http.local_addr()
     }
 
+    /// Where the bridge registers `sticky` read settings before it connects.
+    pub fn sticky(&self) -> StickyRegistry {
+        self.sticky.clone()
+    }
+
     /// The event bus, to watch what the demos see.
     pub fn bus(&self) -> EventBus {
         self.bus.clone()
