@@ -1,0 +1,62 @@
+//! `cargo xtask test`: every test layer, from the inside out.
+//!
+//! 1. formatting and clippy, warnings denied;
+//! 2. the site build (wasm, glue, book), which the later layers use;
+//! 3. native unit, property and integration tests over real sockets, the
+//!    Python clients and the book's samples (`cargo test --workspace`);
+//! 4. `protocol` and `wasm-client` tests compiled to wasm32 and run in node;
+//! 5. the fuzz targets, built (a fuzz run needs nightly: `--long`);
+//! 6. headless-Chromium end-to-end tests against a server on port 0.
+
+use anyhow::{Result, bail};
+
+use crate::{Ctx, build, run_cmd, tools};
+
+/// Runs every layer; `--long` adds the slow ones.
+pub(crate) fn test(ctx: &Ctx, args: &[String]) -> Result<()> {
+    let mut long = false;
+    for a in args {
+        match a.as_str() {
+            "--long" => long = true,
+            other => bail!("unknown flag {other:?} for `cargo xtask test` (known: --long)"),
+        }
+    }
+    // Fail early on what a browser test would need, before minutes of building.
+    let browser = tools::browser()?;
+
+    run_cmd(ctx.cargo().args(["fmt", "--all", "--", "--check"]))?;
+    build::build(ctx)?;
+    run_cmd(ctx.cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+
+    run_cmd(ctx.cargo().args(["test", "--workspace", "--exclude", "e2e"]))?;
+
+    let runner_dir = tools::wasm_test_runner(ctx)?;
+    let path = std::env::join_paths(
+        std::iter::once(runner_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )?;
+    run_cmd(
+        ctx.cargo()
+            .args(["test", "--target", "wasm32-unknown-unknown", "-p", "protocol", "-p", "wasm-client"])
+            .env("PATH", path),
+    )?;
+
+    run_cmd(
+        ctx.cargo()
+            .args(["build", "--manifest-path", "fuzz/Cargo.toml", "--bins"])
+            .env("CARGO_TARGET_DIR", ctx.target().join("fuzz")),
+    )?;
+
+    run_cmd(
+        ctx.cargo()
+            .args(["test", "-p", "e2e", "--", "--test-threads=1"])
+            .env("SOCKET_LAB_DIST", ctx.dist())
+            .env("CHROMIUM", &browser.chromium)
+            .env("CHROMEDRIVER", &browser.chromedriver),
+    )?;
+
+    if long {
+        println!("xtask: --long has no extra layers yet");
+    }
+    println!("xtask: every test layer passed");
+    Ok(())
+}
