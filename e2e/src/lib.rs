@@ -54,7 +54,10 @@ pub fn dist() -> Result<PathBuf> {
         .map(PathBuf::from)
         .context("SOCKET_LAB_DIST is not set: run these tests with `cargo xtask test`, which builds the site first")?;
     if !dist.join("index.html").is_file() {
-        bail!("{} has no index.html: run `cargo xtask build`", dist.display());
+        bail!(
+            "{} has no index.html: run `cargo xtask build`",
+            dist.display()
+        );
     }
     Ok(dist)
 }
@@ -79,7 +82,9 @@ pub async fn start_server(tweak: impl FnOnce(&mut Config)) -> Result<RunningServ
 
 fn free_port() -> Result<u16> {
     // chromedriver needs a port number up front; ask the OS for a free one.
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 async fn start_driver() -> Result<(Child, u16)> {
@@ -96,7 +101,10 @@ async fn start_driver() -> Result<(Child, u16)> {
     // Ready when it accepts connections.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return Ok((child, port));
         }
         if tokio::time::Instant::now() > deadline {
@@ -188,16 +196,18 @@ pub async fn wait_text(client: &Client, css: &str, ok: impl Fn(&str) -> bool) ->
     let deadline = tokio::time::Instant::now() + PAGE_TIMEOUT;
     let mut last = String::new();
     loop {
-        if let Ok(el) = client.find(Locator::Css(css)).await {
-            if let Ok(text) = el.text().await {
-                if ok(&text) {
-                    return Ok(text);
-                }
-                last = text;
+        if let Ok(el) = client.find(Locator::Css(css)).await
+            && let Ok(text) = el.text().await
+        {
+            if ok(&text) {
+                return Ok(text);
             }
+            last = text;
         }
         if tokio::time::Instant::now() > deadline {
-            bail!("{css}: the expected text did not appear within {PAGE_TIMEOUT:?}; last text: {last:?}");
+            bail!(
+                "{css}: the expected text did not appear within {PAGE_TIMEOUT:?}; last text: {last:?}"
+            );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -15,18 +15,27 @@ async fn playground_shows_the_python_frame_for_typed_json() -> Result<()> {
         client.goto(&format!("{base}/")).await?;
         wait_lab(&client, "socket-lab[lab=framing]").await?;
         let input = client
-            .find(Locator::Css("socket-lab[lab=framing] [data-role=json-input]"))
+            .find(Locator::Css(
+                "socket-lab[lab=framing] [data-role=json-input]",
+            ))
             .await?;
         input.clear().await?;
         // Something else first, so the test proves the page follows the typing.
         input.send_keys("[1]").await?;
-        wait_text(&client, "socket-lab[lab=framing] [data-role=frame-hex]", |t| {
-            t == "00 00 00 03 5b 31 5d"
-        })
+        wait_text(
+            &client,
+            "socket-lab[lab=framing] [data-role=frame-hex]",
+            |t| t == "00 00 00 03 5b 31 5d",
+        )
         .await?;
         input.clear().await?;
         input.send_keys(r#"{"msg": "Hello"}"#).await?;
-        wait_text(&client, "socket-lab[lab=framing] [data-role=frame-hex]", |t| t == EXPECTED).await
+        wait_text(
+            &client,
+            "socket-lab[lab=framing] [data-role=frame-hex]",
+            |t| t == EXPECTED,
+        )
+        .await
     })
     .await;
     server.stop().await?;

@@ -60,7 +60,7 @@ pub fn to_spaced_hex(bytes: &[u8]) -> String {
 /// Parses hex (upper or lower case; spaces ignored).
 pub fn from_hex(text: &str) -> Result<Vec<u8>, String> {
     let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(format!(
             "hex needs two digits per byte, but {} digits were given",
             digits.len()

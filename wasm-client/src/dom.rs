@@ -51,7 +51,11 @@ pub(crate) struct Listener {
 
 impl Listener {
     /// Listens for `kind` events on `target`.
-    pub(crate) fn new(target: &EventTarget, kind: &'static str, f: impl FnMut(Event) + 'static) -> Self {
+    pub(crate) fn new(
+        target: &EventTarget,
+        kind: &'static str,
+        f: impl FnMut(Event) + 'static,
+    ) -> Self {
         let closure = Closure::<dyn FnMut(Event)>::new(f);
         target
             .add_event_listener_with_callback(kind, closure.as_ref().unchecked_ref())

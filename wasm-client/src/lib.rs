@@ -32,7 +32,9 @@ pub struct LabHandle {
 #[wasm_bindgen]
 pub fn mount(element: web_sys::HtmlElement, base: &str) -> Result<LabHandle, JsError> {
     let lab = element.get_attribute("lab").unwrap_or_default();
-    let server = element.get_attribute("server").unwrap_or_else(|| base.to_owned());
+    let server = element
+        .get_attribute("server")
+        .unwrap_or_else(|| base.to_owned());
     let mounted = labs::mount(&element, &lab, &server).map_err(|e| JsError::new(&e))?;
     Ok(LabHandle { _lab: mounted })
 }

@@ -14,7 +14,17 @@ pub(crate) fn serve(ctx: &Ctx, args: &[String]) -> Result<()> {
     let extra = args.strip_prefix(&["--".to_owned()]).unwrap_or(args);
     let mut child = ctx
         .cargo()
-        .args(["run", "--quiet", "--release", "-p", "native-server", "--bin", "socket-lab", "--", "--assets"])
+        .args([
+            "run",
+            "--quiet",
+            "--release",
+            "-p",
+            "native-server",
+            "--bin",
+            "socket-lab",
+            "--",
+            "--assets",
+        ])
         .arg(ctx.dist())
         .args(extra)
         .stdout(Stdio::piped())
@@ -25,7 +35,9 @@ pub(crate) fn serve(ctx: &Ctx, args: &[String]) -> Result<()> {
         let line = line?;
         println!("{line}");
         if let Some(url) = line.strip_prefix("http ") {
-            println!("\nSocket Lab is running. Open {url}/ (the course: {url}/book/). Ctrl-C stops it.\n");
+            println!(
+                "\nSocket Lab is running. Open {url}/ (the course: {url}/book/). Ctrl-C stops it.\n"
+            );
         }
     }
     let status = child.wait()?;

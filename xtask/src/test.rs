@@ -26,17 +26,35 @@ pub(crate) fn test(ctx: &Ctx, args: &[String]) -> Result<()> {
 
     run_cmd(ctx.cargo().args(["fmt", "--all", "--", "--check"]))?;
     build::build(ctx)?;
-    run_cmd(ctx.cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    run_cmd(ctx.cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
 
-    run_cmd(ctx.cargo().args(["test", "--workspace", "--exclude", "e2e"]))?;
-
-    let runner_dir = tools::wasm_test_runner(ctx)?;
-    let path = std::env::join_paths(
-        std::iter::once(runner_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
-    )?;
     run_cmd(
         ctx.cargo()
-            .args(["test", "--target", "wasm32-unknown-unknown", "-p", "protocol", "-p", "wasm-client"])
+            .args(["test", "--workspace", "--exclude", "e2e"]),
+    )?;
+
+    let runner_dir = tools::wasm_test_runner(ctx)?;
+    let path = std::env::join_paths(std::iter::once(runner_dir).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))?;
+    run_cmd(
+        ctx.cargo()
+            .args([
+                "test",
+                "--target",
+                "wasm32-unknown-unknown",
+                "-p",
+                "protocol",
+                "-p",
+                "wasm-client",
+            ])
             .env("PATH", path),
     )?;
 

@@ -19,7 +19,13 @@ pub(crate) fn ensure_wasm_target() -> Result<()> {
         .args(["target", "list", "--installed"])
         .output();
     match out {
-        Ok(out) if String::from_utf8_lossy(&out.stdout).lines().any(|l| l.trim() == WASM_TARGET) => Ok(()),
+        Ok(out)
+            if String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .any(|l| l.trim() == WASM_TARGET) =>
+        {
+            Ok(())
+        }
         Ok(_) => {
             println!("xtask: the {WASM_TARGET} target is missing; installing it with rustup");
             run_cmd(Command::new("rustup").args(["target", "add", WASM_TARGET]))
@@ -49,7 +55,13 @@ pub(crate) fn wasm_test_runner(ctx: &Ctx) -> Result<PathBuf> {
         );
         run_cmd(
             ctx.cargo()
-                .args(["install", "wasm-bindgen-cli", "--version", WASM_BINDGEN_VERSION, "--root"])
+                .args([
+                    "install",
+                    "wasm-bindgen-cli",
+                    "--version",
+                    WASM_BINDGEN_VERSION,
+                    "--root",
+                ])
                 .arg(&root)
                 .env("CARGO_TARGET_DIR", ctx.target().join("tools-build")),
         )?;

@@ -16,8 +16,7 @@ const EXAMPLE: &str = r#"{"msg": "Hello"}"#;
 
 /// Frames JSON text as typed (after checking it is JSON).
 pub fn frame_json_text(text: &str) -> Result<Vec<u8>, String> {
-    serde_json::from_str::<serde_json::Value>(text)
-        .map_err(|e| format!("not JSON yet: {e}"))?;
+    serde_json::from_str::<serde_json::Value>(text).map_err(|e| format!("not JSON yet: {e}"))?;
     frame::encode(text.as_bytes()).map_err(|e| e.to_string())
 }
 
@@ -83,7 +82,10 @@ pub fn mount(root: &HtmlElement) -> Mounted {
     let input: HtmlTextAreaElement = input.unchecked_into();
     input.set_value(EXAMPLE);
 
-    add(&box_, el("div", "sl-label", "Frame bytes (header highlighted)"));
+    add(
+        &box_,
+        el("div", "sl-label", "Frame bytes (header highlighted)"),
+    );
     let hex = add(&box_, el("code", "sl-hex", ""));
     attr(&hex, "data-role", "frame-hex");
     let explain = add(&box_, el("p", "sl-explain", ""));
