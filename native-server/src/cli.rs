@@ -116,6 +116,9 @@ pub struct ServeArgs {
     /// A page origin allowed to use the bridge, e.g. https://course.example (repeatable).
     #[arg(long = "allow-origin")]
     pub allow_origins: Vec<String>,
+    /// A name this server is reached by, e.g. course.example:8000 (repeatable; loopback names are built in).
+    #[arg(long = "allow-host")]
+    pub allow_hosts: Vec<String>,
     /// An extra HOST:PORT the bridge may connect to (repeatable).
     #[arg(long)]
     pub bridge_allow: Vec<SocketAddr>,
@@ -151,6 +154,7 @@ impl ServeArgs {
             assets: self.assets,
             log_events: self.log_events,
             allow_origins: self.allow_origins,
+            allow_hosts: self.allow_hosts,
             bridge_allow: self.bridge_allow,
             bridge: BridgeLimits {
                 max_sessions: self.max_sessions,

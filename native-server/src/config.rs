@@ -43,6 +43,8 @@ pub struct Config {
     pub log_events: bool,
     /// Extra origins allowed to open the bridge (besides the server's own).
     pub allow_origins: Vec<String>,
+    /// Extra names this server answers to (`Host` header), e.g. `course.example:8000`.
+    pub allow_hosts: Vec<String>,
     /// Extra `HOST:PORT` targets the bridge may connect to.
     pub bridge_allow: Vec<SocketAddr>,
     /// Limits of the WebSocket bridge.
@@ -88,6 +90,7 @@ impl Default for Config {
             assets: PathBuf::from("dist"),
             log_events: false,
             allow_origins: Vec::new(),
+            allow_hosts: Vec::new(),
             bridge_allow: Vec::new(),
             bridge: BridgeLimits::default(),
         }

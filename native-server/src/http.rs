@@ -1,18 +1,30 @@
-//! The HTTP side: the built site from `--assets` (lab index, book, wasm).
+//! The HTTP side: the built site, one page per lab for iframes, and `/ws`.
 //!
 //! Static files come from tower-http's `ServeDir`, which refuses `..` and
-//! absolute paths. If the site has not been built, every page says how to
-//! build it instead of answering a bare 404.
+//! absolute paths. Static assets may be fetched from other origins (CORS `*`,
+//! GET only) so course pages elsewhere can load the `<socket-lab>` loader and
+//! the wasm; the bridge has its own, much stricter, Origin check. Every page
+//! gets a Content-Security-Policy that lets the wasm run and nothing inline
+//! (the book, whose theme uses inline scripts, gets `'unsafe-inline'` for
+//! scripts). If the site has not been built, pages say how to build it.
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use protocol::demo::LABS;
+use tokio::sync::Semaphore;
 use tower_http::compression::CompressionLayer;
+use tower_http::cors::{Any, CorsLayer};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::bridge::policy::OriginPolicy;
+use crate::bridge::{self, Bridge};
 use crate::demos::DemoCtx;
 use crate::server::Service;
 
@@ -23,39 +35,101 @@ pub struct AppState {
     pub ctx: DemoCtx,
     /// Every listening service, for the pages and the bridge.
     pub services: Arc<Vec<Service>>,
+    /// The bridge's policy and limits.
+    pub bridge: Bridge,
 }
 
 impl AppState {
-    /// Bundles the context with the service list.
-    pub fn new(ctx: DemoCtx, services: Vec<Service>) -> Self {
+    /// Bundles the context with the service list; `http` is our own address.
+    pub fn new(ctx: DemoCtx, services: Vec<Service>, http: std::net::SocketAddr) -> Self {
+        let policy = OriginPolicy::new(http, &ctx.config.allow_origins, &ctx.config.allow_hosts);
+        let sessions = Arc::new(Semaphore::new(ctx.config.bridge.max_sessions));
         Self {
             ctx,
             services: Arc::new(services),
+            bridge: Bridge {
+                policy: Arc::new(policy),
+                sessions,
+            },
         }
     }
+}
+
+const CSP_SITE: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+    style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self' ws: wss: http: https:; \
+    object-src 'none'; base-uri 'self'; frame-ancestors *";
+const CSP_BOOK: &str = "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; \
+    style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; \
+    connect-src 'self' ws: wss: http: https:; object-src 'none'; base-uri 'self'; frame-ancestors *";
+
+async fn security_headers(req: Request, next: Next) -> Response {
+    let book = req.uri().path().starts_with("/book");
+    let mut res = next.run(req).await;
+    let csp = if book { CSP_BOOK } else { CSP_SITE };
+    res.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(csp),
+    );
+    res
 }
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
     let assets = state.ctx.config.assets.clone();
-    let static_files = if assets.join("index.html").is_file() {
+    let built = assets.join("index.html").is_file();
+    if !built {
+        tracing::warn!(path = %assets.display(), "site not built; serving instructions instead");
+    }
+    let static_files: Router<AppState> = if built {
         Router::new()
             .fallback_service(ServeDir::new(&assets).append_index_html_on_directories(true))
     } else {
-        tracing::warn!(path = %assets.display(), "site not built; serving instructions instead");
         Router::new().fallback(not_built)
     };
-    static_files
-        .with_state(())
+    let site = Router::new()
+        .route("/embed/{lab}", get(embed))
+        .merge(static_files)
+        .layer(
+            CorsLayer::new()
+                .allow_origin(Any)
+                .allow_methods([Method::GET, Method::HEAD]),
+        )
         .layer(CompressionLayer::new())
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-cache"),
         ))
+        .layer(middleware::from_fn(security_headers));
+    Router::new()
+        .route("/ws", get(bridge::upgrade))
+        .merge(site)
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
+        .with_state(state)
+}
+
+/// `GET /embed/<lab>`: a page with just that lab, for an iframe.
+async fn embed(Path(lab): Path<String>, State(_): State<AppState>) -> Response {
+    if !LABS.contains(&lab.as_str()) {
+        return (
+            StatusCode::NOT_FOUND,
+            format!(
+                "there is no lab called {lab:?}; the labs are: {}",
+                LABS.join(", ")
+            ),
+        )
+            .into_response();
+    }
+    Html(format!(
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>Socket Lab: {lab}</title>\n<link rel=\"stylesheet\" href=\"../socket-lab.css\">\n\
+         <script src=\"../socket-lab.js\"></script>\n</head>\n<body class=\"sl-site sl-embed\">\n\
+         <socket-lab lab=\"{lab}\"></socket-lab>\n</body>\n</html>\n"
+    ))
+    .into_response()
 }
 
 async fn not_built() -> impl IntoResponse {

@@ -14,6 +14,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod bridge;
 pub mod cli;
 pub mod client;
 pub mod config;

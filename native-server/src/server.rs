@@ -207,7 +207,8 @@ impl Server {
                 (demo, _) => unreachable!("{demo} was bound with the wrong transport"),
             };
         }
-        let app = http::router(http::AppState::new(ctx.clone(), services));
+        let http_addr = self.http.local_addr()?;
+        let app = http::router(http::AppState::new(ctx.clone(), services, http_addr));
         let http_token = token.clone();
         let http_task = tokio::spawn(async move {
             axum::serve(

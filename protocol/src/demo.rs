@@ -21,6 +21,19 @@ pub const ACK_PREFIX: &[u8] = b"ACK: ";
 /// What `udp-echo` answers to every datagram.
 pub const UDP_REPLY: &[u8] = b"Message received";
 
+/// The labs a page can mount with `<socket-lab lab="…">` (and `/embed/<lab>`).
+pub const LABS: [&str; 9] = [
+    "tcp-echo",
+    "udp-echo",
+    "sticky",
+    "framing",
+    "auth",
+    "concurrency",
+    "ports",
+    "layers",
+    "events",
+];
+
 /// TCP or UDP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -111,3 +111,4 @@ pub fn rss_bytes() -> u64 {
         .unwrap_or(0);
     pages * 4096
 }
+pub mod page;

@@ -1,0 +1,88 @@
+//! The WebSocket bridge at `/ws`: a page's only way to real sockets.
+//!
+//! This file is the HTTP edge: it checks Origin and Host (see `policy.rs`),
+//! enforces the session limit, upgrades, and adapts axum's WebSocket to the
+//! library-independent session in `session.rs`. The sockets themselves live in
+//! `socket.rs`.
+
+pub mod policy;
+pub mod session;
+pub mod socket;
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::Semaphore;
+
+use self::policy::OriginPolicy;
+use self::session::{Inbound, Outbound, SessionEnv, run_session};
+use crate::http::AppState;
+
+/// Bridge-wide state: the policy and the session limit.
+#[derive(Debug, Clone)]
+pub struct Bridge {
+    /// Who may connect.
+    pub policy: Arc<OriginPolicy>,
+    /// One permit per open session.
+    pub sessions: Arc<Semaphore>,
+}
+
+/// `GET /ws`: check, then upgrade.
+pub async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    if let Err(refusal) = state.bridge.policy.check(host, origin) {
+        tracing::info!(?host, ?origin, "bridge upgrade refused");
+        return (StatusCode::FORBIDDEN, refusal.to_string()).into_response();
+    }
+    let Ok(permit) = state.bridge.sessions.clone().try_acquire_owned() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the bridge is at its session limit (--max-sessions); close another lab tab or try again shortly",
+        )
+            .into_response();
+    };
+    let limits = state.ctx.config.bridge.clone();
+    let env = SessionEnv {
+        ctx: state.ctx.clone(),
+        services: state.services.clone(),
+    };
+    ws.max_message_size(limits.max_message)
+        .max_frame_size(limits.max_message)
+        .max_write_buffer_size(4 * 1024 * 1024)
+        .on_upgrade(move |socket| async move {
+            serve_socket(socket, env).await;
+            drop(permit);
+        })
+}
+
+/// Adapts axum's WebSocket to the session's message types.
+async fn serve_socket(socket: WebSocket, env: SessionEnv) {
+    let (sink, stream) = socket.split();
+    let incoming = stream
+        .take_while(|m| {
+            std::future::ready(matches!(m, Ok(msg) if !matches!(msg, Message::Close(_))))
+        })
+        .filter_map(|m| {
+            std::future::ready(match m {
+                Ok(Message::Text(t)) => Some(Inbound::Text(t.as_str().to_owned())),
+                Ok(Message::Binary(b)) => Some(Inbound::Binary(b.to_vec())),
+                _ => None, // pings are answered by the library
+            })
+        });
+    let outgoing = sink.with(|m: Outbound| {
+        std::future::ready(Ok::<_, axum::Error>(match m {
+            Outbound::Text(t) => Message::Text(t.into()),
+            Outbound::Binary(b) => Message::Binary(b.into()),
+        }))
+    });
+    run_session(Box::pin(incoming), Box::pin(outgoing), env).await;
+}

@@ -1,0 +1,341 @@
+//! The WebSocket bridge, driven by a tokio-tungstenite client as a page would.
+
+mod common;
+
+use common::TestServer;
+use common::page::{Got, Page, connect_with_origin, open};
+use futures_util::SinkExt;
+use protocol::Demo;
+use protocol::auth::respond;
+use protocol::bridge::{ClientMsg, ClosedBy, ServerMsg};
+use protocol::demo::StickyOptions;
+use protocol::events::EventKind;
+use protocol::frame::{self, FrameDecoder};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite;
+
+#[tokio::test]
+async fn echo_through_every_demo() {
+    let server = TestServer::start(|_| {}).await;
+    let mut page = Page::connect(server.http).await;
+
+    page.open(open(1, Demo::TcpEcho)).await;
+    page.send_bytes(1, b"Hello").await;
+    assert_eq!(page.read_until(1, |b| b.len() >= 10).await, b"ACK: Hello");
+
+    page.open(open(2, Demo::UdpEcho)).await;
+    page.send(ClientMsg::Send {
+        sock: 2,
+        text: "Hello via UDP".into(),
+    })
+    .await;
+    assert_eq!(
+        page.read_until(2, |b| !b.is_empty()).await,
+        b"Message received"
+    );
+
+    page.open(open(3, Demo::Uppercase)).await;
+    page.send_bytes(3, b"hello").await;
+    assert_eq!(page.read_until(3, |b| b.len() >= 5).await, b"HELLO");
+    page.until(|g| {
+        matches!(
+            g,
+            Got::Msg(ServerMsg::Closed {
+                sock: 3,
+                by: ClosedBy::Peer,
+                ..
+            })
+        )
+        .then_some(())
+    })
+    .await;
+
+    page.open(open(4, Demo::Framed)).await;
+    page.send_bytes(4, &frame::encode_json(&json!({"msg": "Hello"})).unwrap())
+        .await;
+    let bytes = page
+        .read_until(4, |b| {
+            frame::peek_len(b).is_some_and(|n| b.len() >= 4 + n as usize)
+        })
+        .await;
+    let mut decoder = FrameDecoder::default();
+    decoder.feed(&bytes);
+    let reply: Value = frame::decode_json(&decoder.decode().unwrap().unwrap()).unwrap();
+    assert_eq!(reply["echo"], json!({"msg": "Hello"}));
+
+    page.open(open(5, Demo::Auth)).await;
+    let challenge = page.read_until(5, |b| b.len() >= 32).await;
+    page.send_bytes(5, &respond(b"my_super_secret_key", &challenge))
+        .await;
+    assert_eq!(
+        page.read_until(5, |b| b.len() >= 14).await,
+        b"Access Granted"
+    );
+
+    page.open(open(6, Demo::Sticky)).await;
+    page.send_bytes(6, b"round trip").await;
+    assert_eq!(page.read_until(6, |b| b.len() >= 10).await, b"round trip");
+    server.stop().await;
+}
+
+/// Sends Hello then World to sticky with the given read settings and returns
+/// the server's reads of that connection, as the page sees them in events.
+async fn sticky_server_reads(options: StickyOptions) -> Vec<Vec<u8>> {
+    let server = TestServer::start(|_| {}).await;
+    let mut page = Page::connect(server.http).await;
+    page.send(ClientMsg::Subscribe {
+        demos: vec![Demo::Sticky],
+    })
+    .await;
+    let local = page
+        .open(ClientMsg::Open {
+            sock: 1,
+            demo: Some(Demo::Sticky),
+            target: None,
+            nodelay: true,
+            sticky: Some(options),
+        })
+        .await;
+    page.send_bytes(1, b"Hello").await;
+    page.send_bytes(1, b"World").await;
+    page.send(ClientMsg::Shutdown { sock: 1 }).await;
+    let mut reads = Vec::new();
+    page.until(|g| match g {
+        Got::Msg(ServerMsg::Event { event })
+            if event.peer.ends_with(local.rsplit(':').next().unwrap()) =>
+        {
+            match &event.kind {
+                EventKind::Read { data, .. } => {
+                    reads.push(data.0.clone());
+                    None
+                }
+                EventKind::Closed { .. } => Some(()),
+                _ => None,
+            }
+        }
+        _ => None,
+    })
+    .await;
+    server.stop().await;
+    reads
+}
+
+#[tokio::test]
+async fn sticky_read_boundaries_are_visible_through_the_bridge() {
+    let merged = sticky_server_reads(StickyOptions {
+        read_size: 1024,
+        read_delay_ms: 300,
+    })
+    .await;
+    assert_eq!(
+        merged,
+        vec![b"HelloWorld".to_vec()],
+        "one read event of 10 bytes"
+    );
+    let split = sticky_server_reads(StickyOptions {
+        read_size: 3,
+        read_delay_ms: 100,
+    })
+    .await;
+    assert_eq!(split.len(), 4, "four read events: {split:?}");
+    assert_eq!(split.concat(), b"HelloWorld");
+}
+
+#[tokio::test]
+async fn udp_datagram_boundaries_are_preserved() {
+    let server = TestServer::start(|_| {}).await;
+    let mut page = Page::connect(server.http).await;
+    page.send(ClientMsg::Subscribe {
+        demos: vec![Demo::UdpEcho],
+    })
+    .await;
+    page.open(open(1, Demo::UdpEcho)).await;
+    for msg in ["a", "bb", "ccc"] {
+        page.send_bytes(1, msg.as_bytes()).await;
+    }
+    let mut reads = Vec::new();
+    let mut sizes = Vec::new();
+    while reads.len() < 3 || sizes.len() < 3 {
+        match page.next().await {
+            Got::Read { data, .. } => reads.push(data),
+            Got::Msg(ServerMsg::Event { event }) => {
+                if let EventKind::Datagram { size, .. } = event.kind {
+                    sizes.push(size);
+                }
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        reads,
+        vec![b"Message received".to_vec(); 3],
+        "one read per datagram, never merged"
+    );
+    assert_eq!(sizes, vec![1, 2, 3], "the server saw each datagram whole");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_foreign_origin_is_refused_with_403_and_nothing_opened() {
+    let server = TestServer::start(|_| {}).await;
+    let mut sub = server.bus.subscribe();
+    for origin in [Some("http://evil.example"), None] {
+        match connect_with_origin(server.http, origin).await {
+            Err(tungstenite::Error::Http(res)) => {
+                assert_eq!(res.status(), 403);
+                let body = String::from_utf8(res.body().clone().unwrap_or_default()).unwrap();
+                assert!(
+                    body.contains("Origin") || body.contains("--allow-origin"),
+                    "{body}"
+                );
+            }
+            other => panic!(
+                "expected a 403 for origin {origin:?}, got {:?}",
+                other.map(|_| ())
+            ),
+        }
+    }
+    // A legitimate page then opens a socket; its accept is the first event.
+    let mut page = Page::connect(server.http).await;
+    let local = page.open(open(1, Demo::TcpEcho)).await;
+    let first = common::wait_for(&mut sub, |_| true).await;
+    assert_eq!(first.peer, local, "the refused upgrades opened no socket");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_host_and_port_instead_of_a_demo_is_refused() {
+    let server = TestServer::start(|_| {}).await;
+    let mut page = Page::connect(server.http).await;
+    let attempts = [
+        r#"{"type":"open","sock":1,"host":"10.0.0.1","port":22}"#.to_owned(),
+        r#"{"type":"open","sock":1,"demo":"127.0.0.1:22"}"#.to_owned(),
+        r#"{"type":"open","sock":1,"target":"1.1.1.1:53"}"#.to_owned(),
+        format!(r#"{{"type":"open","sock":1,"target":"{}"}}"#, server.http),
+        r#"{"type":"open","sock":1,"target":"/var/run/docker.sock"}"#.to_owned(),
+    ];
+    for attempt in &attempts {
+        page.send_raw_text(attempt).await;
+        let code = page
+            .until(|g| match g {
+                Got::Msg(ServerMsg::Error { code, .. }) => Some(code.clone()),
+                Got::Msg(ServerMsg::Opened { .. }) => panic!("{attempt} opened a socket"),
+                _ => None,
+            })
+            .await;
+        assert!(
+            code == "bad_message" || code == "target_not_allowed",
+            "{attempt}: {code}"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_allowed_extra_target_works() {
+    let target = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = target.local_addr().unwrap();
+    let server = TestServer::start(|c| c.bridge_allow.push(addr)).await;
+    let mut page = Page::connect(server.http).await;
+    page.send(ClientMsg::Open {
+        sock: 9,
+        demo: None,
+        target: Some(addr.to_string()),
+        nodelay: false,
+        sticky: None,
+    })
+    .await;
+    let (_conn, _) = target.accept().await.unwrap();
+    page.until(|g| matches!(g, Got::Msg(ServerMsg::Opened { sock: 9, .. })).then_some(()))
+        .await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_thousand_malformed_messages_leave_the_session_usable() {
+    let server = TestServer::start(|_| {}).await;
+    let mut page = Page::connect(server.http).await;
+    let bad = [
+        "not json",
+        "{}",
+        r#"{"type":"launch"}"#,
+        r#"{"type":"open"}"#,
+        r#"{"type":"send","sock":77,"text":"x"}"#,
+        r#"{"type":"open","sock":1,"demo":"sticky","sticky":{"read_size":0,"read_delay_ms":0}}"#,
+        "[1,2,3]",
+        "\u{0}\u{1}",
+    ];
+    for i in 0..1000 {
+        if i % 10 == 9 {
+            page.ws
+                .send(tungstenite::Message::Binary(vec![b'X', 1, 2].into()))
+                .await
+                .unwrap();
+        } else {
+            page.send_raw_text(bad[i % bad.len()]).await;
+        }
+    }
+    let mut errors = 0;
+    while errors < 1000 {
+        if let Got::Msg(ServerMsg::Error { .. }) = page.next().await {
+            errors += 1;
+        }
+    }
+    page.open(open(1, Demo::TcpEcho)).await;
+    page.send_bytes(1, b"still here").await;
+    assert_eq!(
+        page.read_until(1, |b| b.len() >= 15).await,
+        b"ACK: still here"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn closing_the_page_closes_its_sockets() {
+    let server = TestServer::start(|_| {}).await;
+    let mut sub = server.bus.subscribe();
+    let mut page = Page::connect(server.http).await;
+    page.open(open(1, Demo::Sticky)).await;
+    common::wait_for(&mut sub, |e| matches!(e.kind, EventKind::Accepted { .. })).await;
+    drop(page);
+    let closed = common::wait_for(&mut sub, |e| matches!(e.kind, EventKind::Closed { .. })).await;
+    assert!(matches!(
+        closed.kind,
+        EventKind::Closed {
+            by: protocol::events::Closer::Client,
+            ..
+        }
+    ));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_socket_limit_is_enforced_with_a_clear_error() {
+    let server = TestServer::start(|c| c.bridge.sockets_per_session = 2).await;
+    let mut page = Page::connect(server.http).await;
+    page.open(open(1, Demo::Sticky)).await;
+    page.open(open(2, Demo::Sticky)).await;
+    page.send(open(3, Demo::Sticky)).await;
+    let code = page
+        .until(|g| match g {
+            Got::Msg(ServerMsg::Error { code, .. }) => Some(code.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(code, "too_many_sockets");
+    page.send(ClientMsg::Close { sock: 1 }).await;
+    page.until(|g| {
+        matches!(
+            g,
+            Got::Msg(ServerMsg::Closed {
+                sock: 1,
+                by: ClosedBy::Page,
+                ..
+            })
+        )
+        .then_some(())
+    })
+    .await;
+    page.open(open(3, Demo::Sticky)).await;
+    server.stop().await;
+}
