@@ -26,11 +26,9 @@ def recv_exactly(sock, n):
 
 
 with socket.create_connection((HOST, PORT), timeout=5) as s:
-    # ANCHOR: answer
     challenge = recv_exactly(s, CHALLENGE_LEN)          # all 32 bytes, not "a recv"
     answer = hmac.new(SECRET, challenge, hashlib.sha256).digest()  # digestmod is required
     s.sendall(answer)
-    # ANCHOR_END: answer
     verdict = b""
     while chunk := s.recv(1024):                        # the server closes after its verdict
         verdict += chunk

@@ -13,10 +13,8 @@ HOST = os.environ.get("SOCKET_LAB_HOST", "127.0.0.1")
 PORT = int(os.environ.get("SOCKET_LAB_FRAMED_PORT", "5000"))
 
 with socket.create_connection((HOST, PORT), timeout=5) as s:
-    # ANCHOR: talk
     send_msg(s, {"msg": "Hello"})
     reply = recv_msg(s)
     if reply is None:
         raise SystemExit("the server closed without replying")
     print(f"Decoded reply: {json.dumps(reply)}")
-    # ANCHOR_END: talk

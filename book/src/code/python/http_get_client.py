@@ -12,7 +12,6 @@ import socket
 HOST = os.environ.get("SOCKET_LAB_HOST", "127.0.0.1")
 PORT = int(os.environ.get("SOCKET_LAB_HTTP_PORT", "8000"))
 
-# ANCHOR: request
 request = (
     "GET / HTTP/1.1\r\n"
     f"Host: {HOST}:{PORT}\r\n"
@@ -28,7 +27,6 @@ with socket.create_connection((HOST, PORT), timeout=5) as s:
         if not chunk:
             break
         chunks.append(chunk)
-# ANCHOR_END: request
 
 response = b"".join(chunks)
 head, _, body = response.partition(b"\r\n\r\n")

@@ -14,7 +14,6 @@ HOST = os.environ.get("SOCKET_LAB_HOST", "127.0.0.1")
 TCP_PORT = int(os.environ.get("SOCKET_LAB_UPPERCASE_PORT", "9999"))
 UDP_PORT = int(os.environ.get("SOCKET_LAB_UDP_ECHO_PORT", "9999"))
 
-# ANCHOR: both
 # TCP: connect (three-way handshake), send a byte stream, read the reply.
 with socket.create_connection((HOST, TCP_PORT), timeout=5) as tcp:
     tcp.sendall(b"hello")
@@ -26,4 +25,3 @@ with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
     udp.sendto(b"hello", (HOST, UDP_PORT))
     reply, _ = udp.recvfrom(1024)
     print(f"UDP port {UDP_PORT} replied: {reply.decode()}")
-# ANCHOR_END: both

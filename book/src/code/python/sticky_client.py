@@ -16,12 +16,9 @@ PORT = int(os.environ.get("SOCKET_LAB_STICKY_PORT", "5001"))
 MESSAGES = [b"Hello", b"World"]
 
 with socket.create_connection((HOST, PORT), timeout=5) as s:
-    # ANCHOR: send
     for m in MESSAGES:
         s.sendall(m)                 # two calls; TCP keeps no trace of the gap
     s.shutdown(socket.SHUT_WR)       # FIN: "I have nothing more to send"
-    # ANCHOR_END: send
-    # ANCHOR: read
     expected = sum(len(m) for m in MESSAGES)
     received = b""
     reads = 0
@@ -32,7 +29,6 @@ with socket.create_connection((HOST, PORT), timeout=5) as s:
         reads += 1
         print(f"read {reads}: {chunk!r}")
         received += chunk
-    # ANCHOR_END: read
 
 print(f"{len(MESSAGES)} sends arrived as {reads} read(s)")
 print(f"Received in total: {received.decode()}")

@@ -10,8 +10,8 @@ PORT = int(sys.argv[1]) if len(sys.argv) > 1 else 65432
 IDLE_TIMEOUT = 30  # seconds a silent client may hold the server
 
 
+# ANCHOR: serve_one
 def serve_one(conn, addr):
-    # ANCHOR: serve_one
     conn.settimeout(IDLE_TIMEOUT)
     try:
         while True:
@@ -27,13 +27,15 @@ def serve_one(conn, addr):
         print(f"{addr} reset the connection", flush=True)
     finally:
         conn.close()
-    # ANCHOR_END: serve_one
+# ANCHOR_END: serve_one
 
 
 def main():
     # ANCHOR: listen
     server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # ANCHOR: reuseaddr
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # ANCHOR_END: reuseaddr
     server.bind((HOST, PORT))
     server.listen(5)  # backlog: finished handshakes the kernel may queue
     host, port = server.getsockname()

@@ -19,14 +19,12 @@ print(f"listening on {host}:{port}", flush=True)
 
 try:
     while True:
-        # ANCHOR: loop
         # MSG_PEEK|MSG_TRUNC would tell the real size on Linux; we keep it
         # portable and just note when the buffer was filled to the brim.
         data, addr = sock.recvfrom(BUF)
         note = " (buffer full: it may have been truncated)" if len(data) == BUF else ""
         print(f"datagram of {len(data)} bytes from {addr[0]}:{addr[1]}{note}", flush=True)
         sock.sendto(b"Message received", addr)
-        # ANCHOR_END: loop
 except KeyboardInterrupt:
     pass
 finally:

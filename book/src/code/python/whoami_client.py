@@ -10,11 +10,9 @@ HOST = os.environ.get("SOCKET_LAB_HOST", "127.0.0.1")
 PORT = int(os.environ.get("SOCKET_LAB_TCP_ECHO_PORT", "65432"))
 
 with socket.create_connection((HOST, PORT), timeout=5) as s:
-    # ANCHOR: names
     local_ip, local_port = s.getsockname()[:2]   # chosen by our kernel
     peer_ip, peer_port = s.getpeername()[:2]     # the server's listening port
     print(f"local address: {local_ip}:{local_port}  (ephemeral, picked by the OS)")
     print(f"peer address:  {peer_ip}:{peer_port}  (the port the server bound)")
-    # ANCHOR_END: names
     s.sendall(f"Hello from port {local_port}".encode())
     print(f"Server replied: {s.recv(1024).decode()}")

@@ -25,8 +25,8 @@ fn serve_one(mut conn: TcpStream, peer: SocketAddr) -> std::io::Result<()> {
 
 fn main() -> std::io::Result<()> {
     let port: u16 = env::args().nth(1).and_then(|p| p.parse().ok()).unwrap_or(65432);
-    // Rust's TcpListener::bind sets SO_REUSEADDR on Unix and listens with a
-    // backlog of 128.
+    // bind + listen in one call. On Unix, std also sets SO_REUSEADDR and
+    // picks the backlog for you.
     let listener = TcpListener::bind(("127.0.0.1", port))?;
     println!("listening on {}", listener.local_addr()?);
 

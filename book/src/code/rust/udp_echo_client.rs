@@ -27,11 +27,12 @@ fn main() -> std::io::Result<()> {
                 println!("Response: {}", String::from_utf8_lossy(&buf[..n]));
                 return Ok(());
             }
-            // Lost request, lost reply, or nobody there: UDP cannot tell.
+            // Lost request, lost reply, or nobody there: an unconnected UDP
+            // socket cannot tell which.
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 println!("attempt {attempt}: no reply within 1 s, retrying");
             }
-            Err(e) => return Err(e), // e.g. ConnectionRefused from an ICMP error
+            Err(e) => return Err(e),
         }
     }
     eprintln!("no reply after 3 attempts");
