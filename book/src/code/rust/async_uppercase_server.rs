@@ -28,7 +28,10 @@ async fn handle(mut conn: TcpStream) -> std::io::Result<()> {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let port: u16 = env::args().nth(1).and_then(|p| p.parse().ok()).unwrap_or(9999);
+    let port: u16 = env::args()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(9999);
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     println!("listening on {}", listener.local_addr()?);
 

@@ -43,7 +43,9 @@ fn main() -> std::io::Result<()> {
     client.set_read_timeout(Some(Duration::from_millis(500)))?;
     match client.read(&mut buf) {
         // Unix reports WouldBlock for SO_RCVTIMEO expiry, Windows TimedOut.
-        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => println!("timeout:   {e}"),
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            println!("timeout:   {e}")
+        }
         other => println!("unexpected: {other:?}"),
     }
     println!("All four errors seen");

@@ -30,7 +30,10 @@ fn recv_frame(stream: &mut TcpStream) -> io::Result<Vec<u8>> {
     let len = u32::from_be_bytes(header);
     if len > MAX_FRAME {
         // Check BEFORE allocating: a hostile header could claim 4 GiB.
-        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("frame of {len} bytes is over the limit")));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("frame of {len} bytes is over the limit"),
+        ));
     }
     let mut payload = vec![0u8; len as usize];
     stream.read_exact(&mut payload)?;
@@ -51,7 +54,8 @@ fn main() -> io::Result<()> {
     // std has no JSON library; this literal is what json.dumps({"msg": "Hello"}) writes.
     send_frame(&mut stream, br#"{"msg": "Hello"}"#)?;
     let reply = recv_frame(&mut stream)?;
-    let text = String::from_utf8(reply).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    let text =
+        String::from_utf8(reply).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     // A real program would parse this with serde_json.
     println!("Decoded reply: {text}");
     Ok(())

@@ -34,7 +34,9 @@ fn serve(stream: &mut TcpStream) -> io::Result<()> {
         }
         let len = u32::from_be_bytes(header);
         if len > MAX_FRAME {
-            let msg = format!(r#"{{"error": "too_large", "message": "frame claims {len} bytes; the limit is {MAX_FRAME}"}}"#);
+            let msg = format!(
+                r#"{{"error": "too_large", "message": "frame claims {len} bytes; the limit is {MAX_FRAME}"}}"#
+            );
             send_frame(stream, msg.as_bytes())?;
             return Ok(()); // we no longer know where the next frame starts
         }
@@ -54,7 +56,10 @@ fn serve(stream: &mut TcpStream) -> io::Result<()> {
 // ANCHOR_END: serve
 
 fn main() -> io::Result<()> {
-    let port: u16 = env::args().nth(1).and_then(|p| p.parse().ok()).unwrap_or(5000);
+    let port: u16 = env::args()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(5000);
     let listener = TcpListener::bind(("127.0.0.1", port))?;
     println!("listening on {}", listener.local_addr()?);
     for conn in listener.incoming() {

@@ -23,8 +23,14 @@ fn main() -> std::io::Result<()> {
 
     let mut response = Vec::new();
     stream.read_to_end(&mut response)?; // until the server closes
-    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(response.len());
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(response.len());
     println!("{}", String::from_utf8_lossy(&response[..split]));
-    println!("(and {} bytes of body)", response.len().saturating_sub(split + 4));
+    println!(
+        "(and {} bytes of body)",
+        response.len().saturating_sub(split + 4)
+    );
     Ok(())
 }

@@ -19,7 +19,11 @@ fn main() -> std::io::Result<()> {
     // getaddrinfo(): a name becomes one or more (IP, port) candidates.
     let candidates: Vec<SocketAddr> = (host.as_str(), port).to_socket_addrs()?.collect();
     for addr in &candidates {
-        let family = if addr.is_ipv4() { "AF_INET" } else { "AF_INET6" };
+        let family = if addr.is_ipv4() {
+            "AF_INET"
+        } else {
+            "AF_INET6"
+        };
         println!("candidate: {family} SOCK_STREAM -> {addr}");
     }
 

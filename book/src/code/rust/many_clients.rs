@@ -32,7 +32,10 @@ fn main() -> std::io::Result<()> {
         let mut buf = [0u8; 1024];
         match c.read(&mut buf) {
             Ok(len) => {
-                println!("connection {i} got {:?}", String::from_utf8_lossy(&buf[..len]));
+                println!(
+                    "connection {i} got {:?}",
+                    String::from_utf8_lossy(&buf[..len])
+                );
                 answered += 1;
             }
             Err(_) => println!("connection {i}: no answer within 2 s (is the server iterative?)"),

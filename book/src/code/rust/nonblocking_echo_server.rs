@@ -22,7 +22,10 @@ struct Client {
 }
 
 fn main() -> std::io::Result<()> {
-    let port: u16 = env::args().nth(1).and_then(|p| p.parse().ok()).unwrap_or(65432);
+    let port: u16 = env::args()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(65432);
     let listener = TcpListener::bind(("127.0.0.1", port))?;
     listener.set_nonblocking(true)?;
     println!("listening on {}", listener.local_addr()?);
@@ -36,7 +39,12 @@ fn main() -> std::io::Result<()> {
             Ok((stream, peer)) => {
                 stream.set_nonblocking(true)?;
                 println!("accepted {peer}");
-                clients.push(Client { stream, peer, outbox: Vec::new(), eof: false });
+                clients.push(Client {
+                    stream,
+                    peer,
+                    outbox: Vec::new(),
+                    eof: false,
+                });
                 busy = true;
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => {} // nobody waiting

@@ -11,7 +11,10 @@ use std::net::{TcpStream, UdpSocket};
 use std::time::Duration;
 
 fn port_from(var: &str, default: u16) -> u16 {
-    env::var(var).ok().and_then(|p| p.parse().ok()).unwrap_or(default)
+    env::var(var)
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(default)
 }
 
 fn main() -> std::io::Result<()> {
@@ -33,6 +36,9 @@ fn main() -> std::io::Result<()> {
     udp.send_to(b"hello", (host.as_str(), udp_port))?;
     let mut buf = [0u8; 1024];
     let (n, _) = udp.recv_from(&mut buf)?;
-    println!("UDP port {udp_port} replied: {}", String::from_utf8_lossy(&buf[..n]));
+    println!(
+        "UDP port {udp_port} replied: {}",
+        String::from_utf8_lossy(&buf[..n])
+    );
     Ok(())
 }

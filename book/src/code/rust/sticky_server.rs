@@ -12,13 +12,22 @@ use std::thread;
 use std::time::Duration;
 
 fn main() -> std::io::Result<()> {
-    let arg = |i: usize, default: u64| env::args().nth(i).and_then(|a| a.parse().ok()).unwrap_or(default);
+    let arg = |i: usize, default: u64| {
+        env::args()
+            .nth(i)
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(default)
+    };
     let port = arg(1, 5001) as u16;
     let read_size = arg(2, 1024).max(1) as usize;
     let delay = Duration::from_millis(arg(3, 0));
 
     let listener = TcpListener::bind(("127.0.0.1", port))?;
-    println!("listening on {} (read size {read_size}, delay {} ms)", listener.local_addr()?, delay.as_millis());
+    println!(
+        "listening on {} (read size {read_size}, delay {} ms)",
+        listener.local_addr()?,
+        delay.as_millis()
+    );
 
     for conn in listener.incoming() {
         let mut conn = conn?;
@@ -33,7 +42,10 @@ fn main() -> std::io::Result<()> {
                 Ok(0) => break,
                 Ok(n) => {
                     reads += 1;
-                    println!("  read {reads}: {n} bytes {:?}", String::from_utf8_lossy(&buf[..n]));
+                    println!(
+                        "  read {reads}: {n} bytes {:?}",
+                        String::from_utf8_lossy(&buf[..n])
+                    );
                     if conn.write_all(&buf[..n]).is_err() {
                         break;
                     }

@@ -16,7 +16,10 @@ fn serve_one(mut conn: TcpStream, peer: SocketAddr) -> std::io::Result<()> {
             println!("{peer} closed the connection"); // the peer sent FIN
             return Ok(());
         }
-        println!("read {n} bytes from {peer}: {:?}", String::from_utf8_lossy(&buf[..n]));
+        println!(
+            "read {n} bytes from {peer}: {:?}",
+            String::from_utf8_lossy(&buf[..n])
+        );
         let mut reply = b"ACK: ".to_vec();
         reply.extend_from_slice(&buf[..n]);
         conn.write_all(&reply)?;
@@ -24,7 +27,10 @@ fn serve_one(mut conn: TcpStream, peer: SocketAddr) -> std::io::Result<()> {
 }
 
 fn main() -> std::io::Result<()> {
-    let port: u16 = env::args().nth(1).and_then(|p| p.parse().ok()).unwrap_or(65432);
+    let port: u16 = env::args()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(65432);
     // bind + listen in one call. On Unix, std also sets SO_REUSEADDR and
     // picks the backlog for you.
     let listener = TcpListener::bind(("127.0.0.1", port))?;
@@ -37,7 +43,9 @@ fn main() -> std::io::Result<()> {
         // Serve this client to the end before accepting the next one.
         if let Err(e) = serve_one(conn, peer) {
             match e.kind() {
-                ErrorKind::WouldBlock | ErrorKind::TimedOut => println!("{peer} was idle; dropping it"),
+                ErrorKind::WouldBlock | ErrorKind::TimedOut => {
+                    println!("{peer} was idle; dropping it")
+                }
                 _ => println!("{peer}: {e}"),
             }
         }

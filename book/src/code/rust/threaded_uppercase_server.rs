@@ -21,7 +21,10 @@ fn handle(mut conn: TcpStream) -> std::io::Result<()> {
 // ANCHOR_END: handle
 
 fn main() -> std::io::Result<()> {
-    let port: u16 = env::args().nth(1).and_then(|p| p.parse().ok()).unwrap_or(9999);
+    let port: u16 = env::args()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(9999);
     let listener = TcpListener::bind(("127.0.0.1", port))?;
     println!("listening on {}", listener.local_addr()?);
 

@@ -7,7 +7,10 @@ use std::env;
 use std::net::UdpSocket;
 
 fn main() -> std::io::Result<()> {
-    let port: u16 = env::args().nth(1).and_then(|p| p.parse().ok()).unwrap_or(9999);
+    let port: u16 = env::args()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(9999);
     let sock = UdpSocket::bind(("127.0.0.1", port))?;
     println!("listening on {}", sock.local_addr()?);
 
@@ -15,7 +18,11 @@ fn main() -> std::io::Result<()> {
     loop {
         // A datagram bigger than `buf` is cut to fit; the rest is discarded.
         let (n, from) = sock.recv_from(&mut buf)?;
-        let note = if n == buf.len() { " (buffer full: it may have been truncated)" } else { "" };
+        let note = if n == buf.len() {
+            " (buffer full: it may have been truncated)"
+        } else {
+            ""
+        };
         println!("datagram of {n} bytes from {from}{note}");
         sock.send_to(b"Message received", from)?;
     }

@@ -15,9 +15,15 @@ fn main() -> std::io::Result<()> {
 
     let mut small = [0u8; 8];
     let (n, _) = receiver.recv_from(&mut small)?; // the first 8 bytes...
-    println!("first recv_from into 8 bytes:  {:?}", String::from_utf8_lossy(&small[..n]));
+    println!(
+        "first recv_from into 8 bytes:  {:?}",
+        String::from_utf8_lossy(&small[..n])
+    );
     let (n, _) = receiver.recv_from(&mut small)?; // ...then the NEXT datagram
-    println!("second recv_from into 8 bytes: {:?}  (the next datagram, not the rest)", String::from_utf8_lossy(&small[..n]));
+    println!(
+        "second recv_from into 8 bytes: {:?}  (the next datagram, not the rest)",
+        String::from_utf8_lossy(&small[..n])
+    );
     println!("Truncated: 12 bytes of the first datagram were discarded");
     Ok(())
 }

@@ -1,0 +1,344 @@
+//! Runs every sample of the book against real servers and checks its output.
+//!
+//! The list of samples and what each must print is `book/src/code/README.md`
+//! (the table under "## Samples"), the same page readers see, so a sample
+//! cannot be added to the book without being run here.
+//!
+//! - every client, Python and Rust, against an in-process `socket-lab` on port 0;
+//! - every sample server, started on port 0 (it prints `listening on …`), with
+//!   each client of its demo pointed at it;
+//! - the standalone samples on their own.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use native_server::{Config, Server};
+use protocol::Demo;
+
+#[derive(Debug, Clone)]
+struct Sample {
+    file: String,
+    kind: String,
+    demo: String,
+    expect: String,
+}
+
+fn code_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../src/code")
+}
+
+fn samples() -> Vec<Sample> {
+    let readme =
+        std::fs::read_to_string(code_dir().join("README.md")).expect("book/src/code/README.md");
+    let table = readme
+        .split("## Samples")
+        .nth(1)
+        .expect("a '## Samples' section")
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let rows: Vec<Sample> = table
+        .lines()
+        .filter(|l| l.starts_with("| python/") || l.starts_with("| rust/"))
+        .map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
+            Sample {
+                file: cells[0].to_owned(),
+                kind: cells[1].to_owned(),
+                demo: cells[2].to_owned(),
+                expect: cells[3].trim_matches('`').to_owned(),
+            }
+        })
+        .collect();
+    // Every file in the folder is in the table, and the other way round.
+    for lang in ["python", "rust"] {
+        for entry in std::fs::read_dir(code_dir().join(lang)).unwrap() {
+            let name = format!("{lang}/{}", entry.unwrap().file_name().to_string_lossy());
+            if name.ends_with(".py") || name.ends_with(".rs") {
+                assert!(
+                    rows.iter().any(|s| s.file == name),
+                    "{name} is not listed in book/src/code/README.md"
+                );
+            }
+        }
+    }
+    assert!(
+        rows.len() >= 40,
+        "the samples table looks truncated: {} rows",
+        rows.len()
+    );
+    rows
+}
+
+/// The command that runs a sample (Rust samples are this package's binaries).
+fn command(file: &str) -> Command {
+    if let Some(py) = file.strip_suffix(".py") {
+        let mut c = Command::new("python3");
+        c.arg("-u").arg(code_dir().join(format!("{py}.py")));
+        c
+    } else {
+        let name = Path::new(file)
+            .file_stem()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        // target/debug/deps/samples-… → target/debug/<name>
+        let exe = std::env::current_exe().unwrap();
+        let bin = exe.parent().unwrap().parent().unwrap().join(&name);
+        assert!(bin.is_file(), "{} was not built", bin.display());
+        Command::new(bin)
+    }
+}
+
+fn port_var(demo: &str) -> &'static str {
+    match demo {
+        "tcp-echo" => "SOCKET_LAB_TCP_ECHO_PORT",
+        "udp-echo" => "SOCKET_LAB_UDP_ECHO_PORT",
+        "uppercase" => "SOCKET_LAB_UPPERCASE_PORT",
+        "framed" => "SOCKET_LAB_FRAMED_PORT",
+        "auth" => "SOCKET_LAB_AUTH_PORT",
+        "sticky" => "SOCKET_LAB_STICKY_PORT",
+        "web" => "SOCKET_LAB_HTTP_PORT",
+        other => panic!("unknown demo {other:?} in the samples table"),
+    }
+}
+
+/// Runs a client to completion (bounded) and returns its output, or why it failed.
+fn run_client(sample: &Sample, env: &[(String, String)]) -> Result<String, String> {
+    let mut cmd = command(&sample.file);
+    cmd.envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd
+        .spawn()
+        .map_err(|e| format!("{}: could not start: {e}", sample.file))?;
+    let out = wait_bounded(child, Duration::from_secs(30))
+        .map_err(|e| format!("{}: {e}", sample.file))?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        return Err(format!(
+            "{} exited with {}\nstdout:\n{stdout}\nstderr:\n{}",
+            sample.file,
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    if !stdout.contains(&sample.expect) {
+        return Err(format!(
+            "{} did not print {:?}; it printed:\n{stdout}",
+            sample.file, sample.expect
+        ));
+    }
+    Ok(stdout)
+}
+
+fn wait_bounded(mut child: Child, limit: Duration) -> Result<std::process::Output, String> {
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => return child.wait_with_output().map_err(|e| e.to_string()),
+            Ok(None) if start.elapsed() > limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("still running after {limit:?}; killed"));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+struct Lab {
+    http: SocketAddr,
+    demos: Vec<(Demo, SocketAddr)>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Lab {
+    /// Starts socket-lab on a runtime of its own thread, every port 0.
+    fn start() -> Lab {
+        let site = std::env::temp_dir().join(format!("socket-lab-samples-{}", std::process::id()));
+        std::fs::create_dir_all(&site).unwrap();
+        std::fs::write(
+            site.join("index.html"),
+            "<!doctype html><title>Socket Lab</title>",
+        )
+        .unwrap();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            rt.block_on(async move {
+                let server = Server::bind(Config::for_tests(site)).await.unwrap();
+                let demos = Demo::ALL
+                    .iter()
+                    .filter_map(|d| server.demo_addr(*d).map(|a| (*d, a)))
+                    .collect();
+                ready_tx.send((server.http_addr().unwrap(), demos)).unwrap();
+                server
+                    .run(async move {
+                        let _ = stop_rx.await;
+                    })
+                    .await
+                    .unwrap();
+            });
+        });
+        let (http, demos) = ready_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("socket-lab starts");
+        Lab {
+            http,
+            demos,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+
+    fn env(&self) -> Vec<(String, String)> {
+        let mut env = vec![
+            ("SOCKET_LAB_HOST".to_owned(), "127.0.0.1".to_owned()),
+            (
+                "SOCKET_LAB_HTTP_PORT".to_owned(),
+                self.http.port().to_string(),
+            ),
+        ];
+        for (demo, addr) in &self.demos {
+            env.push((port_var(demo.name()).to_owned(), addr.port().to_string()));
+        }
+        env
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[test]
+fn every_client_against_socket_lab() {
+    let lab = Lab::start();
+    let env = lab.env();
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for sample in samples().iter().filter(|s| s.kind == "client") {
+        ran += 1;
+        if let Err(e) = run_client(sample, &env) {
+            failures.push(e);
+        }
+    }
+    assert!(ran >= 20, "only {ran} clients found");
+    assert!(
+        failures.is_empty(),
+        "{} of {ran} clients failed:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+#[test]
+fn standalone_samples_run() {
+    let mut failures = Vec::new();
+    for sample in samples().iter().filter(|s| s.kind == "standalone") {
+        if let Err(e) = run_client(sample, &[]) {
+            failures.push(e);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// A sample server on port 0, killed on drop.
+struct SampleServer {
+    child: Child,
+    port: u16,
+}
+
+impl SampleServer {
+    fn start(sample: &Sample) -> Result<SampleServer, String> {
+        let mut child = command(&sample.file)
+            .arg("0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("{}: could not start: {e}", sample.file))?;
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let first = lines.next().and_then(Result::ok).unwrap_or_default();
+            let _ = tx.send(first);
+            for _ in lines {} // keep draining so the server never blocks on stdout
+        });
+        let mut server = SampleServer { child, port: 0 };
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .map_err(|_| format!("{} printed no 'listening on' line within 20 s", sample.file))?;
+        server.port = line
+            .split_once("listening on ")
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .and_then(|addr| addr.parse::<SocketAddr>().ok())
+            .map(|addr| addr.port())
+            .filter(|_| line.contains(&sample.expect))
+            .ok_or_else(|| {
+                format!(
+                    "{}: first line {line:?} does not say {:?}",
+                    sample.file, sample.expect
+                )
+            })?;
+        Ok(server)
+    }
+}
+
+impl Drop for SampleServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn every_sample_server_answers_the_clients_of_its_demo() {
+    let all = samples();
+    let mut failures = Vec::new();
+    let mut pairs = 0;
+    for server in all.iter().filter(|s| s.kind == "server") {
+        let running = match SampleServer::start(server) {
+            Ok(s) => s,
+            Err(e) => {
+                failures.push(e);
+                continue;
+            }
+        };
+        let env = vec![
+            ("SOCKET_LAB_HOST".to_owned(), "127.0.0.1".to_owned()),
+            (port_var(&server.demo).to_owned(), running.port.to_string()),
+        ];
+        for client in all
+            .iter()
+            .filter(|c| c.kind == "client" && c.demo == server.demo)
+        {
+            pairs += 1;
+            if let Err(e) = run_client(client, &env) {
+                failures.push(format!("against {}: {e}", server.file));
+            }
+        }
+    }
+    assert!(pairs >= 30, "only {pairs} server/client pairs ran");
+    assert!(
+        failures.is_empty(),
+        "{} pairs failed:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
