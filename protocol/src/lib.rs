@@ -12,6 +12,8 @@
 //! - [`events`]: what a demo server saw, for the event stream.
 //! - [`bridge`]: the messages between a page and the WebSocket bridge.
 //! - [`hex`]: bytes as hex, for events and display.
+//! - [`sim`]: the in-page network: a TCP stream, UDP datagrams and server
+//!   concurrency, modelled deterministically in virtual time.
 
 pub mod auth;
 pub mod bridge;
@@ -19,6 +21,7 @@ pub mod demo;
 pub mod events;
 pub mod frame;
 pub mod hex;
+pub mod sim;
 
 pub use demo::{Demo, Transport};
 pub use frame::{FrameDecoder, FrameError};

@@ -12,6 +12,8 @@ use wasm_bindgen::prelude::*;
 
 mod dom;
 pub mod labs;
+pub mod net;
+pub mod timeline;
 
 /// Installs the panic hook, so a Rust panic shows up in the console with its message.
 #[wasm_bindgen(start)]

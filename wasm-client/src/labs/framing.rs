@@ -1,15 +1,27 @@
-//! The framing lab: type JSON, see the exact frame bytes, decode them back.
+//! The framing lab: type JSON, see the exact frame bytes (header highlighted),
+//! send them whole or byte by byte, watch the server decode them; send the
+//! same text unframed to see why framing exists; send an oversize header to
+//! see the limit.
 //!
 //! The bytes come from `protocol::frame`, the same code the `framed` demo
 //! server uses, so what the page shows is what goes on the wire.
 
-use protocol::frame::{self, FrameDecoder, HEADER_LEN};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use protocol::Demo;
+use protocol::bridge::ClientMsg;
+use protocol::demo::framed_reply;
+use protocol::events::EventKind;
+use protocol::frame::{self, DEFAULT_MAX_FRAME, FrameDecoder, HEADER_LEN};
 use protocol::hex::to_spaced_hex;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlElement, HtmlTextAreaElement};
 
-use super::Mounted;
+use super::{Frame, Mounted, button};
 use crate::dom::{Listener, add, attr, el};
+use crate::net::{Bridge, SockEvent};
+use crate::timeline::Side;
 
 /// The example the lab opens with.
 const EXAMPLE: &str = r#"{"msg": "Hello"}"#;
@@ -62,19 +74,164 @@ impl View {
     }
 }
 
-/// Builds the lab inside `root`.
-pub fn mount(root: &HtmlElement) -> Mounted {
-    let box_ = add(root, el("div", "sl-card", ""));
-    add(&box_, el("h3", "sl-title", "Framing playground"));
-    add(
-        &box_,
-        el(
-            "p",
-            "sl-help",
-            "Type JSON. The frame is what a length-prefixed sender puts on the wire: a 4-byte big-endian length, then the UTF-8 bytes.",
-        ),
+/// How to send.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum How {
+    Whole,
+    ByteByByte,
+    Unframed,
+    Oversize,
+}
+
+fn bytes_for(how: How, text: &str) -> Result<Vec<Vec<u8>>, String> {
+    Ok(match how {
+        How::Whole => vec![frame_json_text(text)?],
+        How::ByteByByte => frame_json_text(text)?
+            .into_iter()
+            .map(|b| vec![b])
+            .collect(),
+        How::Unframed => vec![text.as_bytes().to_vec()],
+        How::Oversize => {
+            let mut b = 0xffff_ffffu32.to_be_bytes().to_vec();
+            b.extend_from_slice(text.as_bytes());
+            vec![b]
+        }
+    })
+}
+
+fn simulate(frame: &Frame, how: How, chunks: &[Vec<u8>]) {
+    let mut decoder = FrameDecoder::new(DEFAULT_MAX_FRAME);
+    let mut index = 0;
+    for c in chunks {
+        decoder.feed(c);
+        loop {
+            match decoder.decode() {
+                Ok(None) => break,
+                Ok(Some(payload)) => {
+                    index += 1;
+                    let (reply, seen) = framed_reply(&payload, index);
+                    let note = match seen {
+                        Ok(json) => {
+                            format!("server: frame of {} bytes decoded: {json}", payload.len())
+                        }
+                        Err(e) => format!("server: frame refused: {e}"),
+                    };
+                    frame.timeline.row(Side::Server, &note, None);
+                    let bytes = frame::encode_json(&reply).unwrap_or_default();
+                    frame
+                        .timeline
+                        .row(Side::Read, "reply frame (simulated)", Some(&bytes));
+                }
+                Err(e) => {
+                    frame.timeline.row(
+                        Side::Server,
+                        &format!("server: {e}; it answers with an error frame and closes"),
+                        None,
+                    );
+                    return;
+                }
+            }
+        }
+    }
+    if how == How::Unframed {
+        frame.timeline.row(
+            Side::Note,
+            "The server read the first 4 bytes of your text as a length and is still waiting for that many bytes.",
+            None,
+        );
+    }
+}
+
+fn send_live(frame: &Frame, how: How, chunks: Vec<Vec<u8>>) {
+    let port = Rc::new(RefCell::new(None::<String>));
+    let (tl, p) = (frame.timeline.clone(), port.clone());
+    let bridge = frame.bridge.clone();
+    let sub = Rc::new(RefCell::new(None::<u32>));
+    let sub2 = sub.clone();
+    let id = frame.bridge.subscribe(move |ev| {
+        let Some(port) = p.borrow().clone() else {
+            return;
+        };
+        if ev.demo != Demo::Framed || !ev.peer.ends_with(&format!(":{port}")) {
+            return;
+        }
+        match &ev.kind {
+            EventKind::Read { data, .. } => {
+                tl.row(Side::Server, "server read", Some(&data.0));
+            }
+            EventKind::FrameDecoded { len, json } => {
+                let row = tl.row(
+                    Side::Server,
+                    &format!("server: frame of {len} bytes decoded: {json}"),
+                    None,
+                );
+                attr(&row, "data-event", "frame-decoded");
+            }
+            EventKind::FrameRejected { message, .. } => {
+                let row = tl.row(
+                    Side::Server,
+                    &format!("server: frame refused: {message}"),
+                    None,
+                );
+                attr(&row, "data-event", "frame-rejected");
+            }
+            EventKind::Closed { .. } => {
+                if let Some(id) = sub2.borrow_mut().take() {
+                    bridge.unsubscribe(id);
+                }
+            }
+            _ => {}
+        }
+    });
+    *sub.borrow_mut() = Some(id);
+    let (tl, p) = (frame.timeline.clone(), port.clone());
+    let sock = frame.bridge.open(
+        |sock| ClientMsg::Open {
+            sock,
+            demo: Some(Demo::Framed),
+            target: None,
+            nodelay: true,
+            sticky: None,
+        },
+        move |ev| match ev {
+            SockEvent::Opened { local, .. } => {
+                *p.borrow_mut() = local.rsplit(':').next().map(str::to_owned);
+            }
+            SockEvent::Read { data, .. } => {
+                tl.row(Side::Read, "reply bytes", Some(&data));
+            }
+            SockEvent::Closed { reason, .. } => {
+                tl.row(Side::Note, &format!("closed: {reason}"), None);
+            }
+            SockEvent::Error { message } => {
+                tl.row(Side::Error, &message, None);
+            }
+            SockEvent::Sent { .. } => {}
+        },
     );
-    let label = add(&box_, el("label", "sl-label", "JSON to send"));
+    for c in &chunks {
+        frame.bridge.send(sock, c);
+    }
+    if how == How::Unframed {
+        frame.timeline.row(
+            Side::Note,
+            "The server reads the first 4 bytes of your text as a length and waits for that many bytes; closing now shows it never got a whole frame.",
+            None,
+        );
+        frame.bridge.shutdown(sock);
+    }
+}
+
+/// Builds the lab inside `root`.
+pub fn mount(root: &HtmlElement, bridge: Bridge) -> Mounted {
+    let frame = Frame::new(
+        root,
+        "Framing",
+        "Type JSON. The frame is what a length-prefixed sender puts on the wire: a 4-byte big-endian length, then the UTF-8 bytes. \
+         Send it to the framed demo whole or one byte at a time; the server decodes the same frame either way.",
+        bridge,
+    );
+    let label = add(&frame.controls, el("label", "sl-label", "JSON to send"));
     let input = add(&label, el("textarea", "sl-input", ""));
     attr(&input, "data-role", "json-input");
     attr(&input, "rows", "3");
@@ -83,15 +240,15 @@ pub fn mount(root: &HtmlElement) -> Mounted {
     input.set_value(EXAMPLE);
 
     add(
-        &box_,
+        &frame.controls,
         el("div", "sl-label", "Frame bytes (header highlighted)"),
     );
-    let hex = add(&box_, el("code", "sl-hex", ""));
+    let hex = add(&frame.controls, el("code", "sl-hex", ""));
     attr(&hex, "data-role", "frame-hex");
-    let explain = add(&box_, el("p", "sl-explain", ""));
-    let decoded = add(&box_, el("p", "sl-decoded", ""));
+    let explain = add(&frame.controls, el("p", "sl-explain", ""));
+    let decoded = add(&frame.controls, el("p", "sl-decoded", ""));
     attr(&decoded, "data-role", "decoded");
-    let error = add(&box_, el("p", "sl-error", ""));
+    let error = add(&frame.controls, el("p", "sl-error", ""));
     attr(&error, "role", "status");
 
     let view = View {
@@ -102,6 +259,43 @@ pub fn mount(root: &HtmlElement) -> Mounted {
     };
     view.render(EXAMPLE);
     let source = input.clone();
-    let on_input = Listener::new(&input, "input", move |_| view.render(&source.value()));
-    Mounted::new(vec![on_input])
+    let mut listeners = vec![Listener::new(&input, "input", move |_| {
+        view.render(&source.value())
+    })];
+
+    let buttons = add(&frame.controls, el("div", "sl-buttons", ""));
+    for (text, role, how) in [
+        ("Send framed", "send-whole", How::Whole),
+        ("Send byte by byte", "send-bytes", How::ByteByByte),
+        ("Send unframed", "send-unframed", How::Unframed),
+        ("Send an oversize header", "send-oversize", How::Oversize),
+    ] {
+        let (f, src) = (frame.clone(), input.clone());
+        listeners.push(
+            button(&buttons, text, role, move |_| {
+                let chunks = match bytes_for(how, &src.value()) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        f.timeline.row(Side::Error, &e, None);
+                        return;
+                    }
+                };
+                f.timeline.clear();
+                let total: Vec<u8> = chunks.concat();
+                let label = if how == How::ByteByByte {
+                    format!("{} writes of 1 byte", chunks.len())
+                } else {
+                    "one write".to_owned()
+                };
+                f.timeline.row(Side::Send, &label, Some(&total));
+                if f.live() {
+                    send_live(&f, how, chunks);
+                } else {
+                    simulate(&f, how, &chunks);
+                }
+            })
+            .1,
+        );
+    }
+    Mounted::new(listeners)
 }

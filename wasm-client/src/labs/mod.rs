@@ -1,32 +1,211 @@
-//! The labs and how one is chosen and mounted.
+//! The labs, the frame they share (title, live/simulated badge, timeline),
+//! and how one is chosen and mounted.
 
+pub mod auth;
+pub mod concurrency;
+pub mod events;
+pub mod exercise;
 pub mod framing;
+pub mod layers;
+pub mod ports;
+pub mod quiz;
+pub mod sticky;
+pub mod tcp_echo;
+pub mod udp_echo;
 
-use web_sys::HtmlElement;
+use std::rc::Rc;
 
-use crate::dom::Listener;
+use wasm_bindgen::JsCast;
+use web_sys::{Element, HtmlElement, HtmlInputElement};
 
-/// What a mounted lab keeps alive: its listeners (and, later, its connections).
+use crate::dom::{Listener, add, attr, el};
+use crate::net::{Bridge, Mode};
+use crate::timeline::Timeline;
+
+/// What a mounted lab keeps alive: its listeners and any state they share.
 pub struct Mounted {
     _listeners: Vec<Listener>,
+    _state: Option<Rc<dyn std::any::Any>>,
 }
 
 impl Mounted {
     pub(crate) fn new(listeners: Vec<Listener>) -> Self {
         Self {
             _listeners: listeners,
+            _state: None,
+        }
+    }
+
+    pub(crate) fn with_state(listeners: Vec<Listener>, state: Rc<dyn std::any::Any>) -> Self {
+        Self {
+            _listeners: listeners,
+            _state: Some(state),
         }
     }
 }
 
 /// Mounts the lab called `lab` into `root`.
-pub fn mount(root: &HtmlElement, lab: &str, _server: &str) -> Result<Mounted, String> {
+pub fn mount(root: &HtmlElement, lab: &str, server: &str) -> Result<Mounted, String> {
     root.set_inner_html("");
     root.class_list().add_1("sl-lab").ok();
+    let bridge = || Bridge::get(server);
     match lab {
-        "framing" => Ok(framing::mount(root)),
+        "framing" => Ok(framing::mount(root, bridge())),
+        "tcp-echo" => Ok(tcp_echo::mount(root, bridge())),
+        "udp-echo" => Ok(udp_echo::mount(root, bridge())),
+        "sticky" => Ok(sticky::mount(root, bridge())),
+        "auth" => Ok(auth::mount(root, bridge())),
+        "concurrency" => Ok(concurrency::mount(root, bridge())),
+        "ports" => Ok(ports::mount(root, bridge())),
+        "layers" => Ok(layers::mount(root, bridge())),
+        "events" => Ok(events::mount(root, bridge())),
+        "quiz" => quiz::mount(root),
+        "exercise" => exercise::mount(root, bridge()),
         other => Err(format!(
-            "<socket-lab lab=\"{other}\">: there is no such lab; try lab=\"framing\""
+            "<socket-lab lab=\"{other}\">: there is no such lab; the labs are: {}",
+            protocol::demo::LABS.join(", ")
         )),
     }
+}
+
+/// The parts every socket lab has.
+#[derive(Clone)]
+pub struct Frame {
+    /// Where the lab's controls go.
+    pub controls: Element,
+    /// The timeline of sends and reads.
+    pub timeline: Timeline,
+    /// A line for the lab's conclusion ("why did that happen").
+    pub verdict: Element,
+    /// The shared bridge.
+    pub bridge: Bridge,
+}
+
+impl Frame {
+    /// Builds the card: title, badge, help, controls, timeline.
+    pub fn new(root: &HtmlElement, title: &str, help: &str, bridge: Bridge) -> Frame {
+        let card = add(root, el("div", "sl-card", ""));
+        let head = add(&card, el("div", "sl-head", ""));
+        add(&head, el("h3", "sl-title", title));
+        let badge = add(&head, el("span", "sl-badge", "connecting…"));
+        attr(&badge, "data-role", "mode");
+        add(&card, el("p", "sl-help", help));
+        let golive = add(
+            &card,
+            el(
+                "p",
+                "sl-golive",
+                "Simulated: no Socket Lab server answered, so this lab runs a model of the network in your browser. \
+                 For real sockets on your machine, run `cargo xtask serve` and open http://127.0.0.1:8000.",
+            ),
+        );
+        attr(&golive, "hidden", "");
+        let controls = add(&card, el("div", "sl-controls", ""));
+        let timeline = Timeline::new(&card);
+        let verdict = add(&card, el("p", "sl-verdict", ""));
+        attr(&verdict, "data-role", "verdict");
+        let (b, g) = (badge.clone(), golive.clone());
+        bridge.on_mode(move |mode| {
+            let (text, key) = match mode {
+                Mode::Connecting => ("connecting…", "connecting"),
+                Mode::Live => ("live on your machine", "live"),
+                Mode::Simulated => ("simulated", "simulated"),
+            };
+            b.set_text_content(Some(text));
+            attr(&b, "data-mode", key);
+            if mode == Mode::Simulated {
+                let _ = g.remove_attribute("hidden");
+            } else {
+                attr(&g, "hidden", "");
+            }
+        });
+        Frame {
+            controls,
+            timeline,
+            verdict,
+            bridge,
+        }
+    }
+
+    /// Whether to use real sockets now.
+    pub fn live(&self) -> bool {
+        self.bridge.mode() == Mode::Live
+    }
+
+    /// Sets the conclusion line.
+    pub fn conclude(&self, text: &str) {
+        self.verdict.set_text_content(Some(text));
+    }
+}
+
+/// A labelled text input.
+pub(crate) fn text_input(
+    parent: &Element,
+    label: &str,
+    role: &str,
+    value: &str,
+) -> HtmlInputElement {
+    let l = add(parent, el("label", "sl-field", label));
+    let input = add(&l, el("input", "sl-input", ""));
+    attr(&input, "data-role", role);
+    let input: HtmlInputElement = input.unchecked_into();
+    input.set_value(value);
+    input
+}
+
+/// A labelled number input.
+pub(crate) fn number_input(
+    parent: &Element,
+    label: &str,
+    role: &str,
+    value: u32,
+    min: u32,
+    max: u32,
+) -> HtmlInputElement {
+    let input = text_input(parent, label, role, &value.to_string());
+    input.set_type("number");
+    input.set_min(&min.to_string());
+    input.set_max(&max.to_string());
+    input
+}
+
+/// A labelled checkbox.
+pub(crate) fn checkbox(
+    parent: &Element,
+    label: &str,
+    role: &str,
+    checked: bool,
+) -> HtmlInputElement {
+    let l = add(parent, el("label", "sl-field sl-check", ""));
+    let input = add(&l, el("input", "", ""));
+    attr(&input, "type", "checkbox");
+    attr(&input, "data-role", role);
+    add(&l, el("span", "", label));
+    let input: HtmlInputElement = input.unchecked_into();
+    input.set_checked(checked);
+    input
+}
+
+/// A button that runs `f` when clicked.
+pub(crate) fn button(
+    parent: &Element,
+    text: &str,
+    role: &str,
+    f: impl FnMut(web_sys::Event) + 'static,
+) -> (Element, Listener) {
+    let b = add(parent, el("button", "sl-button", text));
+    attr(&b, "type", "button");
+    attr(&b, "data-role", role);
+    let l = Listener::new(&b, "click", f);
+    (b, l)
+}
+
+/// Reads a number input, clamped to `[min, max]`.
+pub(crate) fn read_number(input: &HtmlInputElement, min: u32, max: u32) -> u32 {
+    input
+        .value()
+        .trim()
+        .parse::<u32>()
+        .unwrap_or(min)
+        .clamp(min, max)
 }

@@ -4,7 +4,6 @@ Run:  python3 auth_client.py
 Env:  SOCKET_LAB_HOST (127.0.0.1), SOCKET_LAB_AUTH_PORT (8080),
       SOCKET_LAB_SECRET (my_super_secret_key)
 """
-import hashlib
 import hmac
 import os
 import socket
@@ -27,7 +26,7 @@ def recv_exactly(sock, n):
 
 with socket.create_connection((HOST, PORT), timeout=5) as s:
     challenge = recv_exactly(s, CHALLENGE_LEN)          # all 32 bytes, not "a recv"
-    answer = hmac.new(SECRET, challenge, hashlib.sha256).digest()  # digestmod is required
+    answer = hmac.new(SECRET, challenge, 'sha256').digest()  # the digest name is required
     s.sendall(answer)
     verdict = b""
     while chunk := s.recv(1024):                        # the server closes after its verdict

@@ -1,0 +1,358 @@
+//! The page's side of the bridge: one WebSocket per server, shared by every
+//! lab on the page, speaking `protocol::bridge`.
+//!
+//! On load it tries `ws://<server>/ws`. If the welcome arrives, labs run
+//! **live** on real sockets; if the connection fails (no server, a static
+//! course page), they run **simulated**. Each lab opens its own sockets
+//! through the shared connection and gets its sockets' events by callback.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use protocol::bridge::{self, ClientMsg, ClosedBy, DemoInfo, ServerMsg, SocketId};
+use protocol::events::ServerEvent;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+use web_sys::{BinaryType, MessageEvent, WebSocket};
+
+/// Whether labs talk to real sockets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Still finding out.
+    Connecting,
+    /// The bridge answered: real sockets on the learner's machine.
+    Live,
+    /// No bridge: the in-page simulation.
+    Simulated,
+}
+
+/// What happened on one bridged socket.
+#[derive(Debug, Clone)]
+pub enum SockEvent {
+    /// Connected; `local` is the page's end (its ephemeral port).
+    Opened {
+        /// The bridge's end of the connection.
+        local: String,
+        /// The demo's end.
+        peer: String,
+    },
+    /// One read returned these bytes.
+    Read {
+        /// Microseconds since the session started.
+        at_us: u64,
+        /// The bytes.
+        data: Vec<u8>,
+    },
+    /// Bytes were handed to the socket.
+    Sent {
+        /// How many.
+        size: usize,
+    },
+    /// The socket closed.
+    Closed {
+        /// Who closed it.
+        by: ClosedBy,
+        /// Why.
+        reason: String,
+    },
+    /// A request about this socket failed.
+    Error {
+        /// Why.
+        message: String,
+    },
+}
+
+type SockHandler = Rc<dyn Fn(SockEvent)>;
+type EventHandler = Rc<dyn Fn(&ServerEvent)>;
+type ModeHandler = Rc<dyn Fn(Mode)>;
+
+struct Inner {
+    ws: Option<WebSocket>,
+    mode: Mode,
+    demos: Vec<DemoInfo>,
+    next_sock: SocketId,
+    sockets: HashMap<SocketId, SockHandler>,
+    events: Vec<(u32, EventHandler)>,
+    next_sub: u32,
+    subscribed: bool,
+    own_ports: Vec<String>,
+    mode_handlers: Vec<ModeHandler>,
+    _closures: Vec<Closure<dyn FnMut(web_sys::Event)>>,
+}
+
+/// A handle on the page's bridge connection to one server. Cheap to clone.
+#[derive(Clone)]
+pub struct Bridge {
+    inner: Rc<RefCell<Inner>>,
+}
+
+thread_local! {
+    static BRIDGES: RefCell<HashMap<String, Bridge>> = RefCell::new(HashMap::new());
+}
+
+/// `http://host:port/…` → `ws://host:port/ws`.
+pub fn ws_url(server: &str) -> Option<String> {
+    let (scheme, rest) = server.split_once("://")?;
+    let host = rest.split('/').next().filter(|h| !h.is_empty())?;
+    let ws = match scheme {
+        "https" => "wss",
+        "http" => "ws",
+        _ => return None,
+    };
+    Some(format!("{ws}://{host}/ws"))
+}
+
+impl Bridge {
+    /// The shared connection to `server` (created on first use).
+    pub fn get(server: &str) -> Bridge {
+        BRIDGES.with(|b| {
+            b.borrow_mut()
+                .entry(server.to_owned())
+                .or_insert_with(|| Bridge::connect(server))
+                .clone()
+        })
+    }
+
+    fn connect(server: &str) -> Bridge {
+        let bridge = Bridge {
+            inner: Rc::new(RefCell::new(Inner {
+                ws: None,
+                mode: Mode::Connecting,
+                demos: Vec::new(),
+                next_sock: 1,
+                sockets: HashMap::new(),
+                events: Vec::new(),
+                next_sub: 1,
+                subscribed: false,
+                own_ports: Vec::new(),
+                mode_handlers: Vec::new(),
+                _closures: Vec::new(),
+            })),
+        };
+        let ws = ws_url(server).and_then(|url| WebSocket::new(&url).ok());
+        let Some(ws) = ws else {
+            bridge.set_mode(Mode::Simulated);
+            return bridge;
+        };
+        ws.set_binary_type(BinaryType::Arraybuffer);
+        let on_message = {
+            let b = bridge.clone();
+            Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
+                if let Ok(msg) = e.dyn_into::<MessageEvent>() {
+                    b.on_message(msg);
+                }
+            })
+        };
+        let on_close = {
+            let b = bridge.clone();
+            Closure::<dyn FnMut(web_sys::Event)>::new(move |_| b.on_close())
+        };
+        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        ws.set_onerror(Some(on_close.as_ref().unchecked_ref()));
+        {
+            let mut inner = bridge.inner.borrow_mut();
+            inner.ws = Some(ws);
+            inner._closures.push(on_message);
+            inner._closures.push(on_close);
+        }
+        bridge
+    }
+
+    /// The current mode.
+    pub fn mode(&self) -> Mode {
+        self.inner.borrow().mode
+    }
+
+    /// The demos the server runs (live mode).
+    pub fn demos(&self) -> Vec<DemoInfo> {
+        self.inner.borrow().demos.clone()
+    }
+
+    /// Calls `f` now and whenever the mode changes.
+    pub fn on_mode(&self, f: impl Fn(Mode) + 'static) {
+        let f: ModeHandler = Rc::new(f);
+        let mode = self.mode();
+        self.inner.borrow_mut().mode_handlers.push(f.clone());
+        f(mode);
+    }
+
+    fn set_mode(&self, mode: Mode) {
+        let handlers = {
+            let mut inner = self.inner.borrow_mut();
+            if inner.mode == mode {
+                return;
+            }
+            inner.mode = mode;
+            inner.mode_handlers.clone()
+        };
+        for h in handlers {
+            h(mode);
+        }
+    }
+
+    fn send_msg(&self, msg: &ClientMsg) {
+        if let Some(ws) = &self.inner.borrow().ws {
+            let text = serde_json::to_string(msg).expect("bridge messages serialize");
+            let _ = ws.send_with_str(&text);
+        }
+    }
+
+    /// Opens a socket; `handler` gets its events. Returns its id.
+    pub fn open(
+        &self,
+        msg: impl FnOnce(SocketId) -> ClientMsg,
+        handler: impl Fn(SockEvent) + 'static,
+    ) -> SocketId {
+        let id = {
+            let mut inner = self.inner.borrow_mut();
+            let id = inner.next_sock;
+            inner.next_sock += 1;
+            inner.sockets.insert(id, Rc::new(handler));
+            id
+        };
+        self.send_msg(&msg(id));
+        id
+    }
+
+    /// Sends bytes on a socket (a binary `D` frame).
+    pub fn send(&self, sock: SocketId, bytes: &[u8]) {
+        if let Some(ws) = &self.inner.borrow().ws {
+            let _ = ws.send_with_u8_array(&bridge::encode_send(sock, bytes));
+        }
+    }
+
+    /// Half-closes a socket (no more sends).
+    pub fn shutdown(&self, sock: SocketId) {
+        self.send_msg(&ClientMsg::Shutdown { sock });
+    }
+
+    /// Closes a socket and forgets its handler.
+    pub fn close(&self, sock: SocketId) {
+        if self.inner.borrow_mut().sockets.remove(&sock).is_some() {
+            self.send_msg(&ClientMsg::Close { sock });
+        }
+    }
+
+    /// Watches every demo's server events; returns an id for [`unsubscribe`](Self::unsubscribe).
+    pub fn subscribe(&self, handler: impl Fn(&ServerEvent) + 'static) -> u32 {
+        let (id, first) = {
+            let mut inner = self.inner.borrow_mut();
+            let id = inner.next_sub;
+            inner.next_sub += 1;
+            inner.events.push((id, Rc::new(handler)));
+            let first = !inner.subscribed;
+            inner.subscribed = true;
+            (id, first)
+        };
+        if first && self.mode() == Mode::Live {
+            self.send_msg(&ClientMsg::Subscribe { demos: Vec::new() });
+        }
+        id
+    }
+
+    /// Stops a subscription.
+    pub fn unsubscribe(&self, id: u32) {
+        self.inner.borrow_mut().events.retain(|(i, _)| *i != id);
+    }
+
+    /// Whether a local port belongs to a socket this page opened.
+    pub fn is_own_port(&self, port: &str) -> bool {
+        self.inner.borrow().own_ports.iter().any(|p| p == port)
+    }
+
+    fn handler(&self, sock: SocketId) -> Option<SockHandler> {
+        self.inner.borrow().sockets.get(&sock).cloned()
+    }
+
+    fn on_message(&self, msg: MessageEvent) {
+        let data = msg.data();
+        if let Some(text) = data.as_string() {
+            match serde_json::from_str::<ServerMsg>(&text) {
+                Ok(msg) => self.on_server_msg(msg),
+                Err(e) => {
+                    web_sys::console::warn_1(&format!("bridge: unreadable message: {e}").into())
+                }
+            }
+        } else if let Ok(buf) = data.dyn_into::<js_sys::ArrayBuffer>() {
+            let bytes = js_sys::Uint8Array::new(&buf).to_vec();
+            if let Ok(read) = bridge::decode_read(&bytes)
+                && let Some(h) = self.handler(read.sock)
+            {
+                h(SockEvent::Read {
+                    at_us: read.at_us,
+                    data: read.data.to_vec(),
+                });
+            }
+        }
+    }
+
+    fn on_server_msg(&self, msg: ServerMsg) {
+        match msg {
+            ServerMsg::Welcome { demos, .. } => {
+                let resubscribe = {
+                    let mut inner = self.inner.borrow_mut();
+                    inner.demos = demos;
+                    inner.subscribed
+                };
+                self.set_mode(Mode::Live);
+                if resubscribe {
+                    self.send_msg(&ClientMsg::Subscribe { demos: Vec::new() });
+                }
+            }
+            ServerMsg::Opened {
+                sock, local, peer, ..
+            } => {
+                if let Some(port) = local.rsplit(':').next() {
+                    self.inner.borrow_mut().own_ports.push(port.to_owned());
+                }
+                if let Some(h) = self.handler(sock) {
+                    h(SockEvent::Opened { local, peer });
+                }
+            }
+            ServerMsg::Sent { sock, size, .. } => {
+                if let Some(h) = self.handler(sock) {
+                    h(SockEvent::Sent { size });
+                }
+            }
+            ServerMsg::Closed { sock, by, reason } => {
+                let h = self.inner.borrow_mut().sockets.remove(&sock);
+                if let Some(h) = h {
+                    h(SockEvent::Closed { by, reason });
+                }
+            }
+            ServerMsg::Error { sock, message, .. } => match sock.and_then(|s| self.handler(s)) {
+                Some(h) => h(SockEvent::Error { message }),
+                None => web_sys::console::warn_1(&format!("bridge: {message}").into()),
+            },
+            ServerMsg::Event { event } => {
+                let handlers: Vec<EventHandler> = self
+                    .inner
+                    .borrow()
+                    .events
+                    .iter()
+                    .map(|(_, h)| h.clone())
+                    .collect();
+                for h in handlers {
+                    h(&event);
+                }
+            }
+        }
+    }
+
+    fn on_close(&self) {
+        let handlers: Vec<SockHandler> = {
+            let mut inner = self.inner.borrow_mut();
+            inner.ws = None;
+            inner.sockets.drain().map(|(_, h)| h).collect()
+        };
+        for h in handlers {
+            h(SockEvent::Closed {
+                by: ClosedBy::Bridge,
+                reason: "the connection to the Socket Lab server was lost".into(),
+            });
+        }
+        self.set_mode(Mode::Simulated);
+    }
+}
