@@ -50,6 +50,8 @@ pub(crate) fn build(ctx: &Ctx) -> Result<()> {
         .web(true)?
         .omit_default_module_path(false)
         .typescript(false)
+        .remove_name_section(true)
+        .remove_producers_section(true)
         .generate(&pkg)
         .context("generating the JS glue with wasm-bindgen")?;
 
