@@ -24,6 +24,8 @@
           this.lab = mod.mount(this, base.href);
           this.removeAttribute("aria-busy");
           this.dataset.ready = "true";
+          // For the page-speed measurement: when the latest lab became usable.
+          document.documentElement.dataset.labsReadyMs = String(Math.round(performance.now()));
           this.dispatchEvent(new CustomEvent("socket-lab-ready", { bubbles: true }));
         })
         .catch((err) => {

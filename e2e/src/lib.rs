@@ -29,11 +29,22 @@ pub struct RunningServer {
     pub base: String,
     /// The server's HTTP address.
     pub http: SocketAddr,
+    /// Every service and its address.
+    pub services: Vec<native_server::Service>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
 
 impl RunningServer {
+    /// The address of a demo, e.g. `"tcp-echo"`.
+    pub fn demo(&self, name: &str) -> Result<SocketAddr> {
+        self.services
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.addr)
+            .with_context(|| format!("{name} is not running"))
+    }
+
     /// Stops the server and waits for it.
     pub async fn stop(mut self) -> Result<()> {
         if let Some(tx) = self.stop.take() {
@@ -68,6 +79,7 @@ pub async fn start_server(tweak: impl FnOnce(&mut Config)) -> Result<RunningServ
     tweak(&mut config);
     let server = Server::bind(config).await?;
     let http = server.http_addr()?;
+    let services = server.services();
     let (tx, rx) = oneshot::channel();
     let task = tokio::spawn(server.run(async move {
         let _ = rx.await;
@@ -75,6 +87,7 @@ pub async fn start_server(tweak: impl FnOnce(&mut Config)) -> Result<RunningServ
     Ok(RunningServer {
         base: format!("http://{http}"),
         http,
+        services,
         stop: Some(tx),
         task: Some(task),
     })
@@ -222,4 +235,116 @@ pub async fn wait_lab(client: &Client, css: &str) -> Result<()> {
         .await
         .with_context(|| format!("{css} did not become ready"))?;
     Ok(())
+}
+
+/// A plain static file server (no bridge): pages on it run simulated, or
+/// load labs from another origin.
+pub struct StaticServer {
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    task: JoinHandle<()>,
+}
+
+impl StaticServer {
+    /// Serves `dir` on a free port.
+    pub async fn start(dir: PathBuf) -> Result<StaticServer> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let app = axum::Router::new().fallback_service(tower_http::services::ServeDir::new(dir));
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(StaticServer { base, task })
+    }
+}
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Clicks the element at `css`.
+pub async fn click(client: &Client, css: &str) -> Result<()> {
+    client
+        .wait()
+        .at_most(PAGE_TIMEOUT)
+        .for_element(Locator::Css(css))
+        .await
+        .with_context(|| format!("{css} not found"))?
+        .click()
+        .await
+        .with_context(|| format!("clicking {css}"))?;
+    Ok(())
+}
+
+/// Replaces the value of the input at `css` by typing.
+pub async fn set_value(client: &Client, css: &str, value: &str) -> Result<()> {
+    let input = client
+        .find(Locator::Css(css))
+        .await
+        .with_context(|| format!("{css} not found"))?;
+    input.clear().await?;
+    input.send_keys(value).await?;
+    Ok(())
+}
+
+/// Waits until exactly `n` elements match `css`.
+pub async fn wait_count(client: &Client, css: &str, n: usize) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + PAGE_TIMEOUT;
+    loop {
+        let found = client
+            .find_all(Locator::Css(css))
+            .await
+            .map(|v| v.len())
+            .unwrap_or(0);
+        if found == n {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("{css}: expected {n} elements, found {found} after {PAGE_TIMEOUT:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The texts of every element matching `css`.
+pub async fn texts(client: &Client, css: &str) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for e in client.find_all(Locator::Css(css)).await? {
+        out.push(e.text().await?);
+    }
+    Ok(out)
+}
+
+/// Waits until some element matching `css` has text containing `needle`.
+pub async fn wait_contains(client: &Client, css: &str, needle: &str) -> Result<String> {
+    let deadline = tokio::time::Instant::now() + PAGE_TIMEOUT;
+    loop {
+        if let Ok(all) = texts(client, css).await
+            && let Some(t) = all.into_iter().find(|t| t.contains(needle))
+        {
+            return Ok(t);
+        }
+        if tokio::time::Instant::now() > deadline {
+            let last = texts(client, css).await.unwrap_or_default();
+            bail!("{css}: no element containing {needle:?} within {PAGE_TIMEOUT:?}; saw {last:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Writes a PNG screenshot of the page to `path`.
+pub async fn screenshot(client: &Client, path: &std::path::Path) -> Result<()> {
+    let png = client.screenshot().await?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, png)?;
+    Ok(())
+}
+
+/// Where screenshots go: `docs/screenshots` in the repository.
+pub fn screenshot_dir() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots")
 }

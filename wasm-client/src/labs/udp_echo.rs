@@ -157,7 +157,8 @@ fn live_send(f: &Frame, st: &Rc<RefCell<State>>, text: &[u8], n: usize) {
             }
         });
     }
-    let sock = match st.borrow().sock {
+    let existing = st.borrow().sock;
+    let sock = match existing {
         Some(s) => s,
         None => {
             let (tl, st2, f2) = (f.timeline.clone(), st.clone(), f.clone());
