@@ -57,6 +57,8 @@ pub(crate) fn build(ctx: &Ctx) -> Result<()> {
 
     copy_dir(&ctx.root.join("web"), &dist)?;
     build_book(ctx)?;
+    let links = crate::links::check(&dist.join("book"), &dist)?;
+    println!("xtask: {links} internal links in the book checked, none broken");
 
     let gzipped = gz_size(&pkg.join("wasm_client_bg.wasm"))?
         + gz_size(&pkg.join("wasm_client.js"))?

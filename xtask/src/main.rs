@@ -9,6 +9,7 @@
 //! - `cargo xtask test [--long]` — every test layer, inside out.
 
 mod build;
+mod links;
 mod serve;
 mod test;
 mod tools;
