@@ -23,6 +23,12 @@ use crate::dom::{Listener, add, attr, el};
 use crate::net::{Bridge, SockEvent};
 use crate::timeline::Side;
 
+/// Most payload bytes drawn as hex.
+const MAX_HEX_BYTES: usize = 2048;
+
+/// Most bytes sent one write at a time (each is its own WebSocket message).
+const MAX_BYTE_BY_BYTE: usize = 4096;
+
 /// The example the lab opens with.
 const EXAMPLE: &str = r#"{"msg": "Hello"}"#;
 
@@ -45,7 +51,15 @@ impl View {
             Ok(bytes) => {
                 self.error.set_text_content(None);
                 let header = to_spaced_hex(&bytes[..HEADER_LEN]);
-                let payload = to_spaced_hex(&bytes[HEADER_LEN..]);
+                // Drawing megabytes of hex would freeze the page: show the start.
+                let shown = &bytes[HEADER_LEN..bytes.len().min(HEADER_LEN + MAX_HEX_BYTES)];
+                let mut payload = to_spaced_hex(shown);
+                if bytes.len() - HEADER_LEN > shown.len() {
+                    payload.push_str(&format!(
+                        " … ({} more bytes)",
+                        bytes.len() - HEADER_LEN - shown.len()
+                    ));
+                }
                 self.hex.set_inner_html("");
                 add(&self.hex, el("span", "sl-hdr", &header));
                 if !payload.is_empty() {
@@ -61,7 +75,10 @@ impl View {
                 let mut decoder = FrameDecoder::default();
                 decoder.feed(&bytes);
                 let back = match decoder.decode() {
-                    Ok(Some(p)) => format!("decoded back: {}", String::from_utf8_lossy(&p)),
+                    Ok(Some(p)) => {
+                        let cut = &p[..p.len().min(MAX_HEX_BYTES)];
+                        format!("decoded back: {}", String::from_utf8_lossy(cut))
+                    }
                     Ok(None) => "incomplete frame".to_owned(),
                     Err(e) => e.to_string(),
                 };
@@ -86,10 +103,16 @@ enum How {
 fn bytes_for(how: How, text: &str) -> Result<Vec<Vec<u8>>, String> {
     Ok(match how {
         How::Whole => vec![frame_json_text(text)?],
-        How::ByteByByte => frame_json_text(text)?
-            .into_iter()
-            .map(|b| vec![b])
-            .collect(),
+        How::ByteByByte => {
+            let frame = frame_json_text(text)?;
+            if frame.len() > MAX_BYTE_BY_BYTE {
+                return Err(format!(
+                    "byte by byte is for small frames (at most {MAX_BYTE_BY_BYTE} bytes); this one is {}: send it whole",
+                    frame.len()
+                ));
+            }
+            frame.into_iter().map(|b| vec![b]).collect()
+        }
         How::Unframed => vec![text.as_bytes().to_vec()],
         How::Oversize => {
             let mut b = 0xffff_ffffu32.to_be_bytes().to_vec();
