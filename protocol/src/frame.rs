@@ -13,6 +13,7 @@
 //! The claimed length is checked against a limit *before* any memory is
 //! reserved for it, so a header claiming 4 GiB costs nothing.
 
+use std::collections::VecDeque;
 use std::fmt;
 
 use serde::Serialize;
@@ -101,6 +102,7 @@ pub fn peek_len(buf: &[u8]) -> Option<u32> {
 /// Appends one frame (header + payload) to `dst`.
 ///
 /// Fails only when the payload is longer than a 4-byte header can describe.
+#[inline]
 pub fn encode_into(payload: &[u8], dst: &mut Vec<u8>) -> Result<(), FrameError> {
     let len = u32::try_from(payload.len()).map_err(|_| FrameError::TooLarge {
         claimed: payload.len() as u64,
@@ -155,14 +157,51 @@ pub fn decode_json<T: DeserializeOwned>(payload: &[u8]) -> Result<T, FrameError>
 
 /// An incremental frame decoder.
 ///
-/// Feed it bytes as they arrive with [`FrameDecoder::feed`], then call
-/// [`FrameDecoder::decode`] until it answers `Ok(None)`.
+/// It reads the stream the way the notes' `recv_msg` does — first exactly four
+/// header bytes, then exactly as many payload bytes as the header announced —
+/// but without ever waiting: [`FrameDecoder::feed`] takes whatever one `recv`
+/// returned and moves the decoder along, and [`FrameDecoder::decode`] hands out
+/// the payloads completed so far, oldest first, until it answers `Ok(None)`.
+///
+/// Each payload byte is copied once, from the fed slice straight into the
+/// `Vec` that `decode` returns; that `Vec` is reserved at the announced length
+/// as soon as the header has passed the limit check. So a frame costs exactly
+/// one allocation, its payload, however the stream is cut.
 #[derive(Clone)]
 pub struct FrameDecoder {
     max_frame: usize,
-    buf: Vec<u8>,
-    /// Start of the first byte not yet decoded; bytes before it are consumed.
-    start: usize,
+    /// What the decoder is in the middle of reading.
+    state: State,
+    /// Payloads completed by `feed` and not yet returned by `decode`, oldest
+    /// first. Callers drain it after every `feed`, so it holds at most the
+    /// frames of one read.
+    ready: VecDeque<Vec<u8>>,
+    /// Bytes fed but not yet returned as a frame (headers included).
+    buffered: usize,
+}
+
+/// Where the decoder is within the current frame.
+#[derive(Clone)]
+enum State {
+    /// Reading the 4-byte length; `have` of them have arrived.
+    Header {
+        bytes: [u8; HEADER_LEN],
+        have: usize,
+    },
+    /// Reading a payload of `need` bytes into `payload`, whose capacity is
+    /// exactly `need`, so appending never reallocates.
+    Payload { payload: Vec<u8>, need: usize },
+    /// A header claimed more than the limit. The reader no longer knows where
+    /// frames start, so every later byte is ignored and `decode` reports this.
+    TooLarge { claimed: u32 },
+}
+
+impl State {
+    /// Waiting for the first byte of a header.
+    const NEXT_HEADER: State = State::Header {
+        bytes: [0; HEADER_LEN],
+        have: 0,
+    };
 }
 
 impl fmt::Debug for FrameDecoder {
@@ -185,8 +224,9 @@ impl FrameDecoder {
     pub fn new(max_frame: usize) -> Self {
         Self {
             max_frame,
-            buf: Vec::new(),
-            start: 0,
+            state: State::NEXT_HEADER,
+            ready: VecDeque::new(),
+            buffered: 0,
         }
     }
 
@@ -197,48 +237,94 @@ impl FrameDecoder {
 
     /// Bytes received but not yet returned as a frame.
     pub fn buffered(&self) -> usize {
-        self.buf.len() - self.start
+        self.buffered
     }
 
     /// Adds bytes received from the stream.
+    #[inline] // called once per `recv`, often with a few bytes: let callers inline it
     pub fn feed(&mut self, bytes: &[u8]) {
-        if self.start > 0 && (self.start == self.buf.len() || self.start >= self.buf.len() / 2) {
-            // Reclaim the consumed prefix before growing; amortised O(1) per byte.
-            self.buf.drain(..self.start);
-            self.start = 0;
+        self.buffered += bytes.len();
+        // The common case, and the only one for a stream fed a byte at a time
+        // inside a large frame: the bytes just continue the payload being read.
+        if let State::Payload { payload, need } = &mut self.state
+            && bytes.len() < *need - payload.len()
+        {
+            payload.extend_from_slice(bytes);
+            return;
         }
-        self.buf.extend_from_slice(bytes);
+        self.advance(bytes);
+    }
+
+    /// Moves through `bytes`, header by payload by header, completing frames.
+    fn advance(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            match &mut self.state {
+                State::Header {
+                    bytes: header,
+                    have,
+                } => {
+                    // Like `recvall(sock, 4)`: collect the header, however it is split.
+                    let take = (HEADER_LEN - *have).min(bytes.len());
+                    header[*have..*have + take].copy_from_slice(&bytes[..take]);
+                    *have += take;
+                    bytes = &bytes[take..];
+                    if *have == HEADER_LEN {
+                        let len = u32::from_be_bytes(*header);
+                        self.state = self.start_payload(len);
+                    }
+                }
+                State::Payload { payload, need } => {
+                    // Like `recvall(sock, n)`: take no more than this frame still needs;
+                    // the rest of the slice belongs to the next frame.
+                    let take = (*need - payload.len()).min(bytes.len());
+                    payload.extend_from_slice(&bytes[..take]);
+                    bytes = &bytes[take..];
+                    if payload.len() == *need {
+                        self.ready.push_back(std::mem::take(payload));
+                        self.state = State::NEXT_HEADER;
+                    }
+                }
+                State::TooLarge { .. } => return,
+            }
+        }
+    }
+
+    /// The state after a complete header announcing `len` payload bytes.
+    fn start_payload(&mut self, len: u32) -> State {
+        let need = len as usize;
+        if need > self.max_frame {
+            // Checked before anything is reserved: a header claiming 4 GiB costs nothing.
+            State::TooLarge { claimed: len }
+        } else if need == 0 {
+            // An empty frame is complete as soon as its header is.
+            self.ready.push_back(Vec::new());
+            State::NEXT_HEADER
+        } else {
+            // The length is within the limit, so reserving room for it is safe.
+            State::Payload {
+                payload: Vec::with_capacity(need),
+                need,
+            }
+        }
     }
 
     /// Returns the next complete payload, `Ok(None)` if more bytes are needed.
     ///
     /// After [`FrameError::TooLarge`] the stream is out of step and should be
     /// closed; the decoder keeps answering the same error.
+    #[inline]
     pub fn decode(&mut self) -> Result<Option<Vec<u8>>, FrameError> {
-        let avail = &self.buf[self.start..];
-        let Some(len) = peek_len(avail) else {
-            return Ok(None);
-        };
-        let len = len as usize;
-        if len > self.max_frame {
-            return Err(FrameError::TooLarge {
-                claimed: len as u64,
+        if let Some(payload) = self.ready.pop_front() {
+            self.buffered -= HEADER_LEN + payload.len();
+            return Ok(Some(payload));
+        }
+        match self.state {
+            State::TooLarge { claimed } => Err(FrameError::TooLarge {
+                claimed: u64::from(claimed),
                 limit: self.max_frame,
-            });
+            }),
+            State::Header { .. } | State::Payload { .. } => Ok(None),
         }
-        let total = HEADER_LEN + len;
-        if avail.len() < total {
-            // The length is within the limit, so reserving room for it is safe.
-            self.buf.reserve(total - avail.len());
-            return Ok(None);
-        }
-        let payload = avail[HEADER_LEN..total].to_vec();
-        self.start += total;
-        if self.start == self.buf.len() {
-            self.buf.clear();
-            self.start = 0;
-        }
-        Ok(Some(payload))
     }
 
     /// Call when the stream has ended: an error if part of a frame is left.
@@ -247,11 +333,24 @@ impl FrameDecoder {
         if have == 0 {
             return Ok(());
         }
-        let need = match peek_len(&self.buf[self.start..]) {
-            Some(len) => HEADER_LEN + len as usize,
-            None => HEADER_LEN,
+        // What the first frame not yet returned needed, header included.
+        let need = match (self.ready.front(), &self.state) {
+            (Some(payload), _) => HEADER_LEN + payload.len(),
+            (None, State::Header { .. }) => HEADER_LEN,
+            (None, State::Payload { need, .. }) => HEADER_LEN + need,
+            (None, State::TooLarge { claimed }) => HEADER_LEN + *claimed as usize,
         };
         Err(FrameError::EndedMidFrame { have, need })
+    }
+
+    /// Bytes reserved for payloads (tests check nothing is reserved for a refused header).
+    #[cfg(test)]
+    fn reserved(&self) -> usize {
+        let current = match &self.state {
+            State::Payload { payload, .. } => payload.capacity(),
+            State::Header { .. } | State::TooLarge { .. } => 0,
+        };
+        current + self.ready.iter().map(Vec::capacity).sum::<usize>()
     }
 }
 
@@ -364,10 +463,7 @@ mod tests {
             }
         );
         assert!(!err.is_recoverable());
-        assert!(
-            d.buf.capacity() < 1024,
-            "no room reserved for the claimed length"
-        );
+        assert_eq!(d.reserved(), 0, "no room reserved for the claimed length");
         assert!(err.to_string().contains("--max-frame"));
     }
 
@@ -421,5 +517,53 @@ mod tests {
         assert_eq!(d.decode().unwrap().unwrap(), b"");
         assert_eq!(d.decode().unwrap().unwrap(), b"three");
         assert_eq!(d.decode().unwrap(), None);
+    }
+
+    #[test]
+    fn frames_before_a_bad_header_still_come_out() {
+        let mut stream = encode(b"ok").unwrap();
+        stream.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, b'x', b'y']);
+        let mut d = FrameDecoder::new(16);
+        d.feed(&stream);
+        assert_eq!(d.decode(), Ok(Some(b"ok".to_vec())));
+        let too_large = FrameError::TooLarge {
+            claimed: u32::MAX as u64,
+            limit: 16,
+        };
+        assert_eq!(d.decode(), Err(too_large.clone()));
+        // Out of step for good: later bytes change nothing.
+        d.feed(&encode(b"later").unwrap());
+        assert_eq!(d.decode(), Err(too_large));
+        assert_eq!(d.reserved(), 0);
+    }
+
+    #[test]
+    fn finish_counts_frames_not_yet_decoded() {
+        let mut d = FrameDecoder::default();
+        d.feed(&encode(b"abc").unwrap());
+        assert_eq!(d.buffered(), 7);
+        assert_eq!(
+            d.finish(),
+            Err(FrameError::EndedMidFrame { have: 7, need: 7 })
+        );
+        assert_eq!(d.decode(), Ok(Some(b"abc".to_vec())));
+        assert_eq!(d.buffered(), 0);
+        assert_eq!(d.finish(), Ok(()));
+    }
+
+    #[test]
+    fn payload_is_reserved_once_at_its_length() {
+        let frame = encode(&[9u8; 1000]).unwrap();
+        let mut d = FrameDecoder::default();
+        for byte in &frame {
+            d.feed(std::slice::from_ref(byte));
+        }
+        let payload = d.decode().unwrap().unwrap();
+        assert_eq!(payload.len(), 1000);
+        assert_eq!(
+            payload.capacity(),
+            1000,
+            "handed over as filled, not copied"
+        );
     }
 }
