@@ -115,10 +115,8 @@ async fn embed(Path(lab): Path<String>, State(_): State<AppState>) -> Response {
     if !LABS.contains(&lab.as_str()) {
         return (
             StatusCode::NOT_FOUND,
-            format!(
-                "there is no lab called {lab:?}; the labs are: {}",
-                LABS.join(", ")
-            ),
+            // The name is not echoed back: it came from the URL.
+            format!("there is no such lab; the labs are: {}", LABS.join(", ")),
         )
             .into_response();
     }
