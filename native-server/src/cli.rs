@@ -104,6 +104,12 @@ pub struct ServeArgs {
     /// Seconds the auth demo waits for the answer.
     #[arg(long, default_value = "10", value_parser = parse_secs)]
     pub handshake_timeout: Duration,
+    /// Seconds one client may hold the iterative tcp-echo demo, busy or not.
+    #[arg(long, default_value = "300", value_parser = parse_secs)]
+    pub hold_limit: Duration,
+    /// Seconds the HTTP server waits for a whole request head.
+    #[arg(long, default_value = "10", value_parser = parse_secs)]
+    pub header_timeout: Duration,
     /// Most simultaneous connections per TCP demo.
     #[arg(long, default_value_t = 1024)]
     pub max_connections: usize,
@@ -150,6 +156,8 @@ impl ServeArgs {
             max_frame: self.max_frame,
             idle_timeout: self.idle_timeout,
             handshake_timeout: self.handshake_timeout,
+            hold_limit: self.hold_limit,
+            http_header_timeout: self.header_timeout,
             max_connections: self.max_connections,
             assets: self.assets,
             log_events: self.log_events,

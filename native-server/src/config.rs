@@ -35,6 +35,11 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// How long the `auth` demo waits for the 32-byte answer.
     pub handshake_timeout: Duration,
+    /// How long one client may hold the iterative `tcp-echo` demo, however
+    /// busy it keeps it (a client trickling a byte at a time is never idle).
+    pub hold_limit: Duration,
+    /// How long the HTTP server waits for a whole request head (slowloris defence).
+    pub http_header_timeout: Duration,
     /// Most simultaneous connections per TCP demo.
     pub max_connections: usize,
     /// Directory served over HTTP (the built site, `dist/`).
@@ -86,6 +91,8 @@ impl Default for Config {
             max_frame: DEFAULT_MAX_FRAME,
             idle_timeout: Duration::from_secs(60),
             handshake_timeout: Duration::from_secs(10),
+            hold_limit: Duration::from_secs(300),
+            http_header_timeout: Duration::from_secs(10),
             max_connections: 1024,
             assets: PathBuf::from("dist"),
             log_events: false,

@@ -21,6 +21,7 @@ pub mod config;
 pub mod demos;
 pub mod events;
 pub mod http;
+pub mod http_serve;
 pub mod server;
 
 pub use config::Config;

@@ -209,15 +209,13 @@ impl Server {
         }
         let http_addr = self.http.local_addr()?;
         let app = http::router(http::AppState::new(ctx.clone(), services, http_addr));
-        let http_token = token.clone();
-        let http_task = tokio::spawn(async move {
-            axum::serve(
-                self.http,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move { http_token.cancelled().await })
-            .await
-        });
+        // Not `axum::serve`: it sets no deadline for request heads (see http_serve.rs).
+        let http_task = tokio::spawn(crate::http_serve::serve(
+            self.http,
+            app,
+            self.config.http_header_timeout,
+            token.clone(),
+        ));
 
         shutdown.await;
         tracing::info!("shutting down");

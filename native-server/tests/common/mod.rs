@@ -112,3 +112,69 @@ pub fn rss_bytes() -> u64 {
     pages * 4096
 }
 pub mod page;
+
+/// Open file descriptors of this process (Linux): sockets, files, epoll.
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// Distinct open sockets of this process (Linux). Unlike [`open_fds`], this
+/// does not move when another test thread builds or drops its tokio runtime
+/// (each runtime holds a duplicate of tokio's one signal socket: one socket,
+/// several descriptors).
+pub fn open_sockets() -> usize {
+    let mut inodes: Vec<String> = std::fs::read_dir("/proc/self/fd")
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter_map(|e| std::fs::read_link(e.path()).ok())
+                .map(|t| t.to_string_lossy().into_owned())
+                .filter(|t| t.starts_with("socket:"))
+                .collect()
+        })
+        .unwrap_or_default();
+    inodes.sort();
+    inodes.dedup();
+    inodes.len()
+}
+
+/// Waits (bounded, polling) until `open_sockets() <= limit`; returns the last count.
+pub async fn sockets_settle_to(limit: usize, within: Duration) -> usize {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let now = open_sockets();
+        if now <= limit || tokio::time::Instant::now() >= deadline {
+            return now;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// This process's TCP sockets with their state, from `/proc/net/tcp{,6}`
+/// (for failure messages: which socket was left open?).
+pub fn describe_sockets() -> String {
+    let inodes: Vec<String> = std::fs::read_dir("/proc/self/fd")
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter_map(|e| {
+                    let t = std::fs::read_link(e.path()).ok()?;
+                    let t = t.to_string_lossy();
+                    Some(t.strip_prefix("socket:[")?.trim_end_matches(']').to_owned())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut out = String::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6", "/proc/net/udp"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() > 9 && inodes.iter().any(|i| i == f[9]) {
+                // local, remote, state (0A = LISTEN, 01 = ESTABLISHED, 08 = CLOSE_WAIT)
+                out += &format!("{table} {} -> {} state {}\n", f[1], f[2], f[3]);
+            }
+        }
+    }
+    out
+}
