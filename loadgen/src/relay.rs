@@ -1,0 +1,326 @@
+//! Round trips through a WebSocket-to-TCP bridge, to an echo server.
+//!
+//! Each session is what a lab page does: open a WebSocket to the bridge, have
+//! it open a TCP connection to a target, then send bytes and wait for the
+//! target's answer to come back through the bridge. The target echoes, so a
+//! round trip crosses the bridge twice. Sessions run side by side, each with
+//! one message in flight (closed loop), so the rate is messages per second and
+//! each message's round-trip time is a latency sample.
+//!
+//! Two bridges speak two dialects:
+//! - socket-lab's `/ws`: a JSON `open` naming the operator-allowed target, then
+//!   binary `D` frames out and `R` frames back (see `protocol::bridge`); the
+//!   JSON `sent` acknowledgements it also sends are read and skipped.
+//! - websockify: the target is fixed on its command line; binary frames carry
+//!   raw bytes both ways (subprotocol `binary`).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+use futures_util::{SinkExt, StreamExt};
+use protocol::bridge::{decode_read, encode_send};
+use serde_json::{Map, Value, json};
+use tokio::net::TcpStream;
+use tokio::sync::{Barrier, Semaphore};
+use tokio::task::JoinSet;
+use tokio::time::{Instant, timeout};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_config};
+
+use crate::Bounds;
+use crate::report::{self, Memory, MemorySampler, Tally};
+
+/// Which bridge is on the other end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Bridge {
+    /// socket-lab's `/ws`, with its binary protocol.
+    SocketLab,
+    /// websockify's plain binary relay.
+    Websockify,
+}
+
+/// Flags of `relay`.
+#[derive(Debug, Args)]
+pub(crate) struct RelayArgs {
+    /// The bridge's WebSocket URL, e.g. ws://127.0.0.1:8000/ws.
+    #[arg(long)]
+    url: String,
+    /// Which bridge (and so which dialect).
+    #[arg(long, value_enum)]
+    bridge: Bridge,
+    /// socket-lab: the operator-allowed HOST:PORT to open (--bridge-allow).
+    #[arg(long)]
+    target: Option<String>,
+    /// The Origin header to send (socket-lab admits its own origin).
+    #[arg(long)]
+    origin: Option<String>,
+    /// Sessions relaying at the same time.
+    #[arg(long, default_value_t = 1)]
+    sessions: usize,
+    /// Bytes per message.
+    #[arg(long, default_value_t = 128)]
+    size: usize,
+    /// Sessions being opened at once.
+    #[arg(long, default_value_t = 50)]
+    parallel_open: usize,
+    /// The bridge's process id, to read its memory (and its children's).
+    #[arg(long)]
+    server_pid: Option<u32>,
+    #[command(flatten)]
+    bounds: Bounds,
+}
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How long opening a session or one round trip may take.
+const STEP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The socket id socket-lab sessions use.
+const SOCK: u32 = 1;
+
+/// One bridge session with its TCP connection to the target open.
+struct Session {
+    ws: Ws,
+    bridge: Bridge,
+    got: Vec<u8>,
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// Reads until a socket-lab JSON message of type `want`; an `error` message fails.
+async fn expect_text(ws: &mut Ws, want: &str) -> Result<(), String> {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => {
+                let v: Value = serde_json::from_str(t.as_str()).map_err(err)?;
+                match v["type"].as_str() {
+                    Some(t) if t == want => return Ok(()),
+                    Some("error") => return Err(format!("bridge error: {v}")),
+                    _ => continue,
+                }
+            }
+            Some(Ok(Message::Close(c))) => return Err(format!("bridge closed: {c:?}")),
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => return Err(err(e)),
+            None => return Err("bridge closed the WebSocket".into()),
+        }
+    }
+}
+
+impl Session {
+    async fn open(args: &RelayArgs) -> Result<Session, String> {
+        let mut req = args.url.as_str().into_client_request().map_err(err)?;
+        if let Some(origin) = &args.origin {
+            req.headers_mut()
+                .insert("Origin", HeaderValue::from_str(origin).map_err(err)?);
+        }
+        if args.bridge == Bridge::Websockify {
+            req.headers_mut()
+                .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("binary"));
+        }
+        // Nagle off on our side too: every message is small and awaited.
+        let (mut ws, _) = connect_async_with_config(req, None, true)
+            .await
+            .map_err(|e| format!("WebSocket connect: {e}"))?;
+        if args.bridge == Bridge::SocketLab {
+            expect_text(&mut ws, "welcome").await?;
+            let target = args
+                .target
+                .as_deref()
+                .ok_or("--target is needed for socket-lab")?;
+            let open = json!({"type": "open", "sock": SOCK, "target": target, "nodelay": true});
+            ws.send(Message::text(open.to_string()))
+                .await
+                .map_err(err)?;
+            expect_text(&mut ws, "opened").await?;
+        }
+        Ok(Session {
+            ws,
+            bridge: args.bridge,
+            got: Vec::new(),
+        })
+    }
+
+    /// Sends `payload` through the bridge and waits until all of it is echoed back.
+    async fn round_trip(&mut self, payload: &[u8]) -> Result<(), String> {
+        let frame = match self.bridge {
+            Bridge::SocketLab => encode_send(SOCK, payload),
+            Bridge::Websockify => payload.to_vec(),
+        };
+        self.ws.send(Message::binary(frame)).await.map_err(err)?;
+        self.got.clear();
+        // The echo may come back in several reads, so in several frames.
+        while self.got.len() < payload.len() {
+            match self.ws.next().await {
+                Some(Ok(Message::Binary(b))) => match self.bridge {
+                    Bridge::SocketLab => {
+                        let read = decode_read(&b).map_err(err)?;
+                        if read.sock != SOCK {
+                            return Err(format!("read for unknown socket {}", read.sock));
+                        }
+                        self.got.extend_from_slice(read.data);
+                    }
+                    Bridge::Websockify => self.got.extend_from_slice(&b),
+                },
+                Some(Ok(Message::Text(t))) => {
+                    // socket-lab acknowledges each send with `sent`; anything else is trouble.
+                    let v: Value = serde_json::from_str(t.as_str()).map_err(err)?;
+                    if self.bridge == Bridge::Websockify || v["type"] != "sent" {
+                        return Err(format!("unexpected message {v}"));
+                    }
+                }
+                Some(Ok(Message::Close(c))) => return Err(format!("bridge closed: {c:?}")),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(err(e)),
+                None => return Err("bridge closed the WebSocket".into()),
+            }
+        }
+        if self.got != payload {
+            return Err("the echo differs from what was sent".into());
+        }
+        Ok(())
+    }
+
+    async fn close(mut self) {
+        let _ = timeout(Duration::from_secs(2), self.ws.close(None)).await;
+    }
+}
+
+/// A recognisable payload for message `n` of session `sid`.
+fn payload(sid: usize, n: u64, size: usize, out: &mut Vec<u8>) {
+    out.clear();
+    out.extend((0..size).map(|i| (sid as u64 * 7 + n * 31 + i as u64) as u8));
+}
+
+fn memory(pid: Option<u32>) -> Memory {
+    pid.and_then(Memory::of).unwrap_or_default()
+}
+
+/// Runs the measurement and prints its line.
+pub(crate) async fn run(args: RelayArgs) -> Result<()> {
+    let limit = args.bounds.deadline() + Duration::from_secs(60);
+    match timeout(limit, relay(Arc::new(args))).await {
+        Ok(result) => result,
+        Err(_) => {
+            let mut tally = Tally::default();
+            tally.error("the relay run did not finish within its deadline");
+            report::emit("relay", "", tally, limit, json!({}));
+            Ok(())
+        }
+    }
+}
+
+async fn relay(args: Arc<RelayArgs>) -> Result<()> {
+    let mut tally = Tally::default();
+    let before = memory(args.server_pid);
+
+    // Open every session first, a bounded number at a time.
+    let gate = Arc::new(Semaphore::new(args.parallel_open.max(1)));
+    let mut set = JoinSet::new();
+    for _ in 0..args.sessions {
+        let (gate, args) = (gate.clone(), args.clone());
+        set.spawn(async move {
+            let _permit = gate.acquire_owned().await.expect("never closed");
+            timeout(STEP_TIMEOUT, Session::open(&args)).await
+        });
+    }
+    let mut sessions = Vec::with_capacity(args.sessions);
+    while let Some(res) = set.join_next().await {
+        match res {
+            Ok(Ok(Ok(s))) => sessions.push(s),
+            Ok(Ok(Err(e))) => tally.error(format!("open: {e}")),
+            Ok(Err(_)) => tally.error("open timed out"),
+            Err(e) => tally.error(format!("open task: {e}")),
+        }
+    }
+    let opened = sessions.len();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let open_mem = memory(args.server_pid);
+
+    // Then all relay at once, each with one message in flight.
+    let sampler = MemorySampler::start(args.server_pid);
+    let barrier = Arc::new(Barrier::new(opened + 1));
+    let started = Arc::new(AtomicU64::new(0));
+    let mut set = JoinSet::new();
+    for (sid, mut session) in sessions.into_iter().enumerate() {
+        let (barrier, started, args) = (barrier.clone(), started.clone(), args.clone());
+        set.spawn(async move {
+            let mut tally = Tally::default();
+            let mut buf = Vec::with_capacity(args.size);
+            barrier.wait().await;
+            let stop = Instant::now() + args.bounds.duration();
+            let mut n = 0;
+            while Instant::now() < stop
+                && started.fetch_add(1, Ordering::Relaxed) < args.bounds.max_ops
+            {
+                n += 1;
+                payload(sid, n, args.size, &mut buf);
+                let t0 = Instant::now();
+                match timeout(STEP_TIMEOUT, session.round_trip(&buf)).await {
+                    Ok(Ok(())) => {
+                        tally.ops += 1;
+                        tally.latencies.record(t0.elapsed());
+                    }
+                    Ok(Err(e)) => {
+                        tally.error(e);
+                        break;
+                    }
+                    Err(_) => {
+                        tally.error("no echo within 10 s");
+                        break;
+                    }
+                }
+            }
+            let finished = Instant::now();
+            session.close().await;
+            (tally, finished)
+        });
+    }
+    barrier.wait().await;
+    let begin = Instant::now();
+    let mut end = begin;
+    while let Some(res) = set.join_next().await {
+        match res {
+            Ok((t, finished)) => {
+                // The relay ends when the last session's loop does (closing is not timed).
+                end = end.max(finished);
+                tally.merge(t);
+            }
+            Err(e) => tally.error(format!("session task: {e}")),
+        }
+    }
+    let elapsed = end - begin;
+    let peak = sampler.peak().max(memory(args.server_pid));
+
+    let mut extra = Map::new();
+    extra.insert(
+        "bridge".into(),
+        match args.bridge {
+            Bridge::SocketLab => "socket-lab",
+            Bridge::Websockify => "websockify",
+        }
+        .into(),
+    );
+    extra.insert("url".into(), args.url.clone().into());
+    extra.insert("concurrency".into(), args.sessions.into());
+    extra.insert("opened".into(), opened.into());
+    extra.insert("size".into(), args.size.into());
+    extra.extend(before.fields("before"));
+    extra.extend(open_mem.fields("open"));
+    extra.extend(peak.fields("peak"));
+    report::emit(
+        "relay",
+        &args.bounds.label,
+        tally,
+        elapsed,
+        Value::Object(extra),
+    );
+    Ok(())
+}
