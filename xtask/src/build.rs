@@ -78,7 +78,8 @@ pub(crate) fn build(ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
-fn gz_size(path: &Path) -> Result<u64> {
+/// The size of `path` once gzipped at the best level (what a server with gzip sends).
+pub(crate) fn gz_size(path: &Path) -> Result<u64> {
     let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     enc.write_all(&bytes)?;

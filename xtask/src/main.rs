@@ -8,6 +8,7 @@
 //! - `cargo xtask serve [-- server flags]` — build, then run `socket-lab` on `dist/`.
 //! - `cargo xtask test [--long]` — every test layer, inside out.
 
+mod bench;
 mod build;
 mod links;
 mod serve;
@@ -26,6 +27,7 @@ commands:
   build            build the site into dist/ (wasm, JS glue, book, pages)
   serve [-- ARGS]  build, then run socket-lab serving dist/ (ARGS go to socket-lab)
   test [--long]    run every test layer (unit, property, wasm, integration, Python, book, browser)
+  bench [--quick]  measure codec, servers and bridge against their peers; write BENCHMARKS.md
 ";
 
 fn main() {
@@ -45,6 +47,7 @@ fn run() -> Result<()> {
         "build" => build::build(&Ctx::new()?),
         "serve" => serve::serve(&Ctx::new()?, rest),
         "test" => test::test(&Ctx::new()?, rest),
+        "bench" => bench::bench(&Ctx::new()?, rest),
         "" | "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())

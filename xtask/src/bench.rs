@@ -1,0 +1,602 @@
+//! `cargo xtask bench`: Socket Lab measured side by side with its peers, in one run.
+//!
+//! These machines are noisy, so absolute figures alone mean little: every
+//! measurement here runs next to the peer a user would otherwise pick, on the
+//! same machine, in the same minute, driven by the same load generator
+//! (`loadgen/`), and the report gives ratios against the goals of issue 7:
+//!
+//! 1. codec: `protocol`'s framing vs tokio-util's `LengthDelimitedCodec`
+//!    (criterion, `protocol/benches/codec.rs`) and the allocation count;
+//! 2. servers: `uppercase` connections/s vs the notes' Python
+//!    `ThreadingTCPServer` and a minimal tokio floor; `framed` round trips/s
+//!    vs a Python server in the notes' style;
+//! 3. bridge: relay messages/s and round-trip latency through `/ws` vs
+//!    websockify 0.13, both to the same echo server;
+//! 4. scale: 10,000 idle connections held on `uppercase` and `framed` (server
+//!    memory, every one answered afterwards), 500 bridge sessions relaying;
+//! 5. browser: the labs' gzipped size and time to interactive, as the build
+//!    and the e2e run last recorded them.
+//!
+//! Everything runs on loopback; every load loop is bounded in time and count.
+//! The result is `BENCHMARKS.md` at the repo root (raw JSON lines in
+//! `target/bench/results.jsonl`, logs in `target/bench/logs`).
+//! `--quick` runs a shortened version into `target/bench/BENCHMARKS-quick.md`.
+
+mod codec;
+mod procs;
+mod report;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+use self::procs::{Proc, listening};
+use crate::{Ctx, run_cmd};
+
+/// The websockify release compared with (issue 4).
+const WEBSOCKIFY_VERSION: &str = "0.13.0";
+
+/// The open-file limit asked for; the hard limit may allow less.
+const WANTED_NOFILE: u64 = 65_536;
+
+/// How much of everything to run.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    /// A shortened smoke run (`--quick`).
+    pub(crate) quick: bool,
+    /// Seconds of load per measurement.
+    pub(crate) secs: f64,
+    /// Times each side-by-side comparison is repeated, alternating the servers.
+    pub(crate) rounds: usize,
+    /// Idle connections held per demo.
+    pub(crate) hold: usize,
+    /// Bridge sessions relaying at once in the scale test.
+    pub(crate) sessions: usize,
+    /// Criterion warm-up and measurement seconds per benchmark.
+    pub(crate) criterion: (f64, f64),
+    /// Where the report goes.
+    pub(crate) out: PathBuf,
+}
+
+impl Plan {
+    fn new(ctx: &Ctx, args: &[String]) -> Result<Plan> {
+        let mut quick = false;
+        for a in args {
+            match a.as_str() {
+                "--quick" => quick = true,
+                other => bail!("unknown flag {other:?} for `cargo xtask bench` (known: --quick)"),
+            }
+        }
+        Ok(if quick {
+            Plan {
+                quick,
+                secs: 1.0,
+                rounds: 1,
+                hold: 1000,
+                sessions: 50,
+                criterion: (0.2, 0.3),
+                out: procs::bench_dir(&ctx.target()).join("BENCHMARKS-quick.md"),
+            }
+        } else {
+            Plan {
+                quick,
+                secs: 2.5,
+                rounds: 2,
+                hold: 10_000,
+                sessions: 500,
+                criterion: (0.5, 1.5),
+                out: ctx.root.join("BENCHMARKS.md"),
+            }
+        })
+    }
+}
+
+/// The servers' addresses for one socket-lab instance.
+struct SocketLab {
+    proc: Proc,
+    http: String,
+    uppercase: String,
+    framed: String,
+}
+
+/// Runs loadgen and keeps its results, tagged with the server measured.
+struct Runner {
+    loadgen: PathBuf,
+    socket_lab: PathBuf,
+    /// `bench/peers/`: the Python servers.
+    peers: PathBuf,
+    logs: PathBuf,
+    plan: Plan,
+    /// The open-file limit servers are started with.
+    nofile: u64,
+    results: Vec<Value>,
+    problems: Vec<String>,
+}
+
+impl Runner {
+    /// Runs one loadgen measurement against `target` (whose CPU time is read
+    /// before and after), tagging each JSON line with both.
+    fn measure(&mut self, target: &str, pid: Option<u32>, args: &[String]) {
+        let cpu_before = pid.and_then(procs::cpu_ms);
+        let limit = Duration::from_secs_f64(self.plan.secs) + Duration::from_secs(300);
+        match procs::loadgen(&self.loadgen, &self.logs, args, limit) {
+            Ok(values) => {
+                let cpu = match (cpu_before, pid.and_then(procs::cpu_ms)) {
+                    (Some(a), Some(b)) => Some(b - a),
+                    _ => None,
+                };
+                for mut v in values {
+                    v["target"] = json!(target);
+                    if let Some(cpu) = cpu {
+                        v["server_cpu_ms"] = json!(cpu.round());
+                    }
+                    self.results.push(v);
+                }
+            }
+            Err(e) => self.problems.push(format!("{target}: {e:#}")),
+        }
+    }
+
+    fn secs(&self) -> String {
+        self.plan.secs.to_string()
+    }
+
+    /// Starts a fresh socket-lab with `uppercase`, `framed` and the bridge,
+    /// admitting `echo` as a bridge target, with the raised fd limit.
+    fn socket_lab(&self, name: &str, echo: &str) -> Result<SocketLab> {
+        let mut cmd = if procs::which("prlimit").is_some() {
+            let mut c = Command::new("prlimit");
+            c.arg(format!("--nofile={n}:{n}", n = self.nofile))
+                .arg("--")
+                .arg(&self.socket_lab);
+            c
+        } else {
+            Command::new(&self.socket_lab)
+        };
+        cmd.args([
+            "--http-port",
+            "0",
+            "--only",
+            "uppercase,framed",
+            "--uppercase-port",
+            "0",
+            "--framed-port",
+            "0",
+            // The defaults (1024 connections per demo, 256 bridge sessions) are
+            // for one learner's laptop; the scale test needs more.
+            "--max-connections",
+            "20000",
+            "--max-sessions",
+            "600",
+            "--idle-timeout",
+            "300",
+            "--bridge-allow",
+            echo,
+        ]);
+        let (proc, lines) = procs::start(&self.logs, name, cmd, 3, false)?;
+        let find = |service: &str, scheme: &str| -> Result<String> {
+            lines
+                .iter()
+                .find_map(|l| l.strip_prefix(&format!("{service} {scheme}://")))
+                .map(str::to_owned)
+                .with_context(|| format!("socket-lab did not print its {service} address"))
+        };
+        Ok(SocketLab {
+            http: find("http", "http")?,
+            uppercase: find("uppercase", "tcp")?,
+            framed: find("framed", "tcp")?,
+            proc,
+        })
+    }
+}
+
+fn s(v: &str) -> String {
+    v.to_owned()
+}
+
+/// Runs the whole bench and writes the report.
+pub(crate) fn bench(ctx: &Ctx, args: &[String]) -> Result<()> {
+    let plan = Plan::new(ctx, args)?;
+    let started = Instant::now();
+    let date = report::now();
+    let dir = procs::bench_dir(&ctx.target());
+    let logs = dir.join("logs");
+    if logs.exists() {
+        std::fs::remove_dir_all(&logs)?;
+    }
+    std::fs::create_dir_all(&logs)?;
+
+    // Release binaries for everything measured (the wasm and the book are not needed).
+    let building = Instant::now();
+    run_cmd(
+        ctx.cargo()
+            .args(["build", "--release", "-p", "native-server", "-p", "loadgen"]),
+    )?;
+    run_cmd(
+        ctx.cargo()
+            .args(["bench", "-p", "protocol", "--bench", "codec", "--no-run"]),
+    )?;
+    let build_secs = building.elapsed().as_secs_f64();
+    let release = ctx.target().join("release");
+
+    let (_, hard) = procs::nofile_limits();
+    let nofile = hard
+        .parse::<u64>()
+        .map_or(WANTED_NOFILE, |h| h.min(WANTED_NOFILE));
+    let mut run = Runner {
+        loadgen: release.join("loadgen"),
+        socket_lab: release.join("socket-lab"),
+        peers: ctx.root.join("bench/peers"),
+        logs: logs.clone(),
+        plan: plan.clone(),
+        nofile,
+        results: Vec::new(),
+        problems: Vec::new(),
+    };
+    let websockify = ensure_websockify(ctx, &logs);
+    if let Err(e) = &websockify {
+        run.problems.push(format!("websockify: {e:#}"));
+    }
+
+    // 1. The codec, while nothing else runs.
+    let codec_started = Instant::now();
+    codec::run(ctx, plan.criterion.0, plan.criterion.1)?;
+    let codec = codec::read(&ctx.target())?;
+    let allocs = codec::allocations(ctx).unwrap_or_else(|e| {
+        run.problems.push(format!("allocation test: {e:#}"));
+        Vec::new()
+    });
+    let codec_secs = codec_started.elapsed().as_secs_f64();
+
+    // 2 and 3. Servers and bridges, side by side.
+    if let Err(e) = side_by_side(&mut run, websockify.as_ref().ok()) {
+        run.problems.push(format!("side-by-side runs: {e:#}"));
+    }
+    // 4. Scale, each on a fresh server so its memory starts clean.
+    if let Err(e) = scale(&mut run) {
+        run.problems.push(format!("scale runs: {e:#}"));
+    }
+
+    let results_path = dir.join("results.jsonl");
+    let mut raw = String::new();
+    for v in &run.results {
+        raw.push_str(&v.to_string());
+        raw.push('\n');
+    }
+    std::fs::write(&results_path, &raw)?;
+
+    let report = report::Report {
+        date,
+        command: if plan.quick {
+            "cargo xtask bench --quick".into()
+        } else {
+            "cargo xtask bench".into()
+        },
+        build_secs,
+        codec_secs,
+        total_secs: started.elapsed().as_secs_f64(),
+        plan: plan.clone(),
+        codec,
+        allocs,
+        results: run.results,
+        problems: run.problems,
+        nofile,
+        nofile_hard: hard,
+        websockify: websockify.ok().map(|_| WEBSOCKIFY_VERSION.to_owned()),
+        root: ctx.root.clone(),
+        target: ctx.target(),
+    };
+    let previous = std::fs::read_to_string(&plan.out).unwrap_or_default();
+    let text = report.render(&previous);
+    std::fs::write(&plan.out, text)?;
+    println!(
+        "xtask: bench finished in {:.0} s; wrote {} (raw results: {})",
+        started.elapsed().as_secs_f64(),
+        plan.out.display(),
+        results_path.display()
+    );
+    Ok(())
+}
+
+/// Uppercase, framed and relay measurements, alternating the servers compared.
+fn side_by_side(run: &mut Runner, websockify: Option<&PathBuf>) -> Result<()> {
+    let logs = run.logs.clone();
+    let loadgen = run.loadgen.clone();
+    let stop_with_us = ["--exit-on-stdin-eof", "--max-secs", "1800"];
+    let (echo, lines) = procs::start(
+        &logs,
+        "echo",
+        {
+            let mut c = Command::new(&loadgen);
+            c.arg("echo-server").args(stop_with_us);
+            c
+        },
+        1,
+        false,
+    )?;
+    let echo_addr = listening(&lines)?;
+    let (floor, lines) = procs::start(
+        &logs,
+        "floor",
+        {
+            let mut c = Command::new(&loadgen);
+            c.arg("floor-server").args(stop_with_us);
+            c
+        },
+        1,
+        false,
+    )?;
+    let floor_addr = listening(&lines)?;
+    let peers = run.peers.clone();
+    let (py_upper, lines) = procs::start(
+        &logs,
+        "python-uppercase",
+        {
+            let mut c = Command::new("python3");
+            c.arg(peers.join("uppercase_server.py"));
+            c
+        },
+        1,
+        false,
+    )?;
+    let py_upper_addr = listening(&lines)?;
+    let (py_framed, lines) = procs::start(
+        &logs,
+        "python-framed",
+        {
+            let mut c = Command::new("python3");
+            c.arg(peers.join("framed_server.py"));
+            c
+        },
+        1,
+        false,
+    )?;
+    let py_framed_addr = listening(&lines)?;
+    let lab = run.socket_lab("socket-lab", &echo_addr)?;
+    let ws = match websockify {
+        Some(bin) => match start_websockify(&logs, bin, &echo_addr) {
+            Ok(pair) => Some(pair),
+            Err(e) => {
+                run.problems.push(format!("websockify: {e:#}"));
+                None
+            }
+        },
+        None => None,
+    };
+
+    let secs = run.secs();
+    for _ in 0..run.plan.rounds {
+        for (target, addr, pid) in [
+            ("socket-lab", &lab.uppercase, lab.proc.pid()),
+            ("tokio-floor", &floor_addr, floor.pid()),
+            ("python", &py_upper_addr, py_upper.pid()),
+        ] {
+            let args = vec![
+                s("conn-rate"),
+                s("--addr"),
+                addr.clone(),
+                s("--clients"),
+                s("32"),
+                s("--secs"),
+                secs.clone(),
+                s("--label"),
+                s(target),
+            ];
+            run.measure(target, Some(pid), &args);
+        }
+    }
+    for _ in 0..run.plan.rounds {
+        for conns in ["1", "32"] {
+            for (target, addr, pid) in [
+                ("socket-lab", &lab.framed, lab.proc.pid()),
+                ("python", &py_framed_addr, py_framed.pid()),
+            ] {
+                let args = vec![
+                    s("framed-rtt"),
+                    s("--addr"),
+                    addr.clone(),
+                    s("--conns"),
+                    s(conns),
+                    s("--secs"),
+                    secs.clone(),
+                    s("--label"),
+                    s(target),
+                ];
+                run.measure(target, Some(pid), &args);
+            }
+        }
+    }
+    for _ in 0..run.plan.rounds {
+        for sessions in ["1", "32"] {
+            let ours = vec![
+                s("relay"),
+                s("--bridge"),
+                s("socket-lab"),
+                s("--url"),
+                format!("ws://{}/ws", lab.http),
+                s("--origin"),
+                format!("http://{}", lab.http),
+                s("--target"),
+                echo_addr.clone(),
+                s("--sessions"),
+                s(sessions),
+                s("--secs"),
+                secs.clone(),
+                s("--server-pid"),
+                lab.proc.pid().to_string(),
+                s("--label"),
+                s("socket-lab"),
+            ];
+            run.measure("socket-lab", Some(lab.proc.pid()), &ours);
+            if let Some((proc, port)) = &ws {
+                let theirs = vec![
+                    s("relay"),
+                    s("--bridge"),
+                    s("websockify"),
+                    s("--url"),
+                    format!("ws://127.0.0.1:{port}/"),
+                    s("--sessions"),
+                    s(sessions),
+                    s("--secs"),
+                    secs.clone(),
+                    s("--server-pid"),
+                    proc.pid().to_string(),
+                    s("--label"),
+                    s("websockify"),
+                ];
+                run.measure("websockify", Some(proc.pid()), &theirs);
+            }
+        }
+    }
+    drop((lab, ws, py_upper, py_framed, floor, echo));
+    Ok(())
+}
+
+/// 10,000 idle connections on each TCP demo, then 500 bridge sessions relaying.
+fn scale(run: &mut Runner) -> Result<()> {
+    let logs = run.logs.clone();
+    let (echo, lines) = procs::start(
+        &logs,
+        "echo-scale",
+        {
+            let mut c = Command::new(&run.loadgen);
+            c.args(["echo-server", "--exit-on-stdin-eof", "--max-secs", "1800"]);
+            c
+        },
+        1,
+        false,
+    )?;
+    let echo_addr = listening(&lines)?;
+    let hold = run.plan.hold.to_string();
+    // uppercase first: its server closes each answered connection, so the
+    // client's ports are free again at once. framed last: there the client
+    // closes, and its ports wait in TIME_WAIT for a minute.
+    {
+        let lab = run.socket_lab("socket-lab-hold-uppercase", &echo_addr)?;
+        let pid = lab.proc.pid();
+        let args = vec![
+            s("hold"),
+            s("--addr"),
+            lab.uppercase.clone(),
+            s("--kind"),
+            s("uppercase"),
+            s("--conns"),
+            hold.clone(),
+            s("--server-pid"),
+            pid.to_string(),
+            s("--label"),
+            s("socket-lab"),
+        ];
+        run.measure("socket-lab", Some(pid), &args);
+    }
+    {
+        let lab = run.socket_lab("socket-lab-sessions", &echo_addr)?;
+        let pid = lab.proc.pid();
+        let args = vec![
+            s("relay"),
+            s("--bridge"),
+            s("socket-lab"),
+            s("--url"),
+            format!("ws://{}/ws", lab.http),
+            s("--origin"),
+            format!("http://{}", lab.http),
+            s("--target"),
+            echo_addr.clone(),
+            s("--sessions"),
+            run.plan.sessions.to_string(),
+            s("--secs"),
+            run.secs(),
+            s("--server-pid"),
+            pid.to_string(),
+            s("--label"),
+            s("socket-lab-scale"),
+        ];
+        run.measure("socket-lab-scale", Some(pid), &args);
+    }
+    {
+        let lab = run.socket_lab("socket-lab-hold-framed", &echo_addr)?;
+        let pid = lab.proc.pid();
+        let args = vec![
+            s("hold"),
+            s("--addr"),
+            lab.framed.clone(),
+            s("--kind"),
+            s("framed"),
+            s("--conns"),
+            hold,
+            s("--server-pid"),
+            pid.to_string(),
+            s("--label"),
+            s("socket-lab"),
+        ];
+        run.measure("socket-lab", Some(pid), &args);
+    }
+    drop(echo);
+    Ok(())
+}
+
+/// websockify 0.13 in a venv under `target/bench/venv`, installed from PyPI if missing.
+fn ensure_websockify(ctx: &Ctx, logs: &Path) -> Result<PathBuf> {
+    let venv = procs::bench_dir(&ctx.target()).join("venv");
+    let python = venv.join("bin/python");
+    let bin = venv.join("bin/websockify");
+    let installed = || {
+        Command::new(&python)
+            .args([
+                "-c",
+                "import importlib.metadata as m; print(m.version('websockify'))",
+            ])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == WEBSOCKIFY_VERSION)
+            .unwrap_or(false)
+    };
+    if bin.is_file() && installed() {
+        return Ok(bin);
+    }
+    println!(
+        "xtask: installing websockify {WEBSOCKIFY_VERSION} from PyPI into {} (once)",
+        venv.display()
+    );
+    let log = std::fs::File::create(logs.join("pip.log"))?;
+    let status = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .stdout(log.try_clone()?)
+        .stderr(log.try_clone()?)
+        .status()
+        .context("python3 -m venv (is python3 with venv installed?)")?;
+    if !status.success() {
+        bail!("python3 -m venv failed; on Debian: apt-get install python3-venv");
+    }
+    let status = Command::new(venv.join("bin/pip"))
+        .args([
+            "install",
+            "--quiet",
+            &format!("websockify=={WEBSOCKIFY_VERSION}"),
+        ])
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .status()
+        .context("pip install websockify")?;
+    if !status.success() || !installed() {
+        bail!(
+            "pip could not install websockify {WEBSOCKIFY_VERSION}; see {}",
+            logs.join("pip.log").display()
+        );
+    }
+    Ok(bin)
+}
+
+/// Starts websockify relaying a free port to `echo`; returns it and its port.
+fn start_websockify(logs: &Path, bin: &Path, echo: &str) -> Result<(Proc, u16)> {
+    let port = procs::free_port()?;
+    let mut cmd = Command::new(bin);
+    cmd.arg(format!("127.0.0.1:{port}")).arg(echo);
+    // Own process group: websockify forks a child per session; stopping the group stops them all.
+    let (proc, _) = procs::start(logs, "websockify", cmd, 0, true)?;
+    procs::wait_for_port(&format!("127.0.0.1:{port}"), Duration::from_secs(20))?;
+    Ok((proc, port))
+}

@@ -1,0 +1,258 @@
+//! The processes a bench run starts, and what `/proc` says about them.
+//!
+//! Every server is started on loopback with port 0 (or a free port found just
+//! before), announces its address on stdout, and is stopped when its [`Proc`]
+//! is dropped — by its own process id, or by the process group the bench gave
+//! it (websockify forks a child per session). Output goes to log files under
+//! `target/bench/logs`, so a failing peer can be diagnosed afterwards.
+
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+/// A running server; stopped on drop.
+pub(crate) struct Proc {
+    name: String,
+    child: Child,
+    /// Held open so servers started with `--exit-on-stdin-eof` die with us.
+    _stdin: Option<ChildStdin>,
+    /// Whether the server leads its own process group (to stop its children too).
+    group: bool,
+}
+
+impl Proc {
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let pid = self.child.id();
+        if self.group {
+            // SIGTERM to the group we created for it: the server and its forks.
+            let _ = Command::new("kill")
+                .args(["-TERM", "--", &format!("-{pid}")])
+                .stderr(Stdio::null())
+                .status();
+            for _ in 0..40 {
+                if matches!(self.child.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .stderr(Stdio::null())
+                .status();
+        } else {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+        println!("xtask: stopped {} (pid {pid})", self.name);
+    }
+}
+
+/// Where the bench keeps logs and its raw results.
+pub(crate) fn bench_dir(target: &Path) -> PathBuf {
+    target.join("bench")
+}
+
+/// Starts `cmd` as server `name` and waits until it has printed `lines` lines
+/// on stdout (its addresses), which are returned. The rest of its output goes
+/// to `target/bench/logs/<name>.{out,err}`.
+pub(crate) fn start(
+    logs: &Path,
+    name: &str,
+    mut cmd: Command,
+    lines: usize,
+    group: bool,
+) -> Result<(Proc, Vec<String>)> {
+    fs::create_dir_all(logs)?;
+    let err = File::create(logs.join(format!("{name}.err")))?;
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(err));
+    if group {
+        cmd.process_group(0);
+    }
+    let shown = format!("{cmd:?}").replace('"', "");
+    println!("xtask: starting {name}: {shown}");
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("could not start {name} ({shown})"))?;
+    let stdin = child.stdin.take();
+    let stdout = child.stdout.take().context("server stdout")?;
+    let proc = Proc {
+        name: name.to_owned(),
+        child,
+        _stdin: stdin,
+        group,
+    };
+    let (tx, rx) = mpsc::channel();
+    let mut out = File::create(logs.join(format!("{name}.out")))?;
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let _ = writeln!(out, "{line}");
+            // The receiver stops listening once it has its lines; keep draining.
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut got = Vec::new();
+    while got.len() < lines {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => got.push(line),
+            Err(_) => bail!(
+                "{name} did not announce its address within 30 s; see {}",
+                logs.join(format!("{name}.err")).display()
+            ),
+        }
+    }
+    Ok((proc, got))
+}
+
+/// The address in a `listening 127.0.0.1:PORT` line.
+pub(crate) fn listening(lines: &[String]) -> Result<String> {
+    lines
+        .iter()
+        .find_map(|l| l.strip_prefix("listening "))
+        .map(str::to_owned)
+        .context("no `listening ADDR` line")
+}
+
+/// Waits until something accepts TCP connections on `addr` (for peers that cannot report port 0).
+pub(crate) fn wait_for_port(addr: &str, within: Duration) -> Result<()> {
+    let deadline = Instant::now() + within;
+    let sock: std::net::SocketAddr = addr.parse()?;
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect_timeout(&sock, Duration::from_millis(200)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!("nothing listened on {addr} within {within:?}")
+}
+
+/// A loopback port that was free a moment ago.
+pub(crate) fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Runs `loadgen` with `args`, waiting at most `limit`, and returns its JSON lines.
+pub(crate) fn loadgen(
+    bin: &Path,
+    logs: &Path,
+    args: &[String],
+    limit: Duration,
+) -> Result<Vec<Value>> {
+    let shown = args.join(" ");
+    println!("xtask: $ loadgen {shown}");
+    let err = File::options()
+        .create(true)
+        .append(true)
+        .open(logs.join("loadgen.err"))?;
+    let mut child = Command::new(bin)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(err))
+        .spawn()
+        .with_context(|| format!("could not start {}", bin.display()))?;
+    let stdout = child.stdout.take().context("loadgen stdout")?;
+    let reader = std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .collect::<Vec<_>>()
+    });
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("loadgen {shown} ran past {limit:?} and was stopped");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let lines = reader.join().unwrap_or_default();
+    if !status.success() {
+        bail!(
+            "loadgen {shown} failed ({status}); see {}",
+            logs.join("loadgen.err").display()
+        );
+    }
+    let values: Vec<Value> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("bench").is_some())
+        .collect();
+    for v in &values {
+        println!("xtask:   {v}");
+    }
+    Ok(values)
+}
+
+/// CPU time used so far by `pid` and the children it has reaped, in milliseconds.
+pub(crate) fn cpu_ms(pid: u32) -> Option<f64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after "(comm)": state is the 1st, utime the 12th, stime 13th, cutime 14th, cstime 15th.
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(4)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    if f.len() < 4 {
+        return None;
+    }
+    let ticks = ticks_per_second();
+    Some(f.iter().sum::<u64>() as f64 * 1000.0 / ticks)
+}
+
+fn ticks_per_second() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// The (soft, hard) open-file limits of this process, from `/proc/self/limits`.
+pub(crate) fn nofile_limits() -> (String, String) {
+    let text = fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    text.lines()
+        .find(|l| l.starts_with("Max open files"))
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (
+                f.get(3).unwrap_or(&"?").to_string(),
+                f.get(4).unwrap_or(&"?").to_string(),
+            )
+        })
+        .unwrap_or_else(|| ("?".into(), "?".into()))
+}
+
+/// Looks for an executable on `PATH`.
+pub(crate) fn which(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}

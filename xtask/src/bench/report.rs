@@ -1,0 +1,938 @@
+//! `BENCHMARKS.md`: the run's figures, ratios against the goals, and how it scales.
+//!
+//! Everything above the notes marker is generated from this run's
+//! measurements and rewritten every time; everything below it (hand-written
+//! analysis: profiles, explanations of a missed goal) is carried over from the
+//! previous file unchanged, with the date of the run it was written after.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use super::Plan;
+use super::codec::CodecFigure;
+
+/// The line that separates generated text from hand-written notes.
+const NOTES_MARKER: &str =
+    "<!-- notes: everything below this line is kept by `cargo xtask bench` -->";
+
+/// Everything one run produced.
+pub(crate) struct Report {
+    pub(crate) date: String,
+    pub(crate) command: String,
+    pub(crate) build_secs: f64,
+    pub(crate) codec_secs: f64,
+    pub(crate) total_secs: f64,
+    pub(crate) plan: Plan,
+    pub(crate) codec: Vec<CodecFigure>,
+    pub(crate) allocs: Vec<Value>,
+    pub(crate) results: Vec<Value>,
+    pub(crate) problems: Vec<String>,
+    /// The open-file limit the servers ran with.
+    pub(crate) nofile: u64,
+    /// The hard limit this machine allowed.
+    pub(crate) nofile_hard: String,
+    pub(crate) websockify: Option<String>,
+    pub(crate) root: PathBuf,
+    pub(crate) target: PathBuf,
+}
+
+/// The current time, UTC.
+pub(crate) fn now() -> String {
+    command_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]).unwrap_or_else(|| "unknown date".into())
+}
+
+fn command_line(cmd: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(cmd).args(args).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    (out.status.success() && !text.is_empty()).then_some(text)
+}
+
+fn file_field(path: &str, key: &str) -> Option<String> {
+    std::fs::read_to_string(path).ok()?.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        (k.trim() == key).then(|| v.trim().to_owned())
+    })
+}
+
+/// Several rounds of one comparison, combined.
+#[derive(Debug, Clone, Default)]
+struct Agg {
+    /// Operations per second over all rounds (total operations / total time).
+    rate: f64,
+    errors: u64,
+    /// Mean of the rounds' medians, µs.
+    p50: f64,
+    /// Worst of the rounds' 99th percentiles, µs.
+    p99: f64,
+    /// Server CPU time per operation, µs (both cores counted).
+    cpu_us: Option<f64>,
+}
+
+fn num(v: &Value, key: &str) -> f64 {
+    v[key].as_f64().unwrap_or(0.0)
+}
+
+fn agg(results: &[Value], bench: &str, target: &str, concurrency: u64) -> Option<Agg> {
+    let runs: Vec<&Value> = results
+        .iter()
+        .filter(|v| {
+            v["bench"] == bench
+                && v["target"] == target
+                && v["concurrency"].as_u64() == Some(concurrency)
+        })
+        .collect();
+    if runs.is_empty() {
+        return None;
+    }
+    let ops: f64 = runs.iter().map(|v| num(v, "ops")).sum();
+    let secs: f64 = runs.iter().map(|v| num(v, "secs")).sum();
+    let cpu: Option<f64> = runs
+        .iter()
+        .map(|v| v["server_cpu_ms"].as_f64())
+        .sum::<Option<f64>>();
+    Some(Agg {
+        rate: if secs > 0.0 { ops / secs } else { 0.0 },
+        errors: runs.iter().map(|v| num(v, "errors") as u64).sum(),
+        p50: runs.iter().map(|v| num(v, "p50_us")).sum::<f64>() / runs.len() as f64,
+        p99: runs.iter().map(|v| num(v, "p99_us")).fold(0.0, f64::max),
+        cpu_us: cpu.filter(|_| ops > 0.0).map(|ms| ms * 1000.0 / ops),
+    })
+}
+
+fn one<'a>(
+    results: &'a [Value],
+    bench: &str,
+    target: &str,
+    key: &str,
+    value: &str,
+) -> Option<&'a Value> {
+    results
+        .iter()
+        .find(|v| v["bench"] == bench && v["target"] == target && v[key] == value)
+}
+
+/// KiB (as /proc reports) to MB (10^6 bytes).
+fn mb(kib: f64) -> f64 {
+    kib * 1024.0 / 1e6
+}
+
+fn mark(ok: Option<bool>) -> &'static str {
+    match ok {
+        Some(true) => "✓",
+        Some(false) => "✗",
+        None => "—",
+    }
+}
+
+fn ratio(a: f64, b: f64) -> Option<f64> {
+    (b > 0.0).then(|| a / b)
+}
+
+fn fmt_ratio(r: Option<f64>) -> String {
+    r.map_or_else(|| "n/a".into(), |r| format!("{r:.2}×"))
+}
+
+fn rate(a: &Option<Agg>) -> String {
+    a.as_ref()
+        .map_or_else(|| "not measured".into(), |a| format!("{:.0}/s", a.rate))
+}
+
+/// One row of the goals table.
+struct Goal {
+    what: String,
+    measured: String,
+    ok: Option<bool>,
+}
+
+impl Report {
+    fn machine(&self) -> Vec<(String, String)> {
+        let cpu = file_field("/proc/cpuinfo", "model name").unwrap_or_else(|| "unknown".into());
+        let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+        let mem = file_field("/proc/meminfo", "MemTotal")
+            .and_then(|m| m.split_whitespace().next()?.parse::<f64>().ok())
+            .map_or_else(
+                || "unknown".into(),
+                |kb| format!("{:.1} GiB", kb / 1024.0 / 1024.0),
+            );
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_default();
+        vec![
+            ("CPU".into(), format!("{cpu}, `nproc` = {cores}")),
+            ("memory".into(), mem),
+            ("kernel".into(), format!("Linux {kernel}")),
+            (
+                "toolchain".into(),
+                command_line("rustc", &["--version"]).unwrap_or_default(),
+            ),
+            (
+                "Python".into(),
+                command_line("python3", &["--version"]).unwrap_or_default(),
+            ),
+            ("date".into(), self.date.clone()),
+            ("command".into(), format!("`{}`", self.command)),
+            (
+                "duration".into(),
+                format!(
+                    "{:.0} s in all: release build {:.0} s (mostly up to date), codec {:.0} s, servers and bridges {:.0} s",
+                    self.total_secs,
+                    self.build_secs,
+                    self.codec_secs,
+                    self.total_secs - self.build_secs - self.codec_secs
+                ),
+            ),
+        ]
+    }
+
+    fn codec_ratio(&self, op: &str, frame: &str, chunk: &str) -> Option<(f64, f64)> {
+        let get = |who: &str| {
+            self.codec
+                .iter()
+                .find(|f| f.op == op && f.frame == frame && f.chunk == chunk && f.who == who)
+                .map(|f| f.mib_s)
+        };
+        Some((get("protocol")?, get("tokio-util")?))
+    }
+
+    fn codec_cases(&self, op: &str) -> Vec<(String, String, f64, f64)> {
+        let mut cases: Vec<(String, String)> = self
+            .codec
+            .iter()
+            .filter(|f| f.op == op)
+            .map(|f| (f.frame.clone(), f.chunk.clone()))
+            .collect();
+        cases.dedup();
+        let size = |f: &str| match f {
+            "16B" => 0,
+            "1KiB" => 1,
+            _ => 2,
+        };
+        cases.sort_by_key(|(f, c)| (size(f), c.parse::<u64>().unwrap_or(0)));
+        cases.dedup();
+        cases
+            .into_iter()
+            .filter_map(|(f, c)| {
+                let (ours, theirs) = self.codec_ratio(op, &f, &c)?;
+                Some((f, c, ours, theirs))
+            })
+            .collect()
+    }
+
+    fn alloc_ok(&self) -> Option<(bool, String)> {
+        if self.allocs.is_empty() {
+            return None;
+        }
+        let mut worst_extra = 0i64;
+        let mut encode_allocs = 0u64;
+        for a in &self.allocs {
+            let ours = a["protocol_allocs"].as_i64().unwrap_or(0);
+            if a["alloc"] == "decode" {
+                worst_extra = worst_extra.max(ours - a["frames"].as_i64().unwrap_or(0));
+            } else {
+                encode_allocs += ours as u64;
+            }
+        }
+        // The test allows one allocation per frame plus 40 for the decoder itself.
+        Some((
+            worst_extra <= 40 && encode_allocs == 0,
+            format!(
+                "decode: one per frame (the payload) + at most {worst_extra} per 1 MiB stream; encode: {encode_allocs}"
+            ),
+        ))
+    }
+
+    fn hold(&self, kind: &str) -> Option<&Value> {
+        one(&self.results, "hold", "socket-lab", "kind", kind)
+    }
+
+    fn big_relay(&self) -> Option<&Value> {
+        self.results
+            .iter()
+            .find(|v| v["bench"] == "relay" && v["target"] == "socket-lab-scale")
+    }
+
+    fn goals(&self) -> Vec<Goal> {
+        let mut goals = Vec::new();
+        for (op, what) in [
+            (
+                "decode",
+                "codec: decode ≥ 1.0× tokio-util in every case (3 frame sizes × 3 chunkings)",
+            ),
+            (
+                "encode",
+                "codec: encode ≥ 1.0× tokio-util for every frame size",
+            ),
+        ] {
+            let cases = self.codec_cases(op);
+            let worst = cases
+                .iter()
+                .map(|(f, c, o, t)| (o / t, f, c))
+                .min_by(|a, b| a.0.total_cmp(&b.0));
+            goals.push(match worst {
+                Some((r, f, c)) => Goal {
+                    what: what.into(),
+                    measured: if op == "decode" {
+                        format!("worst {r:.2}× ({f} frames, {c}-byte chunks)")
+                    } else {
+                        format!("worst {r:.2}× ({f} frames)")
+                    },
+                    ok: Some(r >= 1.0),
+                },
+                None => Goal {
+                    what: what.into(),
+                    measured: "not measured".into(),
+                    ok: None,
+                },
+            });
+        }
+        if let Some((ok, text)) = self.alloc_ok() {
+            goals.push(Goal {
+                what: "codec: no allocation per frame beyond the payload".into(),
+                measured: text,
+                ok: Some(ok),
+            });
+        }
+
+        let r = &self.results;
+        let ours = agg(r, "conn_rate", "socket-lab", 32);
+        let floor = agg(r, "conn_rate", "tokio-floor", 32);
+        let python = agg(r, "conn_rate", "python", 32);
+        let vs_floor = ours
+            .as_ref()
+            .zip(floor.as_ref())
+            .and_then(|(a, b)| ratio(a.rate, b.rate));
+        goals.push(Goal {
+            what: "`uppercase` conn/s (32 clients) ≥ 0.9× the minimal tokio loop".into(),
+            measured: format!(
+                "{} vs {}: {}",
+                rate(&ours),
+                rate(&floor),
+                fmt_ratio(vs_floor)
+            ),
+            ok: vs_floor.map(|x| x >= 0.9),
+        });
+        let vs_py = ours
+            .as_ref()
+            .zip(python.as_ref())
+            .and_then(|(a, b)| ratio(a.rate, b.rate));
+        let floor_py = floor
+            .as_ref()
+            .zip(python.as_ref())
+            .and_then(|(a, b)| ratio(a.rate, b.rate));
+        goals.push(Goal {
+            what: "`uppercase` conn/s vs the notes' Python ThreadingTCPServer (no goal; the issue saw the floor at ≈ 6× Python)".into(),
+            measured: format!(
+                "{} vs {}: {} (floor vs Python: {})",
+                rate(&ours),
+                rate(&python),
+                fmt_ratio(vs_py),
+                fmt_ratio(floor_py)
+            ),
+            ok: None,
+        });
+        for conns in [1, 32] {
+            let a = agg(r, "framed_rtt", "socket-lab", conns);
+            let b = agg(r, "framed_rtt", "python", conns);
+            let x = a
+                .as_ref()
+                .zip(b.as_ref())
+                .and_then(|(a, b)| ratio(a.rate, b.rate));
+            goals.push(Goal {
+                what: format!(
+                    "`framed` round trips/s, {conns} connection{}, vs the Python struct/json server (no number set; faster is the bar)",
+                    if conns == 1 { "" } else { "s" }
+                ),
+                measured: format!("{} vs {}: {}", rate(&a), rate(&b), fmt_ratio(x)),
+                ok: x.map(|x| x > 1.0),
+            });
+        }
+        for kind in ["uppercase", "framed"] {
+            let what = format!(
+                "{} idle `{kind}` connections: server RSS ≤ 100 MB and every one answered",
+                self.plan.hold
+            );
+            goals.push(match self.hold(kind) {
+                Some(v) => {
+                    let held = num(v, "held_rss_kb");
+                    let answered = num(v, "answered") as usize;
+                    Goal {
+                        what,
+                        measured: format!(
+                            "{:.1} MB RSS holding {} ({:.1} KB each); {answered} of {} answered",
+                            mb(held),
+                            num(v, "opened"),
+                            num(v, "bytes_per_conn") / 1000.0,
+                            self.plan.hold
+                        ),
+                        ok: Some(mb(held) <= 100.0 && answered == self.plan.hold),
+                    }
+                }
+                None => Goal {
+                    what,
+                    measured: "not measured".into(),
+                    ok: Some(false),
+                },
+            });
+        }
+        let what = format!(
+            "{} bridge sessions relaying at once: no errors, memory stated",
+            self.plan.sessions
+        );
+        goals.push(match self.big_relay() {
+            Some(v) => Goal {
+                what,
+                measured: format!(
+                    "{} opened, {} round trips, {} errors; server RSS {:.1} MB idle → {:.1} MB with all open → {:.1} MB peak",
+                    num(v, "opened"),
+                    num(v, "ops"),
+                    num(v, "errors"),
+                    mb(num(v, "before_rss_kb")),
+                    mb(num(v, "open_rss_kb")),
+                    mb(num(v, "peak_rss_kb"))
+                ),
+                ok: Some(
+                    num(v, "errors") == 0.0
+                        && num(v, "opened") as usize == self.plan.sessions
+                        && num(v, "ops") > 0.0,
+                ),
+            },
+            None => Goal {
+                what,
+                measured: "not measured".into(),
+                ok: Some(false),
+            },
+        });
+        let ours32 = agg(r, "relay", "socket-lab", 32);
+        let theirs32 = agg(r, "relay", "websockify", 32);
+        let x = ours32
+            .as_ref()
+            .zip(theirs32.as_ref())
+            .and_then(|(a, b)| ratio(a.rate, b.rate));
+        goals.push(Goal {
+            what: "bridge relay at 32 sessions ≥ 4× websockify's messages/s".into(),
+            measured: format!("{} vs {}: {}", rate(&ours32), rate(&theirs32), fmt_ratio(x)),
+            ok: x.map(|x| x >= 4.0),
+        });
+        for sessions in [1, 32] {
+            let a = agg(r, "relay", "socket-lab", sessions);
+            let b = agg(r, "relay", "websockify", sessions);
+            let (measured, ok) = match (a, b) {
+                (Some(a), Some(b)) => (
+                    format!(
+                        "our p99 {:.0} µs vs websockify's p50 {:.0} µs",
+                        a.p99, b.p50
+                    ),
+                    Some(a.p99 <= b.p50),
+                ),
+                _ => ("not measured".into(), None),
+            };
+            goals.push(Goal {
+                what: format!(
+                    "bridge round trip, {sessions} session{}: our p99 ≤ websockify's median",
+                    if sessions == 1 { "" } else { "s" }
+                ),
+                measured,
+                ok,
+            });
+        }
+        let (size, _) = self.bundle();
+        goals.push(Goal {
+            what: "labs (wasm + JS) ≤ 150 KB gzipped".into(),
+            measured: size.map_or_else(
+                || "dist/ not built".into(),
+                |b| format!("{:.1} KB", b as f64 / 1024.0),
+            ),
+            ok: size.map(|b| b <= 150 * 1024),
+        });
+        goals
+    }
+
+    /// Gzipped size of the labs in `dist/`, and when they were built.
+    fn bundle(&self) -> (Option<u64>, Option<String>) {
+        let dist = self.root.join("dist");
+        let files = [
+            dist.join("pkg/wasm_client_bg.wasm"),
+            dist.join("pkg/wasm_client.js"),
+            dist.join("socket-lab.js"),
+        ];
+        let mut total = 0;
+        for f in &files {
+            match crate::build::gz_size(f) {
+                Ok(n) => total += n,
+                Err(_) => return (None, None),
+            }
+        }
+        let when = modified(&files[0]);
+        (Some(total), when)
+    }
+
+    fn ready(&self) -> Option<(String, Option<String>)> {
+        let path = self.target.join("labs-ready.txt");
+        let text = std::fs::read_to_string(&path).ok()?;
+        Some((text.trim().to_owned(), modified(&path)))
+    }
+
+    /// The whole file: generated part, then the notes carried over from `previous`.
+    pub(crate) fn render(&self, previous: &str) -> String {
+        let mut o = String::new();
+        let r = &self.results;
+        let _ = writeln!(o, "# Benchmarks\n");
+        let _ = writeln!(
+            o,
+            "<!-- Generated by `cargo xtask bench` (xtask/src/bench.rs); everything above the notes marker is rewritten on every run. -->\n"
+        );
+        let _ = writeln!(
+            o,
+            "Socket Lab measured side by side with the peers a user would otherwise pick, \
+             in one run of `{}` on one machine, every server on loopback and driven by the same \
+             load generator (`loadgen/`). These machines are noisy, so read the **ratios**: both \
+             sides of each one were measured minutes apart, alternating, {} round{} each. \
+             Raw JSON lines: `target/bench/results.jsonl`; logs: `target/bench/logs/`.\n",
+            self.command,
+            self.plan.rounds,
+            if self.plan.rounds == 1 { "" } else { "s" }
+        );
+        if self.plan.quick {
+            let _ = writeln!(
+                o,
+                "**This is a `--quick` smoke run** (shorter loads, {} held connections, {} sessions): its figures are not the reference ones.\n",
+                self.plan.hold, self.plan.sessions
+            );
+        }
+
+        let _ = writeln!(o, "## Machine and run\n\n| | |\n|---|---|");
+        for (k, v) in self.machine() {
+            let _ = writeln!(o, "| {k} | {v} |");
+        }
+        let _ = writeln!(
+            o,
+            "| open files | socket-lab started as `prlimit --nofile={n}:{n} -- socket-lab …`; loadgen raises its own soft limit to the hard limit at start (the `rlimit` crate). This machine's hard limit is {} and an unprivileged process cannot go above it, so {n} rather than 65536. |",
+            self.nofile_hard,
+            n = self.nofile
+        );
+        let _ = writeln!(
+            o,
+            "| server flags | `--only uppercase,framed --max-connections 20000 --max-sessions 600 --idle-timeout 300 --bridge-allow <echo>` and port 0 everywhere (the defaults, 1024 connections per demo and 256 sessions, suit one learner, not 10,000 connections) |"
+        );
+        let _ = writeln!(
+            o,
+            "| peers | Python {} `ThreadingTCPServer` (`bench/peers/`), a minimal tokio loop (`loadgen floor-server`), websockify {} (PyPI, in `target/bench/venv`), echo target `loadgen echo-server` |\n",
+            command_line("python3", &["--version"])
+                .unwrap_or_default()
+                .trim_start_matches("Python "),
+            self.websockify.as_deref().unwrap_or("(not installed)")
+        );
+
+        let _ = writeln!(o, "## Goals\n\n| goal | measured | met |\n|---|---|---|");
+        for g in self.goals() {
+            let _ = writeln!(o, "| {} | {} | {} |", g.what, g.measured, mark(g.ok));
+        }
+        let _ = writeln!(o);
+
+        // Codec.
+        let _ = writeln!(
+            o,
+            "## Codec: `protocol::frame` vs tokio-util `LengthDelimitedCodec`\n\n\
+             The same ~1 MiB stream of frames, fed in the given chunks (`protocol/benches/codec.rs`); \
+             4-byte big-endian length, 1 MiB cap on both. Criterion median, warm-up {} s, measurement {} s per case.\n",
+            self.plan.criterion.0, self.plan.criterion.1
+        );
+        let _ = writeln!(
+            o,
+            "| frames | chunk (bytes) | protocol MiB/s | tokio-util MiB/s | ratio | ≥ 1.0× |\n|---|---|---|---|---|---|"
+        );
+        for (f, c, ours, theirs) in self.codec_cases("decode") {
+            let _ = writeln!(
+                o,
+                "| {f} | {c} | {ours:.0} | {theirs:.0} | {:.2}× | {} |",
+                ours / theirs,
+                mark(Some(ours >= theirs))
+            );
+        }
+        let _ = writeln!(
+            o,
+            "\n| encode | protocol MiB/s | tokio-util MiB/s | ratio | ≥ 1.0× |\n|---|---|---|---|---|"
+        );
+        for (f, _, ours, theirs) in self.codec_cases("encode") {
+            let _ = writeln!(
+                o,
+                "| {f} frames | {ours:.0} | {theirs:.0} | {:.2}× | {} |",
+                ours / theirs,
+                mark(Some(ours >= theirs))
+            );
+        }
+        if !self.allocs.is_empty() {
+            let _ = writeln!(
+                o,
+                "\nAllocations while decoding the same 1 MiB stream from a fresh decoder \
+                 (`protocol/tests/allocations.rs`, a counting global allocator; allocations + reallocations):\n\n\
+                 | op | frames | chunk | frames in stream | protocol | tokio-util |\n|---|---|---|---|---|---|"
+            );
+            for a in &self.allocs {
+                let _ = writeln!(
+                    o,
+                    "| {} | {} B | {} | {} | {} | {} |",
+                    a["alloc"].as_str().unwrap_or_default(),
+                    a["frame"],
+                    a.get("chunk")
+                        .map_or_else(|| "-".to_owned(), |c| c.to_string()),
+                    a["frames"],
+                    a["protocol_allocs"],
+                    a["tokio_util_allocs"]
+                );
+            }
+            let _ = writeln!(
+                o,
+                "\n`protocol` returns each payload as its own `Vec` (one allocation per frame, the payload itself); \
+                 tokio-util hands out slices of its shared buffer (`BytesMut::split_to`), so it allocates less \
+                 often but keeps the whole buffer alive while any frame from it is."
+            );
+        }
+        let _ = writeln!(o);
+
+        // Servers.
+        let _ = writeln!(
+            o,
+            "## Servers\n\n`loadgen conn-rate`: 32 clients, each connecting, sending one line, reading the \
+             reply to EOF and checking it, {} s per round. Server CPU is the server process's user + system \
+             time over the run, divided by the connections it served.\n",
+            self.plan.secs
+        );
+        let _ = writeln!(
+            o,
+            "| uppercase server | conn/s | p50 | p99 | errors | server CPU per conn |\n|---|---|---|---|---|---|"
+        );
+        for (name, target) in [
+            ("socket-lab `uppercase`", "socket-lab"),
+            ("minimal tokio loop (floor)", "tokio-floor"),
+            ("notes' Python ThreadingTCPServer", "python"),
+        ] {
+            row(&mut o, name, agg(r, "conn_rate", target, 32));
+        }
+        let _ = writeln!(
+            o,
+            "\n`loadgen framed-rtt`: each connection sends `{{\"msg\": \"Hello\", \"n\": N}}` framed and waits \
+             for the framed reply echoing it, one at a time.\n"
+        );
+        let _ = writeln!(
+            o,
+            "| framed server | connections | round trips/s | p50 | p99 | errors | server CPU per round trip |\n|---|---|---|---|---|---|---|"
+        );
+        for conns in [1, 32] {
+            for (name, target) in [
+                ("socket-lab `framed`", "socket-lab"),
+                ("Python struct/json server", "python"),
+            ] {
+                row(
+                    &mut o,
+                    &format!("{name} | {conns}"),
+                    agg(r, "framed_rtt", target, conns),
+                );
+            }
+        }
+        let _ = writeln!(o);
+
+        // Bridge.
+        let _ = writeln!(
+            o,
+            "## Bridge relay: socket-lab `/ws` vs websockify {}\n\n\
+             `loadgen relay`: each session opens a WebSocket, has the bridge open TCP to the same \
+             echo server, then sends 128-byte binary messages one at a time and waits for the whole \
+             echo (closed loop). A message/s is one round trip. socket-lab also sends a JSON `sent` \
+             acknowledgement per message, which the client reads and skips. Memory: the bridge's \
+             peak during the run (socket-lab: RSS of the one process; websockify: PSS summed over \
+             the parent and its per-session forks, so shared pages count once).\n",
+            self.websockify.as_deref().unwrap_or("")
+        );
+        let _ = writeln!(
+            o,
+            "| bridge | sessions | messages/s | p50 | p99 | errors | bridge CPU per message | bridge memory |\n|---|---|---|---|---|---|---|---|"
+        );
+        for sessions in [1, 32] {
+            for (name, target) in [("socket-lab", "socket-lab"), ("websockify", "websockify")] {
+                let mem = r
+                    .iter()
+                    .filter(|v| {
+                        v["bench"] == "relay"
+                            && v["target"] == target
+                            && v["concurrency"].as_u64() == Some(sessions)
+                    })
+                    .map(|v| {
+                        if target == "websockify" {
+                            num(v, "peak_tree_pss_kb")
+                        } else {
+                            num(v, "peak_rss_kb")
+                        }
+                    })
+                    .fold(0.0, f64::max);
+                let a = agg(r, "relay", target, sessions);
+                let mut line = String::new();
+                row(&mut line, &format!("{name} | {sessions}"), a);
+                let line = line.trim_end().trim_end_matches('|').to_owned();
+                let _ = writeln!(o, "{line}| {:.1} MB |", mb(mem));
+            }
+        }
+        let _ = writeln!(o);
+
+        // Scale.
+        let _ = writeln!(
+            o,
+            "## Scale\n\n`loadgen hold`: a fresh socket-lab each time; open the connections 64 at a time, \
+             wait, read `VmRSS` from `/proc/<pid>/status`, hold them idle 2 s, read it again, then ask \
+             every connection one question and check the answer.\n"
+        );
+        let _ = writeln!(
+            o,
+            "| demo | held | answered | RSS before | RSS holding | per connection | opening took | answering took |\n|---|---|---|---|---|---|---|---|"
+        );
+        for kind in ["uppercase", "framed"] {
+            if let Some(v) = self.hold(kind) {
+                let _ = writeln!(
+                    o,
+                    "| `{kind}` | {} | {} | {:.1} MB | {:.1} MB | {:.1} KB | {:.1} s | {:.2} s |",
+                    num(v, "opened"),
+                    num(v, "answered"),
+                    mb(num(v, "before_rss_kb")),
+                    mb(num(v, "held_rss_kb")),
+                    num(v, "bytes_per_conn") / 1000.0,
+                    num(v, "open_secs"),
+                    num(v, "answer_secs")
+                );
+            }
+        }
+        if let Some(v) = self.big_relay() {
+            let per = (num(v, "open_rss_kb") - num(v, "before_rss_kb")) * 1024.0
+                / num(v, "opened").max(1.0);
+            let _ = writeln!(
+                o,
+                "\n{} bridge sessions (each a WebSocket plus a TCP connection to the echo server), then all \
+                 relaying 128-byte messages for {} s: {} opened, {} round trips ({:.0}/s), {} errors, \
+                 p50 {} µs, p99 {} µs. Server RSS {:.1} MB before, {:.1} MB with every session open \
+                 ({:.1} KB per session), {:.1} MB at the peak of relaying.\n",
+                self.plan.sessions,
+                self.plan.secs,
+                num(v, "opened"),
+                num(v, "ops"),
+                num(v, "rate"),
+                num(v, "errors"),
+                num(v, "p50_us"),
+                num(v, "p99_us"),
+                mb(num(v, "before_rss_kb")),
+                mb(num(v, "open_rss_kb")),
+                per / 1000.0,
+                mb(num(v, "peak_rss_kb"))
+            );
+            if let Some(e) = v["first_error"].as_str() {
+                let _ = writeln!(o, "First error: `{e}`\n");
+            }
+        }
+
+        // Browser.
+        let _ = writeln!(o, "## Browser\n");
+        let (size, built) = self.bundle();
+        match size {
+            Some(b) => {
+                let _ = writeln!(
+                    o,
+                    "- Labs bundle: **{:.1} KB gzipped** (`dist/pkg/wasm_client_bg.wasm` + `dist/pkg/wasm_client.js` + \
+                     `dist/socket-lab.js`, gzip level 9 as `cargo xtask build` computes and prints it; budget 150 KB), \
+                     from the `dist/` built {}.",
+                    b as f64 / 1024.0,
+                    built.unwrap_or_else(|| "at an unknown time".into())
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    o,
+                    "- Labs bundle: `dist/` is not built; run `cargo xtask build`."
+                );
+            }
+        }
+        match self.ready() {
+            Some((text, when)) => {
+                let _ = writeln!(
+                    o,
+                    "- Time until the lab page is interactive: **{text}** — written to `target/labs-ready.txt` by the e2e run \
+                     (`cargo xtask test`, `e2e/tests/embed.rs`) {}, not by this bench.\n",
+                    when.unwrap_or_else(|| "at an unknown time".into())
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    o,
+                    "- Time until the lab page is interactive: not recorded yet (`cargo xtask test` writes `target/labs-ready.txt`).\n"
+                );
+            }
+        }
+
+        self.scaling(&mut o);
+
+        if !self.problems.is_empty() {
+            let _ = writeln!(o, "## Problems during this run\n");
+            for p in &self.problems {
+                let _ = writeln!(o, "- {}", p.replace('\n', " "));
+            }
+            let _ = writeln!(o);
+        }
+        let errors: Vec<String> = r
+            .iter()
+            .filter_map(|v| {
+                let conc = v["concurrency"]
+                    .as_u64()
+                    .map_or_else(String::new, |c| format!(" ×{c}"));
+                Some(format!(
+                    "- {} {}{conc}: {} errors, first: `{}`",
+                    v["bench"].as_str()?,
+                    v["target"].as_str()?,
+                    v["errors"],
+                    v["first_error"].as_str()?
+                ))
+            })
+            .collect();
+        if !errors.is_empty() {
+            let _ = writeln!(o, "## First error of each measurement that had any\n");
+            for e in errors {
+                let _ = writeln!(o, "{e}");
+            }
+            let _ = writeln!(o);
+        }
+
+        let _ = writeln!(
+            o,
+            "<details><summary>Raw loadgen results (one JSON line per measurement)</summary>\n\n```json"
+        );
+        for v in r {
+            let _ = writeln!(o, "{v}");
+        }
+        let _ = writeln!(o, "```\n\n</details>\n");
+
+        let _ = writeln!(o, "{NOTES_MARKER}");
+        match previous.split_once(NOTES_MARKER) {
+            Some((_, notes)) if !notes.trim().is_empty() => {
+                o.push_str(notes.trim_start_matches('\n'))
+            }
+            _ => {
+                let _ = writeln!(
+                    o,
+                    "\n## Notes\n\n(Hand-written analysis goes here; `cargo xtask bench` keeps it.)"
+                );
+            }
+        }
+        o
+    }
+
+    /// "How it scales", from this run's numbers.
+    fn scaling(&self, o: &mut String) {
+        let r = &self.results;
+        let _ = writeln!(o, "## How it scales (numbers from this run)\n");
+        let upper = self.hold("uppercase");
+        let framed = self.hold("framed");
+        let per = |v: Option<&Value>| v.map_or(0.0, |v| num(v, "bytes_per_conn"));
+        let session = self.big_relay().map(|v| {
+            (num(v, "open_rss_kb") - num(v, "before_rss_kb")) * 1024.0 / num(v, "opened").max(1.0)
+        });
+        let _ = writeln!(
+            o,
+            "- **Cost per connection.** An idle `uppercase` connection costs the server {:.1} KB of \
+             resident memory, an idle `framed` one {:.1} KB (RSS growth ÷ connections held); a bridge \
+             session (WebSocket + one TCP socket + its tasks) {}. Kernel socket buffers come on top \
+             and are not in RSS.",
+            per(upper) / 1000.0,
+            per(framed) / 1000.0,
+            session.map_or_else(
+                || "was not measured".into(),
+                |b| format!("{:.1} KB", b / 1000.0)
+            )
+        );
+        let cpu = |bench: &str, conc: u64| agg(r, bench, "socket-lab", conc).and_then(|a| a.cpu_us);
+        let fmt_cpu = |c: Option<f64>| c.map_or_else(|| "n/a".into(), |c| format!("{c:.0} µs"));
+        let _ = writeln!(
+            o,
+            "- **What grows with load.** Memory grows with open connections (above); CPU grows with \
+             traffic: {} of server CPU per short `uppercase` connection, {} per `framed` round trip \
+             (32 connections), {} per relayed bridge message (32 sessions). One core (10⁶ µs/s) \
+             therefore tops out near {} connections/s, {} framed round trips/s or {} bridge \
+             messages/s, before the load generator's own share of the two cores is counted.",
+            fmt_cpu(cpu("conn_rate", 32)),
+            fmt_cpu(cpu("framed_rtt", 32)),
+            fmt_cpu(cpu("relay", 32)),
+            per_core(cpu("conn_rate", 32)),
+            per_core(cpu("framed_rtt", 32)),
+            per_core(cpu("relay", 32))
+        );
+        let fd_cap = self.nofile.saturating_sub(64);
+        let worst = per(upper).max(per(framed)).max(1.0);
+        let _ = writeln!(
+            o,
+            "- **Where the first limit is.** File descriptors: one per connection, so {} connections \
+             per process at this machine's limit of {} (65536 where the hard limit allows; a bridge \
+             session needs two: its WebSocket and its TCP socket). Memory: at {:.1} KB per idle \
+             connection, 1 GB holds about {:.0} connections, so descriptors run out long before \
+             memory does. CPU: one socket-lab process uses every core (tokio's multi-threaded \
+             runtime), so on a busy host the cores are the ceiling for traffic, the descriptor \
+             limit for idle connections. Before any of these, the defaults bite: \
+             `--max-connections 1024` per demo and `--max-sessions 256` (raised for this run).",
+            fd_cap,
+            self.nofile,
+            worst / 1000.0,
+            1e9 / worst
+        );
+        let _ = writeln!(
+            o,
+            "- **Several instances behind a load balancer.** socket-lab keeps no state across \
+             connections except per-process event buses, so instances scale out side by side. \
+             HTTP and `/ws`: an ordinary HTTP load balancer (nginx, HAProxy) in front of N \
+             instances, with WebSocket upgrade passed through and **sticky sessions** (cookie or \
+             source-IP hash), so a page's bridge session and the demo connections it opens stay \
+             on one instance and its event stream shows that instance's demos; each instance \
+             needs `--allow-host`/`--allow-origin` for the public name and its own `--secret`. \
+             Each demo port: a plain TCP (layer 4) balancer per port, since learners' own clients \
+             connect to it directly (any instance answers the same way; `auth` needs the same \
+             `--secret` on all). With the figures above, one 2-core instance serves a classroom of \
+             hundreds of learners with room to spare; add instances for thousands, or for \
+             more than ~{} connections at once per process.\n",
+            fd_cap
+        );
+    }
+}
+
+fn per_core(cpu_us: Option<f64>) -> String {
+    cpu_us
+        .filter(|c| *c > 0.0)
+        .map_or_else(|| "n/a".into(), |c| format!("{:.0}", 1e6 / c))
+}
+
+/// One table row from an aggregate: rate, p50, p99, errors, CPU per op.
+fn row(o: &mut String, name: &str, a: Option<Agg>) {
+    let _ = match a {
+        Some(a) => writeln!(
+            o,
+            "| {name} | {:.0} | {:.0} µs | {:.0} µs | {} | {} |",
+            a.rate,
+            a.p50,
+            a.p99,
+            a.errors,
+            a.cpu_us
+                .map_or_else(|| "n/a".into(), |c| format!("{c:.1} µs"))
+        ),
+        None => writeln!(o, "| {name} | not measured | | | | |"),
+    };
+}
+
+/// When `path` was last written, UTC, if known.
+fn modified(path: &Path) -> Option<String> {
+    let meta = std::fs::metadata(path).ok()?;
+    let secs = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    command_line(
+        "date",
+        &["-u", "-d", &format!("@{secs}"), "+%Y-%m-%d %H:%M UTC"],
+    )
+}
