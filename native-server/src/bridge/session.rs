@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use protocol::bridge::{
@@ -135,8 +136,32 @@ where
                 break;
             }
             Ok(None) => break, // the page closed the WebSocket
-            Ok(Some(Inbound::Text(text))) => session.on_text(&text).await,
-            Ok(Some(Inbound::Binary(bytes))) => session.on_binary(bytes).await,
+            Ok(Some(msg)) => {
+                // Handling one message can wait a long time: a send waits for
+                // the socket's writer, which waits for the peer, which (an echo
+                // server) waits for us to take its replies, which wait for the
+                // page to read. If the page vanishes meanwhile, only the
+                // WebSocket writer notices (its send fails and it drops the
+                // queue's receiver): watch for that, and for shutdown, or the
+                // session and its sockets would wait forever.
+                let page_gone = session.out.clone();
+                let handled = async {
+                    match msg {
+                        Inbound::Text(text) => session.on_text(&text).await,
+                        Inbound::Binary(bytes) => session.on_binary(bytes).await,
+                    }
+                };
+                tokio::select! {
+                    _ = handled => {}
+                    _ = page_gone.closed() => break,
+                    _ = shutdown.cancelled() => {
+                        // Bounded: the queue may be full of replies the page never reads.
+                        let bye = error(None, "server_shutdown", "the server is shutting down");
+                        let _ = tokio::time::timeout(Duration::from_millis(200), page_gone.send(bye)).await;
+                        break;
+                    }
+                }
+            }
         }
     }
 
