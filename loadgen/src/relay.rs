@@ -30,6 +30,7 @@ use tokio::time::{Instant, timeout};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_config};
 
 use crate::Bounds;
@@ -80,6 +81,9 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// How long opening a session or one round trip may take.
 const STEP_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The client's WebSocket read buffer, bytes (messages here are 128 B to 1 KiB).
+const CLIENT_READ_BUFFER: usize = 8 * 1024;
+
 /// The socket id socket-lab sessions use.
 const SOCK: u32 = 1;
 
@@ -125,8 +129,12 @@ impl Session {
             req.headers_mut()
                 .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("binary"));
         }
-        // Nagle off on our side too: every message is small and awaited.
-        let (mut ws, _) = connect_async_with_config(req, None, true)
+        // Nagle off on our side too: every message is small and awaited. And a
+        // small read buffer: tungstenite zero-fills its whole read buffer (128 KiB
+        // by default) before every read, a cost no browser pays, and on two cores
+        // the client's CPU is taken from the bridge being measured.
+        let config = WebSocketConfig::default().read_buffer_size(CLIENT_READ_BUFFER);
+        let (mut ws, _) = connect_async_with_config(req, Some(config), true)
             .await
             .map_err(|e| format!("WebSocket connect: {e}"))?;
         if args.bridge == Bridge::SocketLab {

@@ -84,10 +84,10 @@ impl Plan {
             Plan {
                 quick,
                 secs: 2.5,
-                rounds: 2,
+                rounds: 3,
                 hold: 10_000,
                 sessions: 500,
-                criterion: (0.5, 1.5),
+                criterion: (0.5, 2.0),
                 out: ctx.root.join("BENCHMARKS.md"),
             }
         })
@@ -131,7 +131,7 @@ impl Runner {
                 for mut v in values {
                     v["target"] = json!(target);
                     if let Some(cpu) = cpu {
-                        v["server_cpu_ms"] = json!(cpu.round());
+                        v["server_cpu_ms"] = json!((cpu * 10.0).round() / 10.0);
                     }
                     self.results.push(v);
                 }

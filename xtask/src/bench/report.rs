@@ -675,6 +675,19 @@ impl Report {
                 let _ = writeln!(o, "{line}| {:.1} MB |", mb(mem));
             }
         }
+        if let (Some(a), Some(b)) = (
+            agg(r, "relay", "socket-lab", 32).and_then(|a| a.cpu_us),
+            agg(r, "relay", "websockify", 32).and_then(|a| a.cpu_us),
+        ) {
+            let _ = writeln!(
+                o,
+                "\nBridge CPU per relayed message at 32 sessions: socket-lab {a:.1} µs, websockify {b:.1} µs \
+                 ({:.1}× less for socket-lab; websockify's figure includes the per-session forks it has reaped). \
+                 The load generator shares the same two cores, so messages/s is capped by its own CPU as well \
+                 as the bridge's.",
+                b / a
+            );
+        }
         let _ = writeln!(o);
 
         // Scale.
