@@ -10,6 +10,7 @@
 
 mod bench;
 mod build;
+mod fuzz;
 mod links;
 mod serve;
 mod test;
@@ -27,6 +28,7 @@ commands:
   build            build the site into dist/ (wasm, JS glue, book, pages)
   serve [-- ARGS]  build, then run socket-lab serving dist/ (ARGS go to socket-lab)
   test [--long]    run every test layer (unit, property, wasm, integration, Python, book, browser)
+  fuzz [--smoke] [--seconds N] [TARGET...]  run each cargo-fuzz target in turn (default 300 s, --smoke 30 s)
   bench [--quick]  measure codec, servers and bridge against their peers; write BENCHMARKS.md
 ";
 
@@ -47,6 +49,7 @@ fn run() -> Result<()> {
         "build" => build::build(&Ctx::new()?),
         "serve" => serve::serve(&Ctx::new()?, rest),
         "test" => test::test(&Ctx::new()?, rest),
+        "fuzz" => fuzz::fuzz(&Ctx::new()?, rest),
         "bench" => bench::bench(&Ctx::new()?, rest),
         "" | "help" | "--help" | "-h" => {
             print!("{USAGE}");

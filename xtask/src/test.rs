@@ -6,11 +6,13 @@
 //!    Python clients and the book's samples (`cargo test --workspace`);
 //! 4. `protocol` and `wasm-client` tests compiled to wasm32 and run in node;
 //! 5. the fuzz targets, built (a fuzz run needs nightly: `--long`);
-//! 6. headless-Chromium end-to-end tests against a server on port 0.
+//! 6. headless-Chromium end-to-end tests against a server on port 0;
+//! 7. with `--long`: the bridge soak (`native-server/tests/soak.rs`) and
+//!    30 s of every fuzz target (`cargo xtask fuzz --smoke`).
 
 use anyhow::{Result, bail};
 
-use crate::{Ctx, build, run_cmd, tools};
+use crate::{Ctx, build, fuzz, run_cmd, tools};
 
 /// Runs every layer; `--long` adds the slow ones.
 pub(crate) fn test(ctx: &Ctx, args: &[String]) -> Result<()> {
@@ -73,7 +75,17 @@ pub(crate) fn test(ctx: &Ctx, args: &[String]) -> Result<()> {
     )?;
 
     if long {
-        println!("xtask: --long has no extra layers yet");
+        // The soak: 60 s of random traffic through the bridge, every byte checked.
+        run_cmd(ctx.cargo().args([
+            "test",
+            "-p",
+            "native-server",
+            "--test",
+            "soak",
+            "--",
+            "--ignored",
+        ]))?;
+        fuzz::fuzz(ctx, &["--smoke".to_owned()])?;
     }
     println!("xtask: every test layer passed");
     Ok(())
