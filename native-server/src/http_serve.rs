@@ -47,7 +47,13 @@ pub async fn serve(
             res = listener.accept() => res,
         };
         let stream = match accepted {
-            Ok((stream, _peer)) => stream,
+            Ok((stream, _peer)) => {
+                // WebSocket messages are small and latency matters: without this,
+                // Nagle's algorithm meets the peer's delayed ACK and a relayed
+                // message can wait ~40 ms (the lesson of the sticky lab, here).
+                let _ = stream.set_nodelay(true);
+                stream
+            }
             Err(e) => {
                 // Usually EMFILE (out of descriptors): keep serving, but do not spin.
                 tracing::warn!(error = %e, "http accept failed");

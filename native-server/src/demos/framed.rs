@@ -18,12 +18,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
 use super::{
-    DemoCtx, Ending, ReadOutcome, Style, ending_for, read_event, read_some, reply_event, serve_tcp,
+    DemoCtx, Ending, ReadOutcome, Style, ending_for, read_event, read_with, reply_event, serve_tcp,
 };
 use crate::events::ConnEvents;
-
-/// Bytes asked of each read.
-const READ_CHUNK: usize = 16 * 1024;
 
 /// Runs `framed` on `listener` until shutdown.
 pub async fn serve(listener: TcpListener, ctx: DemoCtx) {
@@ -54,10 +51,13 @@ fn rejected(events: &ConnEvents, err: &FrameError) {
 async fn converse(mut stream: TcpStream, events: ConnEvents, ctx: DemoCtx) -> io::Result<Ending> {
     let idle = ctx.config.idle_timeout;
     let mut decoder = FrameDecoder::new(ctx.config.max_frame);
-    let mut buf = vec![0u8; READ_CHUNK];
     let mut index = 0u64;
     loop {
-        let outcome = read_some(&mut stream, &mut buf, idle, &ctx.shutdown).await?;
+        let outcome = read_with(&stream, idle, &ctx.shutdown, |bytes| {
+            events.emit(read_event(bytes));
+            decoder.feed(bytes);
+        })
+        .await?;
         if let Some(ending) = ending_for(&outcome, &events, idle, "the next frame") {
             if let (ReadOutcome::Eof, Err(err)) = (&outcome, decoder.finish()) {
                 rejected(&events, &err);
@@ -68,11 +68,6 @@ async fn converse(mut stream: TcpStream, events: ConnEvents, ctx: DemoCtx) -> io
             }
             return Ok(ending);
         }
-        let ReadOutcome::Data(n) = outcome else {
-            unreachable!("handled above")
-        };
-        events.emit(read_event(&buf[..n]));
-        decoder.feed(&buf[..n]);
         loop {
             match decoder.decode() {
                 Ok(None) => break,

@@ -120,6 +120,41 @@ pub async fn read_some<R: AsyncRead + Unpin>(
     }
 }
 
+/// Like [`read_some`], but holds no buffer while waiting: it waits until the
+/// socket is readable, then reads into a stack buffer and hands the bytes to
+/// `sink`. An idle connection then costs only its socket and task, which is
+/// what lets one process hold thousands of them.
+pub async fn read_with(
+    stream: &TcpStream,
+    idle: Duration,
+    shutdown: &CancellationToken,
+    sink: impl FnOnce(&[u8]),
+) -> io::Result<ReadOutcome> {
+    let deadline = tokio::time::Instant::now() + idle;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(ReadOutcome::Shutdown),
+            res = tokio::time::timeout_at(deadline, stream.readable()) => match res {
+                Err(_) => return Ok(ReadOutcome::TimedOut),
+                Ok(res) => res?,
+            },
+        }
+        // Declared after the await: this buffer lives on the stack only while
+        // bytes are copied out of it, never in the waiting task.
+        let mut chunk = [0u8; 16 * 1024];
+        match stream.try_read(&mut chunk) {
+            Ok(0) => return Ok(ReadOutcome::Eof),
+            Ok(n) => {
+                sink(&chunk[..n]);
+                return Ok(ReadOutcome::Data(n));
+            }
+            // Readiness can be spurious; wait again.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Turns a [`ReadOutcome`] that is not data into the connection's ending,
 /// publishing a timeout event where that is the reason.
 pub fn ending_for(
