@@ -213,6 +213,103 @@ pub fn error_reply(err: &FrameError) -> Value {
     json!({"error": err.code(), "message": err.to_string()})
 }
 
+/// What the `framed` server did with the bytes it was fed, one step at a time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FramedStep {
+    /// A whole frame of JSON arrived; `reply` is the frame to send back.
+    Decoded {
+        /// Payload length from the header.
+        len: usize,
+        /// The request, parsed.
+        json: Value,
+        /// The reply frame (header included).
+        reply: Vec<u8>,
+    },
+    /// A whole frame arrived but was not UTF-8 JSON; the stream goes on.
+    Rejected {
+        /// Why.
+        error: FrameError,
+        /// The error frame to send back.
+        reply: Vec<u8>,
+    },
+    /// The header was unacceptable: send `reply`, then close.
+    Fatal {
+        /// Why.
+        error: FrameError,
+        /// The error frame to send back.
+        reply: Vec<u8>,
+    },
+}
+
+/// The `framed` demo as a sans-IO state machine: feed it the bytes each read
+/// returned, take [`FramedStep`]s until `None`, send their replies. The tokio
+/// server and the in-page simulation both drive this one implementation.
+#[derive(Debug, Clone)]
+pub struct FramedServer {
+    decoder: frame::FrameDecoder,
+    index: u64,
+    failed: bool,
+}
+
+impl FramedServer {
+    /// A server that accepts payloads up to `max_frame` bytes.
+    pub fn new(max_frame: usize) -> Self {
+        Self {
+            decoder: frame::FrameDecoder::new(max_frame),
+            index: 0,
+            failed: false,
+        }
+    }
+
+    /// Adds bytes received from the client.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        if !self.failed {
+            self.decoder.feed(bytes);
+        }
+    }
+
+    /// The next thing to do, or `None` when more bytes are needed (or after a
+    /// [`FramedStep::Fatal`], when the connection should be closed).
+    pub fn next_step(&mut self) -> Option<FramedStep> {
+        if self.failed {
+            return None;
+        }
+        let encode = |v: &Value| frame::encode_json(v).unwrap_or_default();
+        match self.decoder.decode() {
+            Ok(None) => None,
+            Ok(Some(payload)) => {
+                self.index += 1;
+                let (reply, seen) = framed_reply(&payload, self.index);
+                Some(match seen {
+                    Ok(json) => FramedStep::Decoded {
+                        len: payload.len(),
+                        json,
+                        reply: encode(&reply),
+                    },
+                    Err(error) => FramedStep::Rejected {
+                        error,
+                        reply: encode(&reply),
+                    },
+                })
+            }
+            Err(error) => {
+                self.failed = true;
+                let reply = encode(&error_reply(&error));
+                Some(FramedStep::Fatal { error, reply })
+            }
+        }
+    }
+
+    /// Call when the client closed: an error if it stopped mid-frame.
+    pub fn finish(&self) -> Result<(), FrameError> {
+        if self.failed {
+            Ok(())
+        } else {
+            self.decoder.finish()
+        }
+    }
+}
+
 /// Per-connection settings of the `sticky` receiver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StickyOptions {
@@ -298,6 +395,51 @@ mod tests {
         let (reply, seen) = framed_reply(b"{nope", 2);
         assert!(seen.is_err());
         assert_eq!(reply["error"], json!("invalid_json"));
+    }
+
+    #[test]
+    fn framed_server_steps_through_good_bad_and_fatal_frames() {
+        let mut server = FramedServer::new(64);
+        let mut bytes = frame::encode(br#"{"msg": "Hello"}"#).unwrap();
+        bytes.extend(frame::encode(b"{nope").unwrap());
+        bytes.extend([0, 0, 1, 0]); // claims 256 bytes, over the limit of 64
+        for b in &bytes {
+            server.feed(&[*b]); // one byte at a time, as a socket may deliver them
+        }
+        let Some(FramedStep::Decoded {
+            len: 16,
+            json,
+            reply,
+        }) = server.next_step()
+        else {
+            panic!("first frame decodes")
+        };
+        assert_eq!(json, json!({"msg": "Hello"}));
+        assert_eq!(frame::peek_len(&reply), Some(reply.len() as u32 - 4));
+        assert!(matches!(
+            server.next_step(),
+            Some(FramedStep::Rejected {
+                error: FrameError::InvalidJson { .. },
+                ..
+            })
+        ));
+        assert!(matches!(
+            server.next_step(),
+            Some(FramedStep::Fatal {
+                error: FrameError::TooLarge {
+                    claimed: 256,
+                    limit: 64
+                },
+                ..
+            })
+        ));
+        assert_eq!(server.next_step(), None);
+        assert_eq!(server.finish(), Ok(()));
+
+        let mut server = FramedServer::new(64);
+        server.feed(&[0, 0, 0, 9, b'{']);
+        assert_eq!(server.next_step(), None);
+        assert!(server.finish().is_err(), "closing mid-frame is reported");
     }
 
     #[test]

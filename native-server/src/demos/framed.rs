@@ -1,6 +1,7 @@
 //! `framed`: length-prefixed JSON, the notes' cure for sticky packets.
 //!
-//! The stream is fed, chunk by chunk, to `protocol`'s [`FrameDecoder`]; every
+//! The stream is fed, chunk by chunk, to `protocol`'s [`FramedServer`] (the
+//! same state machine the in-page simulation runs); every
 //! complete frame gets a reply frame (the request echoed with what the server
 //! saw). A frame that is not UTF-8 or not JSON gets an error frame and the
 //! stream goes on, because its length told us where the next frame starts. A
@@ -9,11 +10,9 @@
 
 use std::io;
 
-use protocol::FrameDecoder;
-use protocol::demo::{error_reply, framed_reply};
+use protocol::demo::{FramedServer, FramedStep};
 use protocol::events::EventKind;
-use protocol::frame::{self, FrameError};
-use serde_json::Value;
+use protocol::frame::FrameError;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
@@ -34,10 +33,9 @@ pub async fn serve(listener: TcpListener, ctx: DemoCtx) {
     .await;
 }
 
-async fn send_json(stream: &mut TcpStream, events: &ConnEvents, value: &Value) -> io::Result<()> {
-    let bytes = frame::encode_json(value).map_err(io::Error::other)?;
-    stream.write_all(&bytes).await?;
-    events.emit(reply_event(&bytes));
+async fn send(stream: &mut TcpStream, events: &ConnEvents, bytes: &[u8]) -> io::Result<()> {
+    stream.write_all(bytes).await?;
+    events.emit(reply_event(bytes));
     Ok(())
 }
 
@@ -50,16 +48,15 @@ fn rejected(events: &ConnEvents, err: &FrameError) {
 
 async fn converse(mut stream: TcpStream, events: ConnEvents, ctx: DemoCtx) -> io::Result<Ending> {
     let idle = ctx.config.idle_timeout;
-    let mut decoder = FrameDecoder::new(ctx.config.max_frame);
-    let mut index = 0u64;
+    let mut server = FramedServer::new(ctx.config.max_frame);
     loop {
         let outcome = read_with(&stream, idle, &ctx.shutdown, |bytes| {
             events.emit(read_event(bytes));
-            decoder.feed(bytes);
+            server.feed(bytes);
         })
         .await?;
         if let Some(ending) = ending_for(&outcome, &events, idle, "the next frame") {
-            if let (ReadOutcome::Eof, Err(err)) = (&outcome, decoder.finish()) {
+            if let (ReadOutcome::Eof, Err(err)) = (&outcome, server.finish()) {
                 rejected(&events, &err);
                 return Ok(Ending {
                     reason: format!("the client closed mid-frame: {err}"),
@@ -68,28 +65,25 @@ async fn converse(mut stream: TcpStream, events: ConnEvents, ctx: DemoCtx) -> io
             }
             return Ok(ending);
         }
-        loop {
-            match decoder.decode() {
-                Ok(None) => break,
-                Ok(Some(payload)) => {
-                    index += 1;
-                    let (reply, seen) = framed_reply(&payload, index);
-                    match seen {
-                        Ok(json) => events.emit(EventKind::FrameDecoded {
-                            len: payload.len(),
-                            json,
-                        }),
-                        Err(err) => rejected(&events, &err),
-                    }
-                    send_json(&mut stream, &events, &reply).await?;
+        while let Some(step) = server.next_step() {
+            match step {
+                FramedStep::Decoded { len, json, reply } => {
+                    events.emit(EventKind::FrameDecoded { len, json });
+                    send(&mut stream, &events, &reply).await?;
                 }
-                Err(err) => {
+                FramedStep::Rejected { error, reply } => {
+                    rejected(&events, &error);
+                    send(&mut stream, &events, &reply).await?;
+                }
+                FramedStep::Fatal { error, reply } => {
                     // The length is wrong, so we no longer know where frames
                     // start: explain, then close.
-                    rejected(&events, &err);
-                    send_json(&mut stream, &events, &error_reply(&err)).await?;
+                    rejected(&events, &error);
+                    send(&mut stream, &events, &reply).await?;
                     let _ = stream.shutdown().await;
-                    return Ok(Ending::server(format!("closed after a bad header: {err}")));
+                    return Ok(Ending::server(format!(
+                        "closed after a bad header: {error}"
+                    )));
                 }
             }
         }

@@ -11,7 +11,7 @@ use std::rc::Rc;
 
 use protocol::Demo;
 use protocol::bridge::ClientMsg;
-use protocol::demo::framed_reply;
+use protocol::demo::{FramedServer, FramedStep};
 use protocol::events::EventKind;
 use protocol::frame::{self, DEFAULT_MAX_FRAME, FrameDecoder, HEADER_LEN};
 use protocol::hex::to_spaced_hex;
@@ -122,35 +122,46 @@ fn bytes_for(how: How, text: &str) -> Result<Vec<Vec<u8>>, String> {
     })
 }
 
+/// Runs the framed demo's own state machine (`protocol::demo::FramedServer`)
+/// in the page: the same code the real server runs.
 fn simulate(frame: &Frame, how: How, chunks: &[Vec<u8>]) {
-    let mut decoder = FrameDecoder::new(DEFAULT_MAX_FRAME);
-    let mut index = 0;
+    let mut server = FramedServer::new(DEFAULT_MAX_FRAME);
     for c in chunks {
-        decoder.feed(c);
-        loop {
-            match decoder.decode() {
-                Ok(None) => break,
-                Ok(Some(payload)) => {
-                    index += 1;
-                    let (reply, seen) = framed_reply(&payload, index);
-                    let note = match seen {
-                        Ok(json) => {
-                            format!("server: frame of {} bytes decoded: {json}", payload.len())
-                        }
-                        Err(e) => format!("server: frame refused: {e}"),
-                    };
-                    frame.timeline.row(Side::Server, &note, None);
-                    let bytes = frame::encode_json(&reply).unwrap_or_default();
-                    frame
-                        .timeline
-                        .row(Side::Read, "reply frame (simulated)", Some(&bytes));
-                }
-                Err(e) => {
-                    frame.timeline.row(
+        server.feed(c);
+        while let Some(step) = server.next_step() {
+            match step {
+                FramedStep::Decoded { len, json, reply } => {
+                    let row = frame.timeline.row(
                         Side::Server,
-                        &format!("server: {e}; it answers with an error frame and closes"),
+                        &format!("server: frame of {len} bytes decoded: {json}"),
                         None,
                     );
+                    attr(&row, "data-event", "frame-decoded");
+                    frame
+                        .timeline
+                        .row(Side::Read, "reply frame (simulated)", Some(&reply));
+                }
+                FramedStep::Rejected { error, reply } => {
+                    let row = frame.timeline.row(
+                        Side::Server,
+                        &format!("server: frame refused: {error}"),
+                        None,
+                    );
+                    attr(&row, "data-event", "frame-rejected");
+                    frame
+                        .timeline
+                        .row(Side::Read, "error frame (simulated)", Some(&reply));
+                }
+                FramedStep::Fatal { error, reply } => {
+                    let row = frame.timeline.row(
+                        Side::Server,
+                        &format!("server: frame refused: {error}; it answers with an error frame and closes"),
+                        None,
+                    );
+                    attr(&row, "data-event", "frame-rejected");
+                    frame
+                        .timeline
+                        .row(Side::Read, "error frame (simulated)", Some(&reply));
                     return;
                 }
             }
