@@ -177,7 +177,7 @@ impl Report {
             (
                 "duration".into(),
                 format!(
-                    "{:.0} s in all: release build {:.0} s (mostly up to date), codec {:.0} s, servers and bridges {:.0} s",
+                    "{:.0} s in all: release build {:.0} s (incremental), codec {:.0} s, servers and bridges {:.0} s",
                     self.total_secs,
                     self.build_secs,
                     self.codec_secs,
@@ -187,17 +187,23 @@ impl Report {
         ]
     }
 
-    fn codec_ratio(&self, op: &str, frame: &str, chunk: &str) -> Option<(f64, f64)> {
+    /// (ours, theirs) fastest-sample MiB/s and the ratio of the medians.
+    fn codec_ratio(&self, op: &str, frame: &str, chunk: &str) -> Option<(f64, f64, f64)> {
         let get = |who: &str| {
             self.codec
                 .iter()
                 .find(|f| f.op == op && f.frame == frame && f.chunk == chunk && f.who == who)
-                .map(|f| f.mib_s)
         };
-        Some((get("protocol")?, get("tokio-util")?))
+        let (ours, theirs) = (get("protocol")?, get("tokio-util")?);
+        Some((
+            ours.mib_s,
+            theirs.mib_s,
+            ours.median_mib_s / theirs.median_mib_s,
+        ))
     }
 
-    fn codec_cases(&self, op: &str) -> Vec<(String, String, f64, f64)> {
+    /// (frames, chunk, ours MiB/s, theirs MiB/s, ratio of the medians) per case.
+    fn codec_cases(&self, op: &str) -> Vec<(String, String, f64, f64, f64)> {
         let mut cases: Vec<(String, String)> = self
             .codec
             .iter()
@@ -215,8 +221,8 @@ impl Report {
         cases
             .into_iter()
             .filter_map(|(f, c)| {
-                let (ours, theirs) = self.codec_ratio(op, &f, &c)?;
-                Some((f, c, ours, theirs))
+                let (ours, theirs, medians) = self.codec_ratio(op, &f, &c)?;
+                Some((f, c, ours, theirs, medians))
             })
             .collect()
     }
@@ -269,7 +275,7 @@ impl Report {
             let cases = self.codec_cases(op);
             let worst = cases
                 .iter()
-                .map(|(f, c, o, t)| (o / t, f, c))
+                .map(|(f, c, o, t, _)| (o / t, f, c))
                 .min_by(|a, b| a.0.total_cmp(&b.0));
             goals.push(match worst {
                 Some((r, f, c)) => Goal {
@@ -537,29 +543,38 @@ impl Report {
             o,
             "## Codec: `protocol::frame` vs tokio-util `LengthDelimitedCodec`\n\n\
              The same ~1 MiB stream of frames, fed in the given chunks (`protocol/benches/codec.rs`); \
-             4-byte big-endian length, 1 MiB cap on both. Criterion median, warm-up {} s, measurement {} s per case.\n",
-            self.plan.criterion.0, self.plan.criterion.1
+             4-byte big-endian length, 1 MiB cap on both. Criterion, warm-up {} s and measurement {} s per case, \
+             {} pass{}; the throughput of each side's fastest sample over the passes (another process on the \
+             machine can only slow a sample down), with the ratio of criterion's medians (best pass) alongside.\n",
+            self.plan.criterion.0,
+            self.plan.criterion.1,
+            self.plan.codec_passes,
+            if self.plan.codec_passes == 1 {
+                ""
+            } else {
+                "es"
+            }
         );
         let _ = writeln!(
             o,
-            "| frames | chunk (bytes) | protocol MiB/s | tokio-util MiB/s | ratio | ≥ 1.0× |\n|---|---|---|---|---|---|"
+            "| frames | chunk (bytes) | protocol MiB/s | tokio-util MiB/s | ratio | ≥ 1.0× | ratio of medians |\n|---|---|---|---|---|---|---|"
         );
-        for (f, c, ours, theirs) in self.codec_cases("decode") {
+        for (f, c, ours, theirs, medians) in self.codec_cases("decode") {
             let _ = writeln!(
                 o,
-                "| {f} | {c} | {ours:.0} | {theirs:.0} | {:.2}× | {} |",
+                "| {f} | {c} | {ours:.0} | {theirs:.0} | {:.2}× | {} | {medians:.2}× |",
                 ours / theirs,
                 mark(Some(ours >= theirs))
             );
         }
         let _ = writeln!(
             o,
-            "\n| encode | protocol MiB/s | tokio-util MiB/s | ratio | ≥ 1.0× |\n|---|---|---|---|---|"
+            "\n| encode | protocol MiB/s | tokio-util MiB/s | ratio | ≥ 1.0× | ratio of medians |\n|---|---|---|---|---|---|"
         );
-        for (f, _, ours, theirs) in self.codec_cases("encode") {
+        for (f, _, ours, theirs, medians) in self.codec_cases("encode") {
             let _ = writeln!(
                 o,
-                "| {f} frames | {ours:.0} | {theirs:.0} | {:.2}× | {} |",
+                "| {f} frames | {ours:.0} | {theirs:.0} | {:.2}× | {} | {medians:.2}× |",
                 ours / theirs,
                 mark(Some(ours >= theirs))
             );
@@ -884,14 +899,32 @@ impl Report {
              per process at this machine's limit of {} (65536 where the hard limit allows; a bridge \
              session needs two: its WebSocket and its TCP socket). Memory: at {:.1} KB per idle \
              connection, 1 GB holds about {:.0} connections, so descriptors run out long before \
-             memory does. CPU: one socket-lab process uses every core (tokio's multi-threaded \
-             runtime), so on a busy host the cores are the ceiling for traffic, the descriptor \
-             limit for idle connections. Before any of these, the defaults bite: \
-             `--max-connections 1024` per demo and `--max-sessions 256` (raised for this run).",
+             memory does for the TCP demos. Bridge sessions are the exception: {}. CPU: one \
+             socket-lab process uses every core (tokio's multi-threaded runtime), so on a busy host \
+             the cores are the ceiling for traffic, the descriptor limit for idle connections. \
+             Before any of these, the defaults bite: `--max-connections 1024` per demo and \
+             `--max-sessions 256` (raised for this run).",
             fd_cap,
             self.nofile,
             worst / 1000.0,
-            1e9 / worst
+            1e9 / worst,
+            session.map_or_else(
+                || "not measured in this run".into(),
+                |b| {
+                    let per_gb = 1e9 / b.max(1.0);
+                    let first = if per_gb < (fd_cap / 2) as f64 {
+                        "so for the bridge memory comes first"
+                    } else {
+                        "so descriptors still come first"
+                    };
+                    format!(
+                        "at {:.0} KB each, 1 GB holds about {per_gb:.0} sessions against the {} the \
+                         descriptors allow, {first}",
+                        b / 1000.0,
+                        fd_cap / 2
+                    )
+                }
+            )
         );
         let _ = writeln!(
             o,
@@ -901,10 +934,10 @@ impl Report {
              instances, with WebSocket upgrade passed through and **sticky sessions** (cookie or \
              source-IP hash), so a page's bridge session and the demo connections it opens stay \
              on one instance and its event stream shows that instance's demos; each instance \
-             needs `--allow-host`/`--allow-origin` for the public name and its own `--secret`. \
-             Each demo port: a plain TCP (layer 4) balancer per port, since learners' own clients \
-             connect to it directly (any instance answers the same way; `auth` needs the same \
-             `--secret` on all). With the figures above, one 2-core instance serves a classroom of \
+             needs `--allow-host`/`--allow-origin` for the public name, and all of them the same \
+             non-default `--secret`. Each demo port: a plain TCP (layer 4) balancer per port, since \
+             learners' own clients connect to it directly; any instance answers the same way (with \
+             the shared secret, `auth` verifies on whichever instance the balancer picks). With the figures above, one 2-core instance serves a classroom of \
              hundreds of learners with room to spare; add instances for thousands, or for \
              more than ~{} connections at once per process.\n",
             fd_cap
