@@ -66,6 +66,24 @@ fn bind_error(service: &str, flag: &str, addr: SocketAddr, source: io::Error) ->
     }
 }
 
+/// How many finished handshakes may wait for `accept`: tokio's default of 128
+/// makes a burst of clients (a class starting a lab at once) retry their SYNs
+/// for a second or more. The kernel caps it at `net.core.somaxconn`.
+const BACKLOG: u32 = 1024;
+
+/// A TCP listener with `SO_REUSEADDR` (a restarted server can rebind while old
+/// connections linger in TIME_WAIT) and a deep backlog.
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
 /// A listener of either kind.
 #[derive(Debug)]
 enum Listener {
@@ -106,15 +124,14 @@ impl Server {
     pub async fn bind(config: Config) -> Result<Self, StartError> {
         config.validate()?;
         let http_addr = SocketAddr::new(config.bind, config.http_port);
-        let http = TcpListener::bind(http_addr)
-            .await
-            .map_err(|e| bind_error("http", "--http-port", http_addr, e))?;
+        let http =
+            listen(http_addr).map_err(|e| bind_error("http", "--http-port", http_addr, e))?;
         let mut demos = Vec::new();
         for &demo in &config.demos {
             let addr = SocketAddr::new(config.bind, config.port(demo));
             let flag = format!("--{}-port", demo.name());
             let listener = match demo.transport() {
-                Transport::Tcp => TcpListener::bind(addr).await.map(Listener::Tcp),
+                Transport::Tcp => listen(addr).map(Listener::Tcp),
                 Transport::Udp => UdpSocket::bind(addr).await.map(Listener::Udp),
             }
             .map_err(|e| bind_error(demo.name(), &flag, addr, e))?;
