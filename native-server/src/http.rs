@@ -62,6 +62,19 @@ const CSP_BOOK: &str = "default-src 'self'; script-src 'self' 'unsafe-inline' 'w
     style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; \
     connect-src 'self' ws: wss: http: https:; object-src 'none'; base-uri 'self'; frame-ancestors *";
 
+/// A request target that is not an absolute path (`GET secret.txt`, legal
+/// only for proxies) gets a plain 400 instead of reaching the router.
+async fn absolute_paths_only(req: Request, next: Next) -> Response {
+    if !req.uri().path().starts_with('/') {
+        return (
+            StatusCode::BAD_REQUEST,
+            "the request target must be an absolute path such as /book/",
+        )
+            .into_response();
+    }
+    next.run(req).await
+}
+
 async fn security_headers(req: Request, next: Next) -> Response {
     let book = req.uri().path().starts_with("/book");
     let mut res = next.run(req).await;
@@ -107,6 +120,7 @@ pub fn router(state: AppState) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
+        .layer(middleware::from_fn(absolute_paths_only))
         .with_state(state)
 }
 

@@ -1049,6 +1049,14 @@ async fn static_paths_never_leave_the_assets_directory() {
         statuses.push((target.clone(), status));
     }
     println!("{} traversal attempts: {statuses:?}", targets.len());
+    for odd in ["secret.txt", "../secret.txt"] {
+        let status = statuses.iter().find(|(t, _)| t == odd).map(|(_, s)| *s);
+        assert_eq!(
+            status,
+            Some(400),
+            "{odd}: a relative request target gets a plain 400"
+        );
+    }
     // The site itself is still served.
     let (status, text) = raw_http(http, &get(http, "/sub/page.html")).await;
     assert_eq!(status, 200);
