@@ -86,18 +86,7 @@ pub(crate) async fn run(args: ConnRateArgs) -> Result<()> {
             tally
         }));
     }
-    let mut tally = Tally::default();
-    let joined = timeout(args.bounds.deadline(), async {
-        for w in workers {
-            if let Ok(t) = w.await {
-                tally.merge(t);
-            }
-        }
-    })
-    .await;
-    if joined.is_err() {
-        tally.error("the run did not finish within its deadline");
-    }
+    let tally = report::join_workers(workers, args.bounds.deadline()).await;
     report::emit(
         "conn_rate",
         &args.bounds.label,

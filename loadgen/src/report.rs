@@ -85,6 +85,27 @@ impl Tally {
     }
 }
 
+/// Waits for every worker (at most until `deadline`) and adds up their tallies;
+/// a run that overstays its deadline counts as an error, never as a hang.
+pub(crate) async fn join_workers(
+    workers: Vec<tokio::task::JoinHandle<Tally>>,
+    deadline: Duration,
+) -> Tally {
+    let mut tally = Tally::default();
+    let joined = tokio::time::timeout(deadline, async {
+        for w in workers {
+            if let Ok(t) = w.await {
+                tally.merge(t);
+            }
+        }
+    })
+    .await;
+    if joined.is_err() {
+        tally.error("the run did not finish within its deadline");
+    }
+    tally
+}
+
 /// Prints one measurement: the common fields, then `extra`.
 pub(crate) fn emit(bench: &str, label: &str, tally: Tally, elapsed: Duration, extra: Value) {
     let secs = elapsed.as_secs_f64();
