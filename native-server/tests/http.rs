@@ -7,9 +7,12 @@ use common::TestServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// A minimal site like `dist/`.
+/// A minimal site like `dist/`, one per test: tests run in parallel, and
+/// rewriting a file another test is serving would cut its response short.
 fn site() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("socket-lab-http-test-{}", std::process::id()));
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("socket-lab-http-test-{}-{n}", std::process::id()));
     std::fs::create_dir_all(dir.join("pkg")).unwrap();
     std::fs::write(
         dir.join("index.html"),
