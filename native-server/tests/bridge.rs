@@ -94,6 +94,7 @@ async fn sticky_server_reads(options: StickyOptions) -> Vec<Vec<u8>> {
             target: None,
             nodelay: true,
             sticky: Some(options),
+            ack: false,
         })
         .await;
     page.send_bytes(1, b"Hello").await;
@@ -243,6 +244,7 @@ async fn an_allowed_extra_target_works() {
         target: Some(addr.to_string()),
         nodelay: false,
         sticky: None,
+        ack: false,
     })
     .await;
     let (_conn, _) = target.accept().await.unwrap();
@@ -337,5 +339,46 @@ async fn the_socket_limit_is_enforced_with_a_clear_error() {
     })
     .await;
     page.open(open(3, Demo::Sticky)).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn sends_are_acknowledged_only_when_asked() {
+    let server = TestServer::start(|_| {}).await;
+    let mut page = Page::connect(server.http).await;
+    page.open(ClientMsg::Open {
+        sock: 1,
+        demo: Some(Demo::TcpEcho),
+        target: None,
+        nodelay: true,
+        sticky: None,
+        ack: true,
+    })
+    .await;
+    page.send_bytes(1, b"one").await;
+    let first = page.next().await;
+    assert!(
+        matches!(
+            first,
+            Got::Msg(ServerMsg::Sent {
+                sock: 1,
+                size: 3,
+                ..
+            })
+        ),
+        "{first:?}"
+    );
+    assert_eq!(page.read_until(1, |b| b.len() >= 8).await, b"ACK: one");
+    page.send(ClientMsg::Close { sock: 1 }).await;
+    page.until(|g| matches!(g, Got::Msg(ServerMsg::Closed { sock: 1, .. })).then_some(()))
+        .await;
+
+    page.open(open(2, Demo::Sticky)).await; // ack: false
+    page.send_bytes(2, b"two").await;
+    let next = page.next().await;
+    assert!(
+        matches!(next, Got::Read { sock: 2, .. }),
+        "no `sent` without ack: {next:?}"
+    );
     server.stop().await;
 }

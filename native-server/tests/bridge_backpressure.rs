@@ -42,6 +42,7 @@ async fn a_stalled_page_does_not_grow_server_memory() {
         target: Some(flood_addr.to_string()),
         nodelay: false,
         sticky: None,
+        ack: false,
     })
     .await;
     // The page now reads nothing more. Wait until the flood stalls: no

@@ -104,6 +104,7 @@ async fn a_bridged_peer_vanishing_mid_frame_closes_that_socket_only() {
         target: Some(addr.to_string()),
         nodelay: true,
         sticky: None,
+        ack: false,
     })
     .await;
     let (mut conn, _) = target.accept().await.unwrap();
@@ -160,6 +161,7 @@ async fn a_page_dropped_mid_relay_leaves_no_socket_behind() {
         target: Some(addr.to_string()),
         nodelay: true,
         sticky: None,
+        ack: false,
     })
     .await;
     let (mut far_end, _) = target.accept().await.unwrap();

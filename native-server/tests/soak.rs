@@ -191,6 +191,7 @@ async fn run_page(
                     read_size: 1 + knobs.up_to(16 * 1024) as usize,
                     read_delay_ms: 0,
                 }),
+                ack: false,
             }
         } else {
             ClientMsg::Open {
@@ -199,6 +200,7 @@ async fn run_page(
                 target: Some(echo.to_string()),
                 nodelay: knobs.chance(0.5),
                 sticky: None,
+                ack: false,
             }
         };
         page.open(msg).await;

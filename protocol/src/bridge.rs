@@ -56,6 +56,10 @@ pub enum ClientMsg {
         /// For `sticky`: how the receiver reads this connection.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         sticky: Option<StickyOptions>,
+        /// Acknowledge every completed send with a [`ServerMsg::Sent`]
+        /// (off by default: a plain relay does not need the extra message).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        ack: bool,
     },
     /// Send UTF-8 text (a convenience; binary `D` frames send any bytes).
     Send {
@@ -142,7 +146,8 @@ pub enum ServerMsg {
         /// The demo's end.
         peer: String,
     },
-    /// Bytes were handed to the socket (the send completed).
+    /// Bytes were handed to the socket (the send completed); only for sockets
+    /// opened with `ack: true`.
     Sent {
         /// Which socket.
         sock: SocketId,
@@ -282,6 +287,7 @@ mod tests {
                 read_size: 3,
                 read_delay_ms: 0,
             }),
+            ack: false,
         });
         round_trip_client(ClientMsg::Send {
             sock: 1,

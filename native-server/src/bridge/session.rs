@@ -231,7 +231,8 @@ impl Session {
                 target,
                 nodelay,
                 sticky,
-            } => self.open(sock, demo, target, nodelay, sticky).await,
+                ack,
+            } => self.open(sock, demo, target, nodelay, sticky, ack).await,
             ClientMsg::Send { sock, text } => {
                 self.command(sock, SockCmd::Data(text.into_bytes())).await
             }
@@ -351,6 +352,7 @@ impl Session {
         target: Option<String>,
         nodelay: bool,
         sticky: Option<StickyOptions>,
+        ack: bool,
     ) {
         let limit = self.env.ctx.config.bridge.sockets_per_session;
         self.sockets.retain(|_, h| !h.is_finished());
@@ -395,8 +397,8 @@ impl Session {
             }
         };
         let opened = match transport {
-            Transport::Tcp => self.open_tcp(sock, addr, nodelay, sticky).await,
-            Transport::Udp => self.open_udp(sock, addr).await,
+            Transport::Tcp => self.open_tcp(sock, addr, nodelay, sticky, ack).await,
+            Transport::Udp => self.open_udp(sock, addr, ack).await,
         };
         match opened {
             Ok((handle, local, peer)) => {
@@ -426,6 +428,7 @@ impl Session {
         addr: SocketAddr,
         nodelay: bool,
         sticky: Option<StickyOptions>,
+        ack: bool,
     ) -> std::io::Result<(SockHandle, SocketAddr, SocketAddr)> {
         let socket = if addr.is_ipv4() {
             TcpSocket::new_v4()?
@@ -455,7 +458,7 @@ impl Session {
         stream.set_nodelay(nodelay)?;
         let (local, peer) = (stream.local_addr()?, stream.peer_addr()?);
         Ok((
-            spawn_tcp(sock, stream, self.out.clone(), self.epoch),
+            spawn_tcp(sock, stream, self.out.clone(), self.epoch, ack),
             local,
             peer,
         ))
@@ -465,6 +468,7 @@ impl Session {
         &self,
         sock: SocketId,
         addr: SocketAddr,
+        ack: bool,
     ) -> std::io::Result<(SockHandle, SocketAddr, SocketAddr)> {
         let any = if addr.is_ipv4() {
             "0.0.0.0:0"
@@ -475,7 +479,7 @@ impl Session {
         socket.connect(addr).await?;
         let (local, peer) = (socket.local_addr()?, socket.peer_addr()?);
         Ok((
-            spawn_udp(sock, socket, self.out.clone(), self.epoch),
+            spawn_udp(sock, socket, self.out.clone(), self.epoch, ack),
             local,
             peer,
         ))

@@ -85,6 +85,8 @@ async fn announce_closed(
 #[derive(Clone)]
 struct Shared {
     id: SocketId,
+    /// Whether the page asked for a `sent` message per completed send.
+    ack: bool,
     out: mpsc::Sender<Outbound>,
     closed: Arc<AtomicBool>,
     epoch: Instant,
@@ -103,6 +105,9 @@ impl Shared {
     }
 
     async fn sent(&self, size: usize) {
+        if !self.ack {
+            return;
+        }
         let msg = ServerMsg::Sent {
             sock: self.id,
             size,
@@ -138,9 +143,11 @@ pub fn spawn_tcp(
     stream: TcpStream,
     out: mpsc::Sender<Outbound>,
     epoch: Instant,
+    ack: bool,
 ) -> SockHandle {
     let shared = Shared {
         id,
+        ack,
         out,
         closed: Arc::new(AtomicBool::new(false)),
         epoch,
@@ -206,9 +213,11 @@ pub fn spawn_udp(
     socket: UdpSocket,
     out: mpsc::Sender<Outbound>,
     epoch: Instant,
+    ack: bool,
 ) -> SockHandle {
     let shared = Shared {
         id,
+        ack,
         out,
         closed: Arc::new(AtomicBool::new(false)),
         epoch,

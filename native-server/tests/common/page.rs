@@ -133,5 +133,6 @@ pub fn open(sock: SocketId, demo: protocol::Demo) -> ClientMsg {
         target: None,
         nodelay: true,
         sticky: None,
+        ack: false,
     }
 }

@@ -123,6 +123,7 @@ fn run(f: &Frame, state: &Rc<RefCell<State>>, secret: Vec<u8>, play: Play) {
             target: None,
             nodelay: true,
             sticky: None,
+            ack: false,
         },
         move |ev| match ev {
             SockEvent::Opened { local, .. } => {

@@ -55,6 +55,7 @@ fn run_live(f: &Frame, demo: Demo, n: usize, hold_ms: u32) {
                 target: None,
                 nodelay: true,
                 sticky: None,
+                ack: false,
             },
             move |ev| match ev {
                 SockEvent::Read { .. } => {

@@ -226,6 +226,7 @@ fn send_live(frame: &Frame, how: How, chunks: Vec<Vec<u8>>) {
             target: None,
             nodelay: true,
             sticky: None,
+            ack: false,
         },
         move |ev| match ev {
             SockEvent::Opened { local, .. } => {

@@ -99,6 +99,7 @@ pub fn mount(root: &HtmlElement, bridge: crate::net::Bridge) -> Mounted {
                     target: None,
                     nodelay: true,
                     sticky: None,
+                    ack: false,
                 },
                 move |ev| {
                     if let SockEvent::Opened { local, peer } = ev {

@@ -213,6 +213,7 @@ fn run_live(
                 read_size,
                 read_delay_ms: delay_ms,
             }),
+            ack: false,
         },
         move |ev| match ev {
             SockEvent::Opened { local, .. } => {

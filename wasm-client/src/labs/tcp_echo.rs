@@ -34,6 +34,7 @@ fn open_echo(frame: &Frame, state: &Rc<RefCell<State>>, name: &'static str) -> S
             target: None,
             nodelay: true,
             sticky: None,
+            ack: false,
         },
         move |ev| match ev {
             SockEvent::Opened { local, peer } => {

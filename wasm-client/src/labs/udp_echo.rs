@@ -169,6 +169,7 @@ fn live_send(f: &Frame, st: &Rc<RefCell<State>>, text: &[u8], n: usize) {
                     target: None,
                     nodelay: false,
                     sticky: None,
+                    ack: false,
                 },
                 move |ev| match ev {
                     SockEvent::Opened { local, peer } => {
