@@ -287,7 +287,7 @@ mod tests {
                 read_size: 3,
                 read_delay_ms: 0,
             }),
-            ack: false,
+            ack: true,
         });
         round_trip_client(ClientMsg::Send {
             sock: 1,
@@ -312,7 +312,8 @@ mod tests {
                 demo: Some(Demo::TcpEcho),
                 target: None,
                 nodelay: false,
-                sticky: None
+                sticky: None,
+                ack: false,
             }
         );
         // A host and port in place of a demo name is not a message we accept.
