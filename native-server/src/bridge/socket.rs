@@ -28,6 +28,9 @@ use super::session::Outbound;
 /// Bytes asked of each read.
 pub const READ_CHUNK: usize = 64 * 1024;
 
+/// Commands queued for one socket's writer before the session waits for it.
+const CMD_QUEUE: usize = 32;
+
 /// Commands from the session to a socket's writer.
 #[derive(Debug)]
 pub enum SockCmd {
@@ -93,6 +96,16 @@ struct Shared {
 }
 
 impl Shared {
+    fn new(id: SocketId, out: mpsc::Sender<Outbound>, epoch: Instant, ack: bool) -> Self {
+        Self {
+            id,
+            ack,
+            out,
+            closed: Arc::new(AtomicBool::new(false)),
+            epoch,
+        }
+    }
+
     fn now_us(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
     }
@@ -145,15 +158,9 @@ pub fn spawn_tcp(
     epoch: Instant,
     ack: bool,
 ) -> SockHandle {
-    let shared = Shared {
-        id,
-        ack,
-        out,
-        closed: Arc::new(AtomicBool::new(false)),
-        epoch,
-    };
+    let shared = Shared::new(id, out, epoch, ack);
     let (read, write) = stream.into_split();
-    let (cmd_tx, cmd_rx) = mpsc::channel(32);
+    let (cmd_tx, cmd_rx) = mpsc::channel(CMD_QUEUE);
     let reader = tokio::spawn(tcp_reader(read, shared.clone())).abort_handle();
     let writer = tokio::spawn(tcp_writer(write, cmd_rx, shared.clone())).abort_handle();
     handle(&shared, cmd_tx, reader, writer)
@@ -215,15 +222,9 @@ pub fn spawn_udp(
     epoch: Instant,
     ack: bool,
 ) -> SockHandle {
-    let shared = Shared {
-        id,
-        ack,
-        out,
-        closed: Arc::new(AtomicBool::new(false)),
-        epoch,
-    };
+    let shared = Shared::new(id, out, epoch, ack);
     let socket = Arc::new(socket);
-    let (cmd_tx, cmd_rx) = mpsc::channel(32);
+    let (cmd_tx, cmd_rx) = mpsc::channel(CMD_QUEUE);
     let reader = tokio::spawn(udp_reader(socket.clone(), shared.clone())).abort_handle();
     let writer = tokio::spawn(udp_writer(socket, cmd_rx, shared.clone())).abort_handle();
     handle(&shared, cmd_tx, reader, writer)
