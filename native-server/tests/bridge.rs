@@ -382,3 +382,36 @@ async fn sends_are_acknowledged_only_when_asked() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_half_closed_socket_refuses_sends_and_still_reads() {
+    let server = TestServer::start(|_| {}).await;
+    let mut page = Page::connect(server.http).await;
+    page.open(open(1, Demo::Sticky)).await;
+    page.send_bytes(1, b"before").await;
+    page.send(ClientMsg::Shutdown { sock: 1 }).await;
+    page.send_bytes(1, b"after").await;
+    // The send after the shutdown is refused with a reason; the echo of the
+    // send before it still arrives, then the server's own close.
+    let (mut refused, mut echoed) = (None, Vec::new());
+    page.until(|g| match g {
+        Got::Msg(ServerMsg::Error { sock, code, .. }) => {
+            refused = Some((*sock, code.clone()));
+            None
+        }
+        Got::Read { sock: 1, data } => {
+            echoed.extend_from_slice(data);
+            None
+        }
+        Got::Msg(ServerMsg::Closed {
+            sock: 1,
+            by: ClosedBy::Peer,
+            ..
+        }) => Some(()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(refused, Some((Some(1), "shut_down".to_owned())));
+    assert_eq!(echoed, b"before");
+    server.stop().await;
+}

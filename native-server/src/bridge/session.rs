@@ -9,9 +9,16 @@
 //! Anything else must be one of the operator's `--bridge-allow` targets,
 //! compared exactly. Bad messages get an `error` message and the session goes
 //! on. When the page goes away, every socket it opened is closed.
+//!
+//! A relayed message wakes as few tasks as possible: the session task reads it
+//! from the page and writes it to the socket itself; the socket's reader task
+//! writes the answer to the page itself ([`Page`]). Two wake-ups per round
+//! trip, one for each readable socket, as in a single-threaded select loop.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,15 +30,16 @@ use protocol::bridge::{
 use protocol::demo::StickyOptions;
 use protocol::{Demo, Transport};
 use tokio::net::{TcpSocket, UdpSocket};
-use tokio::sync::mpsc;
+use tokio::sync::Mutex;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
-use super::socket::{SockCmd, SockHandle, dial_addr, spawn_tcp, spawn_udp};
+use super::socket::{SendFailure, SockHandle, dial_addr, spawn_tcp, spawn_udp};
 use crate::demos::DemoCtx;
 use crate::server::Service;
 
-/// Messages queued towards the page before the session stops reading sockets.
-pub const OUT_QUEUE: usize = 64;
+/// How long a session that is ending waits to tell the page so.
+const FAREWELL: Duration = Duration::from_secs(1);
 
 /// A message from the page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +66,70 @@ impl Outbound {
     }
 }
 
+type BoxSink = Pin<Box<dyn Sink<Outbound, Error = ()> + Send>>;
+
+/// The way to the page, shared by the session, its sockets' readers and its
+/// event feed: whoever has something for the page writes it.
+///
+/// One message at a time: a writer holds the sink until the message is
+/// written. If the page stops reading, that write waits and so does everyone
+/// else's; nothing queues up in between, so memory stays bounded, and a socket
+/// reader that waits stops reading its socket.
+#[derive(Clone)]
+pub struct Page {
+    sink: Arc<Mutex<BoxSink>>,
+    gone: CancellationToken,
+}
+
+impl fmt::Debug for Page {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Page")
+            .field("gone", &self.gone.is_cancelled())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Page {
+    fn new<O>(sink: O) -> Self
+    where
+        O: Sink<Outbound> + Send + 'static,
+    {
+        Self {
+            sink: Arc::new(Mutex::new(Box::pin(sink.sink_map_err(|_| ())))),
+            gone: CancellationToken::new(),
+        }
+    }
+
+    /// Writes one message to the page, waiting while the page is not reading.
+    /// Returns false once the page is gone.
+    pub async fn send(&self, msg: Outbound) -> bool {
+        let mut sink = self.sink.lock().await;
+        // Checked under the lock: a sink that has failed must not be used again.
+        if self.gone.is_cancelled() {
+            return false;
+        }
+        let written = sink.send(msg).await.is_ok();
+        if !written {
+            self.gone.cancel();
+        }
+        written
+    }
+
+    /// Resolves when a write to the page has failed: it went away.
+    async fn gone(&self) {
+        self.gone.cancelled().await;
+    }
+
+    /// Closes the WebSocket (a close frame, then the connection).
+    async fn close(&self) {
+        let mut sink = self.sink.lock().await;
+        if !self.gone.is_cancelled() {
+            let _ = sink.close().await;
+            self.gone.cancel();
+        }
+    }
+}
+
 /// What a session needs from the server.
 #[derive(Debug, Clone)]
 pub struct SessionEnv {
@@ -77,7 +149,7 @@ fn error(sock: Option<SocketId>, code: &str, message: impl Into<String>) -> Outb
 
 struct Session {
     env: SessionEnv,
-    out: mpsc::Sender<Outbound>,
+    page: Page,
     sockets: HashMap<SocketId, SockHandle>,
     epoch: Instant,
     events: Option<tokio::task::AbortHandle>,
@@ -87,42 +159,47 @@ struct Session {
 pub async fn run_session<I, O>(mut incoming: I, outgoing: O, env: SessionEnv)
 where
     I: Stream<Item = Inbound> + Unpin + Send,
-    O: Sink<Outbound> + Unpin + Send + 'static,
+    O: Sink<Outbound> + Send + 'static,
 {
-    let (out_tx, mut out_rx) = mpsc::channel::<Outbound>(OUT_QUEUE);
-    // The writer: the only place that touches the sink. When the page stops
-    // reading, `send` waits, the queue fills, and producers wait in turn.
-    let writer = tokio::spawn(async move {
-        let mut outgoing = outgoing;
-        while let Some(msg) = out_rx.recv().await {
-            if outgoing.send(msg).await.is_err() {
-                break;
-            }
-        }
-        let _ = outgoing.close().await;
-    });
-
     let idle = env.ctx.config.bridge.idle_timeout;
     let shutdown = env.ctx.shutdown.clone();
+    let page = Page::new(outgoing);
     let mut session = Session {
         env,
-        out: out_tx,
+        page: page.clone(),
         sockets: HashMap::new(),
         epoch: Instant::now(),
         events: None,
     };
     session.send(session.welcome()).await;
 
+    // One timer for the whole session, moved on only when it fires: arming a
+    // fresh one per message would cost two timer-wheel updates per message.
+    let mut last_heard = Instant::now();
+    let idle_check = tokio::time::sleep_until(last_heard + idle);
+    // Likewise one wait each for shutdown and for the page going away, polled
+    // by both selects below; each loop ends once either completes.
+    let stopping = shutdown.cancelled();
+    let page_gone = page.gone();
+    tokio::pin!(idle_check, stopping, page_gone);
+
     loop {
-        let next = tokio::select! {
-            _ = shutdown.cancelled() => {
-                session.send(error(None, "server_shutdown", "the server is shutting down")).await;
+        let msg = tokio::select! {
+            biased;
+            () = &mut stopping => {
+                say_bye(&page).await;
                 break;
             }
-            next = tokio::time::timeout(idle, incoming.next()) => next,
-        };
-        match next {
-            Err(_) => {
+            () = &mut page_gone => break,
+            next = incoming.next() => match next {
+                Some(msg) => msg,
+                None => break, // the page closed the WebSocket
+            },
+            () = &mut idle_check => {
+                if last_heard + idle > Instant::now() {
+                    idle_check.as_mut().reset(last_heard + idle);
+                    continue;
+                }
                 session
                     .send(error(
                         None,
@@ -135,51 +212,58 @@ where
                     .await;
                 break;
             }
-            Ok(None) => break, // the page closed the WebSocket
-            Ok(Some(msg)) => {
-                // Handling one message can wait a long time: a send waits for
-                // the socket's writer, which waits for the peer, which (an echo
-                // server) waits for us to take its replies, which wait for the
-                // page to read. If the page vanishes meanwhile, only the
-                // WebSocket writer notices (its send fails and it drops the
-                // queue's receiver): watch for that, and for shutdown, or the
-                // session and its sockets would wait forever.
-                let page_gone = session.out.clone();
-                let handled = async {
-                    match msg {
-                        Inbound::Text(text) => session.on_text(&text).await,
-                        Inbound::Binary(bytes) => session.on_binary(bytes).await,
-                    }
-                };
-                tokio::select! {
-                    _ = handled => {}
-                    _ = page_gone.closed() => break,
-                    _ = shutdown.cancelled() => {
-                        // Bounded: the queue may be full of replies the page never reads.
-                        let bye = error(None, "server_shutdown", "the server is shutting down");
-                        let _ = tokio::time::timeout(Duration::from_millis(200), page_gone.send(bye)).await;
-                        break;
-                    }
-                }
+        };
+        last_heard = Instant::now();
+        // Handling one message can wait a long time: a send waits for the
+        // socket, which waits for the peer, which (an echo server) waits for
+        // us to take its replies, which wait for the page to read. If the page
+        // vanishes meanwhile, only a write to it notices: watch for that, and
+        // for shutdown, or the session and its sockets would wait forever.
+        let handled = async {
+            match msg {
+                Inbound::Text(text) => session.on_text(&text).await,
+                Inbound::Binary(bytes) => session.on_binary(&bytes).await,
+            }
+        };
+        tokio::select! {
+            _ = handled => {}
+            () = &mut page_gone => break,
+            () = &mut stopping => {
+                say_bye(&page).await;
+                break;
             }
         }
     }
 
-    // Closing the page closes its sockets.
-    for (_, sock) in session.sockets.drain() {
-        sock.close(ClosedBy::Bridge, "the page's session ended")
-            .await;
+    // Closing the page closes its sockets. Stop every reader first, so none
+    // holds the page while the farewells go out; then say goodbye, bounded:
+    // the page may have stopped reading.
+    let sockets: Vec<SockHandle> = session.sockets.drain().map(|(_, s)| s).collect();
+    for sock in &sockets {
+        sock.stop_reading();
     }
     if let Some(events) = session.events.take() {
         events.abort();
     }
-    drop(session);
-    let _ = writer.await;
+    let farewell = async {
+        for sock in sockets {
+            sock.close(ClosedBy::Bridge, "the page's session ended")
+                .await;
+        }
+        page.close().await;
+    };
+    let _ = tokio::time::timeout(FAREWELL, farewell).await;
+}
+
+/// Tells the page the server is going, bounded: it may not be reading.
+async fn say_bye(page: &Page) {
+    let bye = error(None, "server_shutdown", "the server is shutting down");
+    let _ = tokio::time::timeout(Duration::from_millis(200), page.send(bye)).await;
 }
 
 impl Session {
     async fn send(&self, msg: Outbound) {
-        let _ = self.out.send(msg).await;
+        self.page.send(msg).await;
     }
 
     fn welcome(&self) -> Outbound {
@@ -233,10 +317,16 @@ impl Session {
                 sticky,
                 ack,
             } => self.open(sock, demo, target, nodelay, sticky, ack).await,
-            ClientMsg::Send { sock, text } => {
-                self.command(sock, SockCmd::Data(text.into_bytes())).await
+            ClientMsg::Send { sock, text } => self.send_bytes(sock, text.as_bytes()).await,
+            ClientMsg::Shutdown { sock } => {
+                let refused = match self.sockets.get_mut(&sock) {
+                    Some(handle) => handle.shutdown().await.err(),
+                    None => Some(unknown_socket(sock)),
+                };
+                if let Some(msg) = refused {
+                    self.send(msg).await;
+                }
             }
-            ClientMsg::Shutdown { sock } => self.command(sock, SockCmd::Shutdown).await,
             ClientMsg::Close { sock } => match self.sockets.remove(&sock) {
                 Some(handle) => handle.close(ClosedBy::Page, "closed by the page").await,
                 None => self.send(unknown_socket(sock)).await,
@@ -250,29 +340,29 @@ impl Session {
         }
     }
 
-    async fn on_binary(&mut self, bytes: Vec<u8>) {
-        match decode_send(&bytes) {
-            Ok((sock, payload)) => self.command(sock, SockCmd::Data(payload.to_vec())).await,
+    async fn on_binary(&mut self, bytes: &[u8]) {
+        match decode_send(bytes) {
+            Ok((sock, payload)) => self.send_bytes(sock, payload).await,
             Err(e @ (BinaryError::Short(_) | BinaryError::UnknownTag(_))) => {
                 self.send(error(None, "bad_binary", e.to_string())).await;
             }
         }
     }
 
-    async fn command(&mut self, sock: SocketId, cmd: SockCmd) {
-        let Some(handle) = self.sockets.get(&sock) else {
+    /// Writes the page's bytes to one of its sockets.
+    async fn send_bytes(&mut self, sock: SocketId, bytes: &[u8]) {
+        let Some(handle) = self.sockets.get_mut(&sock) else {
             self.send(unknown_socket(sock)).await;
             return;
         };
-        // Waits when the socket's writer is behind: the page is paced by the peer.
-        if handle.cmd.send(cmd).await.is_err() {
-            self.sockets.remove(&sock);
-            self.send(error(
-                Some(sock),
-                "socket_closed",
-                format!("socket {sock} is closed; open a new one"),
-            ))
-            .await;
+        // Waits while the peer is not reading: the page is paced by the peer.
+        match handle.send(bytes).await {
+            Ok(()) => {}
+            Err(SendFailure::Closed) => {
+                // `closed` is announced; later sends learn the id is free.
+                self.sockets.remove(&sock);
+            }
+            Err(SendFailure::Refused(msg)) => self.send(msg).await,
         }
     }
 
@@ -281,7 +371,7 @@ impl Session {
             old.abort();
         }
         let mut sub = self.env.ctx.bus.subscribe();
-        let out = self.out.clone();
+        let page = self.page.clone();
         let task = tokio::spawn(async move {
             while let Some(event) = sub.recv().await {
                 let wanted = demos.is_empty()
@@ -292,7 +382,7 @@ impl Session {
                         event: (*event).clone(),
                     };
                     // Waiting here is fine: the bus drops what we miss and says so.
-                    if out.send(Outbound::msg(&msg)).await.is_err() {
+                    if !page.send(Outbound::msg(&msg)).await {
                         return;
                     }
                 }
@@ -355,7 +445,6 @@ impl Session {
         ack: bool,
     ) {
         let limit = self.env.ctx.config.bridge.sockets_per_session;
-        self.sockets.retain(|_, h| !h.is_finished());
         if self.sockets.contains_key(&sock) {
             self.send(error(
                 Some(sock),
@@ -458,7 +547,7 @@ impl Session {
         stream.set_nodelay(nodelay)?;
         let (local, peer) = (stream.local_addr()?, stream.peer_addr()?);
         Ok((
-            spawn_tcp(sock, stream, self.out.clone(), self.epoch, ack),
+            spawn_tcp(sock, stream, self.page.clone(), self.epoch, ack),
             local,
             peer,
         ))
@@ -479,7 +568,7 @@ impl Session {
         socket.connect(addr).await?;
         let (local, peer) = (socket.local_addr()?, socket.peer_addr()?);
         Ok((
-            spawn_udp(sock, socket, self.out.clone(), self.epoch, ack),
+            spawn_udp(sock, socket, self.page.clone(), self.epoch, ack),
             local,
             peer,
         ))

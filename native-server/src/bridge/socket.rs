@@ -1,15 +1,18 @@
-//! One bridged socket: a reader task and a writer task around a real TCP or
-//! UDP socket.
+//! One bridged socket: a reader task, and the sending half the session writes
+//! to directly.
 //!
-//! Reading and writing are separate tasks on purpose. If one task did both, a
-//! large send to a peer that is itself busy sending to us could deadlock: we
-//! would wait to write while it waits for us to read.
+//! Reading runs in its own task so that it never waits for our writing. If one
+//! task did both, a large send to a peer that is itself busy sending to us
+//! could deadlock: we would wait to write while it waits for us to read.
+//! Writing needs no task of its own: the session writes each send as it takes
+//! it from the page, which paces the page by the peer, and saves a hand-off
+//! between tasks on every relayed message.
 //!
 //! Every read becomes exactly one binary `R` frame to the page, so the page
-//! sees the boundaries the socket really returned. The frame goes through the
-//! session's bounded outgoing queue: if the page stops reading, the queue
-//! fills, the reader waits, we stop reading the socket, and TCP flow control
-//! slows the peer. Memory stays bounded.
+//! sees the boundaries the socket really returned. The reader sends the frame
+//! itself ([`Page::send`]): if the page stops reading, that send waits, we stop
+//! reading the socket, and TCP flow control slows the peer. Memory stays
+//! bounded.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,88 +22,138 @@ use protocol::bridge::{ClosedBy, ServerMsg, SocketId, read_header};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpStream, UdpSocket};
-use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use super::session::Outbound;
+use super::session::{Outbound, Page};
 
 /// Bytes asked of each read.
 pub const READ_CHUNK: usize = 64 * 1024;
 
-/// Commands queued for one socket's writer before the session waits for it.
-const CMD_QUEUE: usize = 32;
-
-/// Commands from the session to a socket's writer.
-#[derive(Debug)]
-pub enum SockCmd {
-    /// Send these bytes.
-    Data(Vec<u8>),
-    /// Shut down the sending half.
-    Shutdown,
-}
-
 /// The session's handle on one bridged socket.
 #[derive(Debug)]
 pub struct SockHandle {
-    /// Where to send commands.
-    pub cmd: mpsc::Sender<SockCmd>,
+    shared: Shared,
+    writer: Writer,
     reader: AbortHandle,
-    writer: AbortHandle,
-    closed: Arc<AtomicBool>,
-    out: mpsc::Sender<Outbound>,
-    id: SocketId,
+    /// The page shut down our sending half.
+    shut_down: bool,
+}
+
+/// The sending half of a bridged socket.
+#[derive(Debug)]
+enum Writer {
+    Tcp(OwnedWriteHalf),
+    Udp(Arc<UdpSocket>),
+}
+
+/// Why a send did not go through.
+#[derive(Debug)]
+pub enum SendFailure {
+    /// The connection is broken: the socket has announced `closed` and must be
+    /// dropped.
+    Closed,
+    /// The socket is fine but could not take this send; tell the page.
+    Refused(Outbound),
 }
 
 impl SockHandle {
-    /// Whether both tasks have ended.
-    pub fn is_finished(&self) -> bool {
-        self.reader.is_finished() && self.writer.is_finished()
+    /// Sends one message's bytes (a TCP write of all of them, or one datagram).
+    ///
+    /// Waits while the peer is not reading: the page is paced by the peer.
+    pub async fn send(&mut self, bytes: &[u8]) -> Result<(), SendFailure> {
+        let id = self.shared.id;
+        match &mut self.writer {
+            Writer::Tcp(_) if self.shut_down => Err(SendFailure::Refused(sock_error(
+                id,
+                "shut_down",
+                format!(
+                    "socket {id} was shut down for sending (half-closed); it still reads \
+                     what the server sends; open a new socket to send more"
+                ),
+            ))),
+            Writer::Tcp(write) => match write.write_all(bytes).await {
+                Ok(()) => {
+                    self.shared.sent(bytes.len()).await;
+                    Ok(())
+                }
+                Err(e) => {
+                    self.reader.abort();
+                    self.shared
+                        .closed(ClosedBy::Peer, &format!("sending failed: {e}"))
+                        .await;
+                    Err(SendFailure::Closed)
+                }
+            },
+            Writer::Udp(socket) => match socket.send(bytes).await {
+                Ok(n) => {
+                    self.shared.sent(n).await;
+                    Ok(())
+                }
+                Err(e) => Err(SendFailure::Refused(sock_error(
+                    id,
+                    "udp_error",
+                    format!("the datagram was not sent: {e}"),
+                ))),
+            },
+        }
+    }
+
+    /// Shuts down the sending half (TCP's FIN: "I will send no more"). The
+    /// peer's reads return 0; ours go on.
+    pub async fn shutdown(&mut self) -> Result<(), Outbound> {
+        match &mut self.writer {
+            Writer::Tcp(write) => {
+                self.shut_down = true;
+                let _ = write.shutdown().await;
+                Ok(())
+            }
+            Writer::Udp(_) => Err(sock_error(
+                self.shared.id,
+                "not_tcp",
+                "UDP has no connection to half-close; close the socket instead",
+            )),
+        }
+    }
+
+    /// Stops reading at once; the socket closes when the handle is dropped.
+    pub fn stop_reading(&self) {
+        self.reader.abort();
     }
 
     /// Closes the socket at the page's request (or at session end).
     pub async fn close(self, by: ClosedBy, reason: &str) {
         self.reader.abort();
-        self.writer.abort();
-        announce_closed(&self.closed, &self.out, self.id, by, reason).await;
+        self.shared.closed(by, reason).await;
     }
 }
 
-/// Sends `closed` once per socket, whoever gets there first.
-async fn announce_closed(
-    closed: &AtomicBool,
-    out: &mpsc::Sender<Outbound>,
-    sock: SocketId,
-    by: ClosedBy,
-    reason: &str,
-) {
-    if !closed.swap(true, Ordering::AcqRel) {
-        let msg = ServerMsg::Closed {
-            sock,
-            by,
-            reason: reason.to_owned(),
-        };
-        let _ = out.send(Outbound::msg(&msg)).await;
-    }
+fn sock_error(sock: SocketId, code: &str, message: impl Into<String>) -> Outbound {
+    Outbound::msg(&ServerMsg::Error {
+        sock: Some(sock),
+        code: code.to_owned(),
+        message: message.into(),
+    })
 }
 
-/// What both halves of a bridged socket share.
-#[derive(Clone)]
+/// What the reader and the handle of one socket share.
+#[derive(Debug, Clone)]
 struct Shared {
     id: SocketId,
     /// Whether the page asked for a `sent` message per completed send.
     ack: bool,
-    out: mpsc::Sender<Outbound>,
+    page: Page,
+    /// Whether `closed` has been announced (exactly once per socket).
     closed: Arc<AtomicBool>,
     epoch: Instant,
 }
 
 impl Shared {
-    fn new(id: SocketId, out: mpsc::Sender<Outbound>, epoch: Instant, ack: bool) -> Self {
+    fn new(id: SocketId, page: Page, epoch: Instant, ack: bool) -> Self {
         Self {
             id,
             ack,
-            out,
+            page,
             closed: Arc::new(AtomicBool::new(false)),
             epoch,
         }
@@ -110,66 +163,67 @@ impl Shared {
         u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
     }
 
-    fn read_frame(&self, data: &[u8]) -> Outbound {
+    /// Relays one read as an `R` frame; false when the page is gone.
+    async fn read(&self, data: &[u8]) -> bool {
         let mut frame = Vec::with_capacity(13 + data.len());
         frame.extend_from_slice(&read_header(self.id, self.now_us()));
         frame.extend_from_slice(data);
-        Outbound::Binary(frame)
+        self.page.send(Outbound::Binary(frame)).await
     }
 
     async fn sent(&self, size: usize) {
-        if !self.ack {
-            return;
+        if self.ack {
+            let msg = ServerMsg::Sent {
+                sock: self.id,
+                size,
+                at_us: self.now_us(),
+            };
+            self.page.send(Outbound::msg(&msg)).await;
         }
-        let msg = ServerMsg::Sent {
-            sock: self.id,
-            size,
-            at_us: self.now_us(),
-        };
-        let _ = self.out.send(Outbound::msg(&msg)).await;
     }
 
+    /// Sends `closed` once per socket, whoever gets there first.
     async fn closed(&self, by: ClosedBy, reason: &str) {
-        announce_closed(&self.closed, &self.out, self.id, by, reason).await;
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            let msg = ServerMsg::Closed {
+                sock: self.id,
+                by,
+                reason: reason.to_owned(),
+            };
+            self.page.send(Outbound::msg(&msg)).await;
+        }
     }
 }
 
-fn handle(
-    shared: &Shared,
-    cmd: mpsc::Sender<SockCmd>,
-    reader: AbortHandle,
-    writer: AbortHandle,
-) -> SockHandle {
-    SockHandle {
-        cmd,
-        reader,
-        writer,
-        closed: shared.closed.clone(),
-        out: shared.out.clone(),
-        id: shared.id,
-    }
-}
-
-/// Starts the tasks of a connected TCP socket.
+/// Starts reading a connected TCP socket.
 pub fn spawn_tcp(
     id: SocketId,
     stream: TcpStream,
-    out: mpsc::Sender<Outbound>,
+    page: Page,
     epoch: Instant,
     ack: bool,
 ) -> SockHandle {
-    let shared = Shared::new(id, out, epoch, ack);
+    let shared = Shared::new(id, page, epoch, ack);
     let (read, write) = stream.into_split();
-    let (cmd_tx, cmd_rx) = mpsc::channel(CMD_QUEUE);
     let reader = tokio::spawn(tcp_reader(read, shared.clone())).abort_handle();
-    let writer = tokio::spawn(tcp_writer(write, cmd_rx, shared.clone())).abort_handle();
-    handle(&shared, cmd_tx, reader, writer)
+    SockHandle {
+        shared,
+        writer: Writer::Tcp(write),
+        reader,
+        shut_down: false,
+    }
 }
 
 async fn tcp_reader(mut read: OwnedReadHalf, shared: Shared) {
-    let mut buf = vec![0u8; READ_CHUNK];
+    // Borrowed only once there is something to read, and never zero-filled:
+    // an idle bridged socket costs no buffer.
+    let mut buf = Vec::new();
     loop {
-        match read.read(&mut buf).await {
+        if buf.capacity() == 0 && read.readable().await.is_ok() {
+            buf.reserve_exact(READ_CHUNK);
+        }
+        buf.clear();
+        match read.read_buf(&mut buf).await {
             Ok(0) => {
                 shared
                     .closed(
@@ -179,9 +233,9 @@ async fn tcp_reader(mut read: OwnedReadHalf, shared: Shared) {
                     .await;
                 return;
             }
-            Ok(n) => {
-                if shared.out.send(shared.read_frame(&buf[..n])).await.is_err() {
-                    return; // the session is gone
+            Ok(_) => {
+                if !shared.read(&buf).await {
+                    return; // the page is gone
                 }
             }
             Err(e) => {
@@ -194,88 +248,49 @@ async fn tcp_reader(mut read: OwnedReadHalf, shared: Shared) {
     }
 }
 
-async fn tcp_writer(mut write: OwnedWriteHalf, mut cmds: mpsc::Receiver<SockCmd>, shared: Shared) {
-    while let Some(cmd) = cmds.recv().await {
-        match cmd {
-            SockCmd::Data(bytes) => {
-                if let Err(e) = write.write_all(&bytes).await {
-                    shared
-                        .closed(ClosedBy::Peer, &format!("sending failed: {e}"))
-                        .await;
-                    return;
-                }
-                shared.sent(bytes.len()).await;
-            }
-            SockCmd::Shutdown => {
-                // FIN: "I will send no more". The peer's reads return 0; ours go on.
-                let _ = write.shutdown().await;
-            }
-        }
-    }
-}
-
-/// Starts the tasks of a connected UDP socket.
+/// Starts reading a connected UDP socket.
 pub fn spawn_udp(
     id: SocketId,
     socket: UdpSocket,
-    out: mpsc::Sender<Outbound>,
+    page: Page,
     epoch: Instant,
     ack: bool,
 ) -> SockHandle {
-    let shared = Shared::new(id, out, epoch, ack);
+    let shared = Shared::new(id, page, epoch, ack);
     let socket = Arc::new(socket);
-    let (cmd_tx, cmd_rx) = mpsc::channel(CMD_QUEUE);
     let reader = tokio::spawn(udp_reader(socket.clone(), shared.clone())).abort_handle();
-    let writer = tokio::spawn(udp_writer(socket, cmd_rx, shared.clone())).abort_handle();
-    handle(&shared, cmd_tx, reader, writer)
+    SockHandle {
+        shared,
+        writer: Writer::Udp(socket),
+        reader,
+        shut_down: false,
+    }
 }
 
 async fn udp_reader(socket: Arc<UdpSocket>, shared: Shared) {
-    let mut buf = vec![0u8; READ_CHUNK];
+    let mut buf = Vec::new();
     loop {
-        match socket.recv(&mut buf).await {
-            Ok(n) => {
-                if shared.out.send(shared.read_frame(&buf[..n])).await.is_err() {
+        if buf.capacity() == 0 && socket.readable().await.is_ok() {
+            buf.reserve_exact(READ_CHUNK);
+        }
+        buf.clear();
+        match socket.recv_buf(&mut buf).await {
+            Ok(_) => {
+                if !shared.read(&buf).await {
                     return;
                 }
             }
             Err(e) => {
                 // E.g. ICMP port unreachable: the demo is not listening. UDP has no
                 // connection to lose, so report and keep the socket.
-                let msg = ServerMsg::Error {
-                    sock: Some(shared.id),
-                    code: "udp_error".into(),
-                    message: format!("the datagram could not be delivered: {e}"),
-                };
-                if shared.out.send(Outbound::msg(&msg)).await.is_err() {
+                let msg = sock_error(
+                    shared.id,
+                    "udp_error",
+                    format!("the datagram could not be delivered: {e}"),
+                );
+                if !shared.page.send(msg).await {
                     return;
                 }
-            }
-        }
-    }
-}
-
-async fn udp_writer(socket: Arc<UdpSocket>, mut cmds: mpsc::Receiver<SockCmd>, shared: Shared) {
-    while let Some(cmd) = cmds.recv().await {
-        match cmd {
-            SockCmd::Data(bytes) => match socket.send(&bytes).await {
-                Ok(n) => shared.sent(n).await,
-                Err(e) => {
-                    let msg = ServerMsg::Error {
-                        sock: Some(shared.id),
-                        code: "udp_error".into(),
-                        message: format!("the datagram was not sent: {e}"),
-                    };
-                    let _ = shared.out.send(Outbound::msg(&msg)).await;
-                }
-            },
-            SockCmd::Shutdown => {
-                let msg = ServerMsg::Error {
-                    sock: Some(shared.id),
-                    code: "not_tcp".into(),
-                    message: "UDP has no connection to half-close; close the socket instead".into(),
-                };
-                let _ = shared.out.send(Outbound::msg(&msg)).await;
             }
         }
     }
