@@ -9,8 +9,9 @@
 //!
 //! Two bridges speak two dialects:
 //! - socket-lab's `/ws`: a JSON `open` naming the operator-allowed target, then
-//!   binary `D` frames out and `R` frames back (see `protocol::bridge`); the
-//!   JSON `sent` acknowledgements it also sends are read and skipped.
+//!   binary `D` frames out and `R` frames back (see `protocol::bridge`). The
+//!   `open` does not ask for `sent` acknowledgements (a lab page that wants
+//!   them does); any that arrived would be read and skipped.
 //! - websockify: the target is fixed on its command line; binary frames carry
 //!   raw bytes both ways (subprotocol `binary`).
 
@@ -178,7 +179,7 @@ impl Session {
                     Bridge::Websockify => self.got.extend_from_slice(&b),
                 },
                 Some(Ok(Message::Text(t))) => {
-                    // socket-lab acknowledges each send with `sent`; anything else is trouble.
+                    // A `sent` acknowledgement is harmless; anything else is trouble.
                     let v: Value = serde_json::from_str(t.as_str()).map_err(err)?;
                     if self.bridge == Bridge::Websockify || v["type"] != "sent" {
                         return Err(format!("unexpected message {v}"));

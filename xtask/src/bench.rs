@@ -116,6 +116,8 @@ struct Runner {
     plan: Plan,
     /// The open-file limit servers are started with.
     nofile: u64,
+    /// The CPUs loadgen runs on (`None`: wherever the kernel puts it).
+    load_cpus: Option<String>,
     results: Vec<Value>,
     problems: Vec<String>,
 }
@@ -126,7 +128,8 @@ impl Runner {
     fn measure(&mut self, target: &str, pid: Option<u32>, args: &[String]) {
         let cpu_before = pid.and_then(procs::cpu_ms);
         let limit = Duration::from_secs_f64(self.plan.secs) + Duration::from_secs(300);
-        match procs::loadgen(&self.loadgen, &self.logs, args, limit) {
+        let cpus = self.load_cpus.as_deref();
+        match procs::loadgen(&self.loadgen, cpus, &self.logs, args, limit) {
             Ok(values) => {
                 let cpu = match (cpu_before, pid.and_then(procs::cpu_ms)) {
                     (Some(a), Some(b)) => Some(b - a),
@@ -151,14 +154,22 @@ impl Runner {
     /// Starts a fresh socket-lab with `uppercase`, `framed` and the bridge,
     /// admitting `echo` as a bridge target, with the raised fd limit.
     fn socket_lab(&self, name: &str, echo: &str) -> Result<SocketLab> {
+        self.socket_lab_on(name, echo, None)
+    }
+
+    /// [`Runner::socket_lab`] on the CPUs `cpus` (a `taskset -c` list).
+    fn socket_lab_on(&self, name: &str, echo: &str, cpus: Option<&str>) -> Result<SocketLab> {
         let mut cmd = if procs::which("prlimit").is_some() {
             let mut c = Command::new("prlimit");
             c.arg(format!("--nofile={n}:{n}", n = self.nofile))
-                .arg("--")
-                .arg(&self.socket_lab);
+                .arg("--");
+            if let Some(list) = cpus {
+                c.args(["taskset", "-c", list]);
+            }
+            c.arg(&self.socket_lab);
             c
         } else {
-            Command::new(&self.socket_lab)
+            procs::pinned(cpus, &self.socket_lab)
         };
         cmd.args([
             "--http-port",
@@ -237,6 +248,7 @@ pub(crate) fn bench(ctx: &Ctx, args: &[String]) -> Result<()> {
         logs: logs.clone(),
         plan: plan.clone(),
         nofile,
+        load_cpus: None,
         results: Vec::new(),
         problems: Vec::new(),
     };
@@ -295,6 +307,7 @@ pub(crate) fn bench(ctx: &Ctx, args: &[String]) -> Result<()> {
         nofile,
         nofile_hard: hard,
         websockify: websockify.ok().map(|_| WEBSOCKIFY_VERSION.to_owned()),
+        isolation: Isolation::detect().map(|i| (i.bridge, i.load)),
         root: ctx.root.clone(),
         target: ctx.target(),
     };
@@ -366,7 +379,7 @@ fn side_by_side(run: &mut Runner, websockify: Option<&PathBuf>) -> Result<()> {
     let py_framed_addr = listening(&lines)?;
     let lab = run.socket_lab("socket-lab", &echo_addr)?;
     let ws = match websockify {
-        Some(bin) => match start_websockify(&logs, bin, &echo_addr) {
+        Some(bin) => match start_websockify(&logs, "websockify", bin, &echo_addr, None) {
             Ok(pair) => Some(pair),
             Err(e) => {
                 run.problems.push(format!("websockify: {e:#}"));
@@ -418,6 +431,94 @@ fn side_by_side(run: &mut Runner, websockify: Option<&PathBuf>) -> Result<()> {
             }
         }
     }
+    relay_rounds(run, &lab, ws.as_ref(), &echo_addr, "");
+    drop((lab, ws, py_upper, py_framed, floor, echo));
+
+    // The same relay again with the bridge on its own CPUs and the load
+    // generator and echo target on the others: on a small machine they
+    // otherwise share cores, and the client's CPU is taken from the bridge.
+    match Isolation::detect() {
+        Some(iso) => {
+            if let Err(e) = isolated_relay(run, &iso, websockify) {
+                run.problems.push(format!("isolated relay runs: {e:#}"));
+            }
+        }
+        None => run
+            .problems
+            .push("isolated relay runs skipped: they need `taskset` and at least 2 CPUs".into()),
+    }
+    Ok(())
+}
+
+/// How the isolated relay runs split the CPUs this process may use.
+struct Isolation {
+    /// The bridges' CPUs (`taskset -c` list): the first half.
+    bridge: String,
+    /// loadgen's and the echo target's: the rest.
+    load: String,
+}
+
+impl Isolation {
+    fn detect() -> Option<Isolation> {
+        let cpus = procs::allowed_cpus();
+        if cpus.len() < 2 || procs::which("taskset").is_none() {
+            return None;
+        }
+        let list = |c: &[u32]| c.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+        let (bridge, load) = cpus.split_at(cpus.len() / 2);
+        Some(Isolation {
+            bridge: list(bridge),
+            load: list(load),
+        })
+    }
+}
+
+/// Fresh echo target, socket-lab and websockify, pinned as `iso` says, then
+/// the relay rounds with loadgen pinned too.
+fn isolated_relay(run: &mut Runner, iso: &Isolation, websockify: Option<&PathBuf>) -> Result<()> {
+    let logs = run.logs.clone();
+    let (echo, lines) = procs::start(
+        &logs,
+        "echo-isolated",
+        {
+            let mut c = procs::pinned(Some(&iso.load), &run.loadgen);
+            c.args(["echo-server", "--exit-on-stdin-eof", "--max-secs", "1800"]);
+            c
+        },
+        1,
+        false,
+    )?;
+    let echo_addr = listening(&lines)?;
+    let lab = run.socket_lab_on("socket-lab-isolated", &echo_addr, Some(&iso.bridge))?;
+    let ws = match websockify {
+        Some(bin) => Some(start_websockify(
+            &logs,
+            "websockify-isolated",
+            bin,
+            &echo_addr,
+            Some(&iso.bridge),
+        )?),
+        None => None,
+    };
+    run.load_cpus = Some(iso.load.clone());
+    relay_rounds(run, &lab, ws.as_ref(), &echo_addr, "-isolated");
+    run.load_cpus = None;
+    drop((lab, ws, echo));
+    Ok(())
+}
+
+/// The bridge relay at 1 and 32 sessions, socket-lab and websockify
+/// alternating, both relaying to `echo`; results are tagged
+/// `socket-lab{suffix}` and `websockify{suffix}`.
+fn relay_rounds(
+    run: &mut Runner,
+    lab: &SocketLab,
+    ws: Option<&(Proc, u16)>,
+    echo: &str,
+    suffix: &str,
+) {
+    let secs = run.secs();
+    let (ours_name, theirs_name) = (format!("socket-lab{suffix}"), format!("websockify{suffix}"));
     for _ in 0..run.plan.rounds {
         for sessions in ["1", "32"] {
             let ours = vec![
@@ -429,7 +530,7 @@ fn side_by_side(run: &mut Runner, websockify: Option<&PathBuf>) -> Result<()> {
                 s("--origin"),
                 format!("http://{}", lab.http),
                 s("--target"),
-                echo_addr.clone(),
+                echo.to_owned(),
                 s("--sessions"),
                 s(sessions),
                 s("--secs"),
@@ -437,10 +538,10 @@ fn side_by_side(run: &mut Runner, websockify: Option<&PathBuf>) -> Result<()> {
                 s("--server-pid"),
                 lab.proc.pid().to_string(),
                 s("--label"),
-                s("socket-lab"),
+                ours_name.clone(),
             ];
-            run.measure("socket-lab", Some(lab.proc.pid()), &ours);
-            if let Some((proc, port)) = &ws {
+            run.measure(&ours_name, Some(lab.proc.pid()), &ours);
+            if let Some((proc, port)) = ws {
                 let theirs = vec![
                     s("relay"),
                     s("--bridge"),
@@ -454,14 +555,12 @@ fn side_by_side(run: &mut Runner, websockify: Option<&PathBuf>) -> Result<()> {
                     s("--server-pid"),
                     proc.pid().to_string(),
                     s("--label"),
-                    s("websockify"),
+                    theirs_name.clone(),
                 ];
-                run.measure("websockify", Some(proc.pid()), &theirs);
+                run.measure(&theirs_name, Some(proc.pid()), &theirs);
             }
         }
     }
-    drop((lab, ws, py_upper, py_framed, floor, echo));
-    Ok(())
 }
 
 /// 10,000 idle connections on each TCP demo, then 500 bridge sessions relaying.
@@ -599,13 +698,20 @@ fn ensure_websockify(ctx: &Ctx, logs: &Path) -> Result<PathBuf> {
     Ok(bin)
 }
 
-/// Starts websockify relaying a free port to `echo`; returns it and its port.
-fn start_websockify(logs: &Path, bin: &Path, echo: &str) -> Result<(Proc, u16)> {
+/// Starts websockify (as server `name`, on the CPUs `cpus` if given) relaying
+/// a free port to `echo`; returns it and its port.
+fn start_websockify(
+    logs: &Path,
+    name: &str,
+    bin: &Path,
+    echo: &str,
+    cpus: Option<&str>,
+) -> Result<(Proc, u16)> {
     let port = procs::free_port()?;
-    let mut cmd = Command::new(bin);
+    let mut cmd = procs::pinned(cpus, bin);
     cmd.arg(format!("127.0.0.1:{port}")).arg(echo);
     // Own process group: websockify forks a child per session; stopping the group stops them all.
-    let (proc, _) = procs::start(logs, "websockify", cmd, 0, true)?;
+    let (proc, _) = procs::start(logs, name, cmd, 0, true)?;
     procs::wait_for_port(&format!("127.0.0.1:{port}"), Duration::from_secs(20))?;
     Ok((proc, port))
 }

@@ -151,20 +151,57 @@ pub(crate) fn free_port() -> Result<u16> {
         .port())
 }
 
-/// Runs `loadgen` with `args`, waiting at most `limit`, and returns its JSON lines.
+/// CPUs this process may run on (`Cpus_allowed_list` in `/proc/self/status`),
+/// in order; empty if that cannot be read.
+pub(crate) fn allowed_cpus() -> Vec<u32> {
+    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let Some(list) = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+    else {
+        return Vec::new();
+    };
+    let mut cpus = Vec::new();
+    for part in list.trim().split(',').filter(|p| !p.is_empty()) {
+        let (lo, hi) = part.split_once('-').unwrap_or((part, part));
+        if let (Ok(lo), Ok(hi)) = (lo.parse::<u32>(), hi.parse::<u32>()) {
+            cpus.extend(lo..=hi);
+        }
+    }
+    cpus
+}
+
+/// `cmd` to run on the given CPUs (a `taskset -c` list), or as it is for `None`.
+pub(crate) fn pinned(cpus: Option<&str>, program: &Path) -> Command {
+    match cpus {
+        Some(list) => {
+            let mut c = Command::new("taskset");
+            c.arg("-c").arg(list).arg(program);
+            c
+        }
+        None => Command::new(program),
+    }
+}
+
+/// Runs `loadgen` with `args` (on the CPUs `cpus`, if given), waiting at most
+/// `limit`, and returns its JSON lines.
 pub(crate) fn loadgen(
     bin: &Path,
+    cpus: Option<&str>,
     logs: &Path,
     args: &[String],
     limit: Duration,
 ) -> Result<Vec<Value>> {
     let shown = args.join(" ");
-    println!("xtask: $ loadgen {shown}");
+    match cpus {
+        Some(list) => println!("xtask: $ taskset -c {list} loadgen {shown}"),
+        None => println!("xtask: $ loadgen {shown}"),
+    }
     let err = File::options()
         .create(true)
         .append(true)
         .open(logs.join("loadgen.err"))?;
-    let mut child = Command::new(bin)
+    let mut child = pinned(cpus, bin)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
