@@ -91,7 +91,7 @@ impl Plan {
                 hold: 10_000,
                 sessions: 500,
                 criterion: (0.5, 1.5),
-                codec_passes: 2,
+                codec_passes: 3,
                 out: ctx.root.join("BENCHMARKS.md"),
             }
         })
