@@ -59,6 +59,11 @@ impl EventBus {
         u64::try_from(self.inner.started.elapsed().as_micros()).unwrap_or(u64::MAX)
     }
 
+    /// Whether anybody is subscribed right now.
+    pub fn is_watched(&self) -> bool {
+        self.inner.tx.receiver_count() > 0
+    }
+
     /// Publishes an event. Never blocks; with nobody watching it is dropped.
     pub fn publish(&self, demo: Demo, conn: u64, peer: SocketAddr, kind: EventKind) {
         if self.inner.tx.receiver_count() == 0 {
@@ -106,6 +111,14 @@ impl ConnEvents {
     /// Publishes one event of this connection.
     pub fn emit(&self, kind: EventKind) {
         self.bus.publish(self.demo, self.conn, self.peer, kind);
+    }
+
+    /// Publishes one event built only if somebody is watching: a read or reply
+    /// event copies its bytes, which is wasted work when no lab is open.
+    pub fn emit_with(&self, kind: impl FnOnce() -> EventKind) {
+        if self.bus.is_watched() {
+            self.emit(kind());
+        }
     }
 
     /// The connection's number.

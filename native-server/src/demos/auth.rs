@@ -55,7 +55,7 @@ async fn converse(mut stream: TcpStream, events: ConnEvents, ctx: DemoCtx) -> io
             res = stream.read(&mut buf) => match res? {
                 0 => auth.handle_eof(),
                 n => {
-                    events.emit(read_event(&buf[..n]));
+                    events.emit_with(|| read_event(&buf[..n]));
                     auth.handle_input(&buf[..n]);
                 }
             },
@@ -72,7 +72,7 @@ async fn converse(mut stream: TcpStream, events: ConnEvents, ctx: DemoCtx) -> io
     if let Some(reply) = auth.poll_transmit() {
         // The client may already be gone (it closed early); that is not our error.
         if stream.write_all(&reply).await.is_ok() {
-            events.emit(reply_event(&reply));
+            events.emit_with(|| reply_event(&reply));
         }
     }
     let _ = stream.shutdown().await;

@@ -35,7 +35,7 @@ pub async fn serve(listener: TcpListener, ctx: DemoCtx) {
 
 async fn send(stream: &mut TcpStream, events: &ConnEvents, bytes: &[u8]) -> io::Result<()> {
     stream.write_all(bytes).await?;
-    events.emit(reply_event(bytes));
+    events.emit_with(|| reply_event(bytes));
     Ok(())
 }
 
@@ -51,7 +51,7 @@ async fn converse(mut stream: TcpStream, events: ConnEvents, ctx: DemoCtx) -> io
     let mut server = FramedServer::new(ctx.config.max_frame);
     loop {
         let outcome = read_with(&stream, idle, &ctx.shutdown, |bytes| {
-            events.emit(read_event(bytes));
+            events.emit_with(|| read_event(bytes));
             server.feed(bytes);
         })
         .await?;

@@ -86,8 +86,8 @@ async fn converse(mut stream: TcpStream, events: ConnEvents, ctx: DemoCtx) -> io
         let ReadOutcome::Data(n) = outcome else {
             unreachable!("handled above")
         };
-        events.emit(read_event(&buf[..n]));
+        events.emit_with(|| read_event(&buf[..n]));
         stream.write_all(&buf[..n]).await?;
-        events.emit(reply_event(&buf[..n]));
+        events.emit_with(|| reply_event(&buf[..n]));
     }
 }

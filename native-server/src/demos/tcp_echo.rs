@@ -62,9 +62,9 @@ async fn converse(mut stream: TcpStream, events: ConnEvents, ctx: DemoCtx) -> io
         let ReadOutcome::Data(n) = outcome else {
             unreachable!("handled above")
         };
-        events.emit(read_event(&buf[..n]));
+        events.emit_with(|| read_event(&buf[..n]));
         let reply = echo_reply(&buf[..n]);
         stream.write_all(&reply).await?;
-        events.emit(reply_event(&reply));
+        events.emit_with(|| reply_event(&reply));
     }
 }

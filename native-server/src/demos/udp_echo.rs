@@ -45,7 +45,7 @@ pub async fn serve(socket: UdpSocket, ctx: DemoCtx) {
             data: HexBytes::capped(&seen.kept),
         });
         match socket.send_to(UDP_REPLY, peer).await {
-            Ok(_) => events.emit(reply_event(UDP_REPLY)),
+            Ok(_) => events.emit_with(|| reply_event(UDP_REPLY)),
             Err(e) => events.emit(EventKind::Error {
                 message: format!("could not reply to {peer}: {e}"),
             }),
