@@ -12,8 +12,9 @@
 //!   that every one is still answered;
 //! - `relay`: WebSocket relay throughput and round-trip latency through a
 //!   bridge (socket-lab's `/ws` or websockify) to an echo server, N sessions;
-//! - `floor-server` and `echo-server`: the two servers the bench needs that
-//!   are not under test (the minimal tokio baseline and the relay target).
+//! - `floor-server`, `echo-server` and `relay-floor`: the servers the bench
+//!   needs that are not under test (the minimal tokio baseline, the relay
+//!   target, and a copy-only relay that shows what any relay costs here).
 //!
 //! Every load loop is bounded by a duration *and* a count and stops by itself;
 //! the servers stop after `--max-secs` (or when stdin closes, with
@@ -53,6 +54,8 @@ enum Mode {
     FloorServer(peers::ServerArgs),
     /// The relay target: a concurrent TCP echo server.
     EchoServer(peers::ServerArgs),
+    /// The relay floor: a WebSocket-to-TCP relay that only copies (websockify's wire format).
+    RelayFloor(peers::RelayFloorArgs),
 }
 
 /// Limits every load loop obeys: whichever comes first ends it.
@@ -108,6 +111,7 @@ fn main() -> Result<()> {
             Mode::Relay(args) => relay::run(args).await,
             Mode::FloorServer(args) => peers::floor_server(args).await,
             Mode::EchoServer(args) => peers::echo_server(args).await,
+            Mode::RelayFloor(args) => peers::relay_floor(args).await,
         }
     })
 }

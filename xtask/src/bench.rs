@@ -260,10 +260,11 @@ pub(crate) fn bench(ctx: &Ctx, args: &[String]) -> Result<()> {
     // 1. The codec, while nothing else runs.
     let codec_started = Instant::now();
     // Several passes, each side keeping its best: memcpy-bound cases move by
-    // ±15 % from one run to the next on this kind of machine.
+    // ±15 % from one run to the next on this kind of machine. The passes swap
+    // which side runs first, since the second one tends to come out ahead.
     let mut codec = Vec::new();
-    for _ in 0..plan.codec_passes {
-        codec::run(ctx, plan.criterion.0, plan.criterion.1)?;
+    for pass in 0..plan.codec_passes {
+        codec::run(ctx, plan.criterion.0, plan.criterion.1, pass % 2 == 1)?;
         codec::merge(&mut codec, codec::read(&ctx.target())?);
     }
     let allocs = codec::allocations(ctx).unwrap_or_else(|e| {
@@ -431,8 +432,21 @@ fn side_by_side(run: &mut Runner, websockify: Option<&PathBuf>) -> Result<()> {
             }
         }
     }
-    relay_rounds(run, &lab, ws.as_ref(), &echo_addr, "");
-    drop((lab, ws, py_upper, py_framed, floor, echo));
+    let relay_floor = match start_relay_floor(run, "relay-floor", &echo_addr, None) {
+        Ok(pair) => Some(pair),
+        Err(e) => {
+            run.problems.push(format!("relay floor: {e:#}"));
+            None
+        }
+    };
+    relay_rounds(
+        run,
+        &lab,
+        &peer_relays(ws.as_ref(), relay_floor.as_ref()),
+        &echo_addr,
+        "",
+    );
+    drop((lab, ws, relay_floor, py_upper, py_framed, floor, echo));
 
     // The same relay again with the bridge on its own CPUs and the load
     // generator and echo target on the others: on a small machine they
@@ -500,25 +514,41 @@ fn isolated_relay(run: &mut Runner, iso: &Isolation, websockify: Option<&PathBuf
         )?),
         None => None,
     };
+    let floor = start_relay_floor(run, "relay-floor-isolated", &echo_addr, Some(&iso.bridge))?;
     run.load_cpus = Some(iso.load.clone());
-    relay_rounds(run, &lab, ws.as_ref(), &echo_addr, "-isolated");
+    relay_rounds(
+        run,
+        &lab,
+        &peer_relays(ws.as_ref(), Some(&floor)),
+        &echo_addr,
+        "-isolated",
+    );
     run.load_cpus = None;
-    drop((lab, ws, echo));
+    drop((lab, ws, floor, echo));
     Ok(())
 }
 
-/// The bridge relay at 1 and 32 sessions, socket-lab and websockify
-/// alternating, both relaying to `echo`; results are tagged
-/// `socket-lab{suffix}` and `websockify{suffix}`.
+/// A relay measured beside socket-lab's bridge with loadgen's websockify
+/// client (binary frames of raw bytes): websockify itself, or the copy-only floor.
+struct PeerRelay<'a> {
+    /// `websockify` or `relay-floor`; results are tagged `{name}{suffix}`.
+    name: &'static str,
+    proc: &'a Proc,
+    port: u16,
+}
+
+/// The bridge relay at 1 and 32 sessions, socket-lab and each peer relay
+/// alternating, all relaying to `echo`; results are tagged
+/// `socket-lab{suffix}` and `{peer}{suffix}`.
 fn relay_rounds(
     run: &mut Runner,
     lab: &SocketLab,
-    ws: Option<&(Proc, u16)>,
+    peers: &[PeerRelay<'_>],
     echo: &str,
     suffix: &str,
 ) {
     let secs = run.secs();
-    let (ours_name, theirs_name) = (format!("socket-lab{suffix}"), format!("websockify{suffix}"));
+    let ours_name = format!("socket-lab{suffix}");
     for _ in 0..run.plan.rounds {
         for sessions in ["1", "32"] {
             let ours = vec![
@@ -541,26 +571,69 @@ fn relay_rounds(
                 ours_name.clone(),
             ];
             run.measure(&ours_name, Some(lab.proc.pid()), &ours);
-            if let Some((proc, port)) = ws {
+            for peer in peers {
+                let name = format!("{}{suffix}", peer.name);
                 let theirs = vec![
                     s("relay"),
                     s("--bridge"),
                     s("websockify"),
                     s("--url"),
-                    format!("ws://127.0.0.1:{port}/"),
+                    format!("ws://127.0.0.1:{}/", peer.port),
                     s("--sessions"),
                     s(sessions),
                     s("--secs"),
                     secs.clone(),
                     s("--server-pid"),
-                    proc.pid().to_string(),
+                    peer.proc.pid().to_string(),
                     s("--label"),
-                    theirs_name.clone(),
+                    name.clone(),
                 ];
-                run.measure(&theirs_name, Some(proc.pid()), &theirs);
+                run.measure(&name, Some(peer.proc.pid()), &theirs);
             }
         }
     }
+}
+
+/// The copy-only relay floor (`loadgen relay-floor`) to `echo`, on `cpus` if given.
+fn start_relay_floor(
+    run: &Runner,
+    name: &str,
+    echo: &str,
+    cpus: Option<&str>,
+) -> Result<(Proc, u16)> {
+    let mut c = procs::pinned(cpus, &run.loadgen);
+    c.args([
+        "relay-floor",
+        "--target",
+        echo,
+        "--exit-on-stdin-eof",
+        "--max-secs",
+        "1800",
+    ]);
+    let (proc, lines) = procs::start(&run.logs, name, c, 1, false)?;
+    let addr = listening(&lines)?;
+    let port = addr
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .with_context(|| format!("relay-floor printed {addr:?}, not HOST:PORT"))?;
+    Ok((proc, port))
+}
+
+/// The peer relays that started, in the order they are measured.
+fn peer_relays<'a>(
+    ws: Option<&'a (Proc, u16)>,
+    floor: Option<&'a (Proc, u16)>,
+) -> Vec<PeerRelay<'a>> {
+    [("websockify", ws), ("relay-floor", floor)]
+        .into_iter()
+        .filter_map(|(name, p)| {
+            p.map(|(proc, port)| PeerRelay {
+                name,
+                proc,
+                port: *port,
+            })
+        })
+        .collect()
 }
 
 /// 10,000 idle connections on each TCP demo, then 500 bridge sessions relaying.

@@ -32,10 +32,22 @@ pub(crate) struct CodecFigure {
     pub(crate) mib_s: f64,
     /// Throughput at criterion's median estimate, MiB/s.
     pub(crate) median_mib_s: f64,
+    /// The slowest pass's fastest sample, MiB/s (equal to `mib_s` after one
+    /// pass): how far the same code moves from one pass to the next.
+    pub(crate) worst_pass_mib_s: f64,
 }
 
-/// Runs the criterion benches with the given warm-up and measurement seconds.
-pub(crate) fn run(ctx: &Ctx, warm_up: f64, measure: f64) -> Result<()> {
+impl CodecFigure {
+    /// How much slower this side's worst pass was than its best, as a
+    /// fraction of the best (0 after one pass).
+    pub(crate) fn spread(&self) -> f64 {
+        1.0 - self.worst_pass_mib_s / self.mib_s
+    }
+}
+
+/// Runs the criterion benches with the given warm-up and measurement seconds,
+/// tokio-util's side of each case first if `tokio_first`.
+pub(crate) fn run(ctx: &Ctx, warm_up: f64, measure: f64, tokio_first: bool) -> Result<()> {
     let out = ctx.target().join("criterion");
     // Old results would be read as new ones if a benchmark were renamed or skipped.
     if let Ok(dir) = fs::read_dir(&out) {
@@ -45,7 +57,12 @@ pub(crate) fn run(ctx: &Ctx, warm_up: f64, measure: f64) -> Result<()> {
             }
         }
     }
-    run_cmd(ctx.cargo().args([
+    let order = if tokio_first {
+        "tokio-util-first"
+    } else {
+        "protocol-first"
+    };
+    run_cmd(ctx.cargo().env("CODEC_BENCH_ORDER", order).args([
         "bench",
         "-p",
         "protocol",
@@ -135,6 +152,7 @@ fn figure(benchmark_json: &Path) -> Result<Option<CodecFigure>> {
         who: bench["function_id"].as_str().unwrap_or_default().to_owned(),
         mib_s: mib_s(fastest_ns),
         median_mib_s: mib_s(median_ns),
+        worst_pass_mib_s: mib_s(fastest_ns),
     }))
 }
 
@@ -148,6 +166,7 @@ pub(crate) fn merge(all: &mut Vec<CodecFigure>, pass: Vec<CodecFigure>) {
             Some(f) => {
                 f.mib_s = f.mib_s.max(fig.mib_s);
                 f.median_mib_s = f.median_mib_s.max(fig.median_mib_s);
+                f.worst_pass_mib_s = f.worst_pass_mib_s.min(fig.worst_pass_mib_s);
             }
             None => all.push(fig),
         }
