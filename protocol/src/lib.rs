@@ -12,10 +12,12 @@
 //! - [`events`]: what a demo server saw, for the event stream.
 //! - [`bridge`]: the messages between a page and the WebSocket bridge.
 //! - [`hex`]: bytes as hex, for events and display.
+//! - [`boundaries`]: where the sends' boundaries fell in the reads, and why.
 //! - [`sim`]: the in-page network: a TCP stream, UDP datagrams and server
 //!   concurrency, modelled deterministically in virtual time.
 
 pub mod auth;
+pub mod boundaries;
 pub mod bridge;
 pub mod demo;
 pub mod events;
