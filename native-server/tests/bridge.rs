@@ -102,7 +102,7 @@ async fn sticky_server_reads(options: StickyOptions) -> Vec<Vec<u8>> {
     page.send(ClientMsg::Shutdown { sock: 1 }).await;
     let mut reads = Vec::new();
     page.until(|g| match g {
-        Got::Msg(ServerMsg::Event { event })
+        Got::Msg(ServerMsg::Event { event, .. })
             if event.peer.ends_with(local.rsplit(':').next().unwrap()) =>
         {
             match &event.kind {
@@ -159,7 +159,7 @@ async fn udp_datagram_boundaries_are_preserved() {
     while reads.len() < 3 || sizes.len() < 3 {
         match page.next().await {
             Got::Read { data, .. } => reads.push(data),
-            Got::Msg(ServerMsg::Event { event }) => {
+            Got::Msg(ServerMsg::Event { event, .. }) => {
                 if let EventKind::Datagram { size, .. } = event.kind {
                     sizes.push(size);
                 }

@@ -78,6 +78,14 @@ pub enum ClientMsg {
         /// Which socket.
         sock: SocketId,
     },
+    /// Abort the connection: close with `SO_LINGER` 0, so the peer gets a TCP
+    /// RST instead of a FIN (its next read fails with "connection reset").
+    Reset {
+        /// Which socket.
+        sock: SocketId,
+    },
+    /// Ask how many sockets this session holds; answered by [`ServerMsg::Status`].
+    Status,
     /// Receive these demos' server events (an empty list means all demos).
     Subscribe {
         /// The demos to watch.
@@ -179,6 +187,16 @@ pub enum ServerMsg {
     Event {
         /// The event.
         event: ServerEvent,
+        /// The page's socket this event belongs to, when the connection (or
+        /// datagram) came from one of this session's sockets; absent for
+        /// every other client ("another program").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sock: Option<SocketId>,
+    },
+    /// The answer to [`ClientMsg::Status`].
+    Status {
+        /// Sockets this session holds open right now.
+        sockets: usize,
     },
 }
 
@@ -295,6 +313,8 @@ mod tests {
         });
         round_trip_client(ClientMsg::Shutdown { sock: 1 });
         round_trip_client(ClientMsg::Close { sock: 1 });
+        round_trip_client(ClientMsg::Reset { sock: 1 });
+        round_trip_client(ClientMsg::Status);
         round_trip_client(ClientMsg::Subscribe {
             demos: vec![Demo::TcpEcho],
         });
@@ -376,7 +396,9 @@ mod tests {
                     reason: None,
                 },
             },
+            sock: Some(4),
         });
+        round_trip_server(ServerMsg::Status { sockets: 0 });
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! - [`frame`]: 4-byte big-endian length-prefixed framing, and JSON helpers.
 //! - [`auth`]: HMAC-SHA256 challenge-response.
 //! - [`demo`]: the demo servers' catalogue and replies.
+//! - [`conversation`]: one demo connection as a sans-IO state machine that
+//!   also gives out the server's events and its next deadline.
 //! - [`events`]: what a demo server saw, for the event stream.
 //! - [`bridge`]: the messages between a page and the WebSocket bridge.
 //! - [`hex`]: bytes as hex, for events and display.
@@ -19,6 +21,7 @@
 pub mod auth;
 pub mod boundaries;
 pub mod bridge;
+pub mod conversation;
 pub mod demo;
 pub mod events;
 pub mod frame;

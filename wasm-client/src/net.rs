@@ -326,7 +326,8 @@ impl Bridge {
                 Some(h) => h(SockEvent::Error { message }),
                 None => web_sys::console::warn_1(&format!("bridge: {message}").into()),
             },
-            ServerMsg::Event { event } => {
+            ServerMsg::Status { .. } => {}
+            ServerMsg::Event { event, .. } => {
                 let handlers: Vec<EventHandler> = self
                     .inner
                     .borrow()

@@ -15,7 +15,7 @@
 //! writes the answer to the page itself ([`Page`]). Two wake-ups per round
 //! trip, one for each readable socket, as in a single-threaded select loop.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -31,10 +31,11 @@ use protocol::demo::StickyOptions;
 use protocol::{Demo, Transport};
 use tokio::net::{TcpSocket, UdpSocket};
 use tokio::sync::Mutex;
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::socket::{SendFailure, SockHandle, dial_addr, spawn_tcp, spawn_udp};
+use super::socket::{FreedTx, SendFailure, SockHandle, SockKey, dial_addr, spawn_tcp, spawn_udp};
 use crate::demos::DemoCtx;
 use crate::server::Service;
 
@@ -147,10 +148,75 @@ fn error(sock: Option<SocketId>, code: &str, message: impl Into<String>) -> Outb
     })
 }
 
+/// Which of the page's sockets a demo's client address belongs to, so the
+/// session can tag server events with the page's socket id (the page never
+/// has to match peers by port text).
+///
+/// Sockets stay findable for a while after they close: the demo's own
+/// `closed` event may be published after the bridge has already seen the
+/// connection end and freed the socket.
+#[derive(Debug, Default)]
+struct Owners {
+    open: HashMap<SocketAddr, SocketId>,
+    recent: VecDeque<(SocketAddr, SocketId)>,
+}
+
+/// How many closed sockets' addresses [`Owners`] keeps.
+const RECENT_OWNERS: usize = 64;
+
+impl Owners {
+    fn insert(&mut self, local: SocketAddr, sock: SocketId) {
+        self.recent.retain(|(a, _)| *a != local);
+        self.open.insert(local, sock);
+    }
+
+    fn retire(&mut self, local: SocketAddr) {
+        if let Some(sock) = self.open.remove(&local) {
+            if self.recent.len() == RECENT_OWNERS {
+                self.recent.pop_front();
+            }
+            self.recent.push_back((local, sock));
+        }
+    }
+
+    fn find(&self, peer: &str) -> Option<SocketId> {
+        let addr: SocketAddr = peer.parse().ok()?;
+        self.open.get(&addr).copied().or_else(|| {
+            self.recent
+                .iter()
+                .rev()
+                .find(|(a, _)| *a == addr)
+                .map(|(_, s)| *s)
+        })
+    }
+}
+
+type SharedOwners = Arc<std::sync::Mutex<Owners>>;
+
+fn lock(owners: &SharedOwners) -> std::sync::MutexGuard<'_, Owners> {
+    // Nothing can panic while holding this lock, but do not let it poison.
+    owners.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One bridged socket as the session keeps it.
+struct Entry {
+    handle: SockHandle,
+    /// The bridge's end, as the demo sees it as its peer.
+    local: SocketAddr,
+}
+
 struct Session {
     env: SessionEnv,
     page: Page,
-    sockets: HashMap<SocketId, SockHandle>,
+    sockets: HashMap<SocketId, Entry>,
+    owners: SharedOwners,
+    /// Sockets whose peer ended them report here; see [`Session::free_ended`].
+    freed_tx: FreedTx,
+    freed_rx: UnboundedReceiver<SockKey>,
+    /// Ids the peer closed lately: a `close` the page sent before it heard
+    /// `closed` is then a no-op, not an error.
+    peer_closed: VecDeque<SocketId>,
+    next_serial: u64,
     epoch: Instant,
     events: Option<tokio::task::AbortHandle>,
 }
@@ -164,10 +230,16 @@ where
     let idle = env.ctx.config.bridge.idle_timeout;
     let shutdown = env.ctx.shutdown.clone();
     let page = Page::new(outgoing);
+    let (freed_tx, freed_rx) = unbounded_channel();
     let mut session = Session {
         env,
         page: page.clone(),
         sockets: HashMap::new(),
+        owners: SharedOwners::default(),
+        freed_tx,
+        freed_rx,
+        peer_closed: VecDeque::new(),
+        next_serial: 0,
         epoch: Instant::now(),
         events: None,
     };
@@ -191,6 +263,12 @@ where
                 break;
             }
             () = &mut page_gone => break,
+            // A socket the peer ended is freed at once, not when the page
+            // next speaks: its descriptor and its slot come back now.
+            Some(key) = session.freed_rx.recv() => {
+                session.free(key);
+                continue;
+            }
             next = incoming.next() => match next {
                 Some(msg) => msg,
                 None => break, // the page closed the WebSocket
@@ -214,6 +292,9 @@ where
             }
         };
         last_heard = Instant::now();
+        // A notice sent before the page heard `closed` is in the channel
+        // already; take it first, so an `open` that reuses the id succeeds.
+        session.free_ended();
         // Handling one message can wait a long time: a send waits for the
         // socket, which waits for the peer, which (an echo server) waits for
         // us to take its replies, which wait for the page to read. If the page
@@ -238,7 +319,7 @@ where
     // Closing the page closes its sockets. Stop every reader first, so none
     // holds the page while the farewells go out; then say goodbye, bounded:
     // the page may have stopped reading.
-    let sockets: Vec<SockHandle> = session.sockets.drain().map(|(_, s)| s).collect();
+    let sockets: Vec<SockHandle> = session.sockets.drain().map(|(_, s)| s.handle).collect();
     for sock in &sockets {
         sock.stop_reading();
     }
@@ -264,6 +345,42 @@ async fn say_bye(page: &Page) {
 impl Session {
     async fn send(&self, msg: Outbound) {
         self.page.send(msg).await;
+    }
+
+    /// Frees a socket whose peer ended it, if the id still means that socket.
+    fn free(&mut self, key: SockKey) {
+        if self
+            .sockets
+            .get(&key.id)
+            .is_some_and(|e| e.handle.key() == key)
+        {
+            self.remove(key.id);
+            if self.peer_closed.len() == RECENT_OWNERS {
+                self.peer_closed.pop_front();
+            }
+            self.peer_closed.push_back(key.id);
+        }
+    }
+
+    /// The answer to a request about a socket the session does not hold:
+    /// nothing if the peer closed it lately (closing twice is harmless),
+    /// else an `unknown_socket` error.
+    fn not_open(&self, sock: SocketId) -> Option<Outbound> {
+        (!self.peer_closed.contains(&sock)).then(|| unknown_socket(sock))
+    }
+
+    /// Frees every socket whose end has been reported so far.
+    fn free_ended(&mut self) {
+        while let Ok(key) = self.freed_rx.try_recv() {
+            self.free(key);
+        }
+    }
+
+    /// Takes a socket out of the session (dropping it closes it).
+    fn remove(&mut self, sock: SocketId) -> Option<SockHandle> {
+        let entry = self.sockets.remove(&sock)?;
+        lock(&self.owners).retire(entry.local);
+        Some(entry.handle)
     }
 
     fn welcome(&self) -> Outbound {
@@ -320,17 +437,46 @@ impl Session {
             ClientMsg::Send { sock, text } => self.send_bytes(sock, text.as_bytes()).await,
             ClientMsg::Shutdown { sock } => {
                 let refused = match self.sockets.get_mut(&sock) {
-                    Some(handle) => handle.shutdown().await.err(),
-                    None => Some(unknown_socket(sock)),
+                    Some(entry) => entry.handle.shutdown().await.err(),
+                    None => self.not_open(sock),
                 };
                 if let Some(msg) = refused {
                     self.send(msg).await;
                 }
             }
-            ClientMsg::Close { sock } => match self.sockets.remove(&sock) {
+            ClientMsg::Close { sock } => match self.remove(sock) {
                 Some(handle) => handle.close(ClosedBy::Page, "closed by the page").await,
-                None => self.send(unknown_socket(sock)).await,
+                None => {
+                    if let Some(e) = self.not_open(sock) {
+                        self.send(e).await;
+                    }
+                }
             },
+            ClientMsg::Reset { sock } => match self.sockets.remove(&sock) {
+                Some(entry) => match entry.handle.reset().await {
+                    Ok(()) => lock(&self.owners).retire(entry.local),
+                    Err((handle, refused)) => {
+                        self.sockets.insert(
+                            sock,
+                            Entry {
+                                handle,
+                                local: entry.local,
+                            },
+                        );
+                        self.send(refused).await;
+                    }
+                },
+                None => {
+                    if let Some(e) = self.not_open(sock) {
+                        self.send(e).await;
+                    }
+                }
+            },
+            ClientMsg::Status => {
+                let sockets = self.sockets.len();
+                self.send(Outbound::msg(&ServerMsg::Status { sockets }))
+                    .await;
+            }
             ClientMsg::Subscribe { demos } => self.subscribe(demos),
             ClientMsg::Unsubscribe => {
                 if let Some(events) = self.events.take() {
@@ -351,16 +497,15 @@ impl Session {
 
     /// Writes the page's bytes to one of its sockets.
     async fn send_bytes(&mut self, sock: SocketId, bytes: &[u8]) {
-        let Some(handle) = self.sockets.get_mut(&sock) else {
+        let Some(entry) = self.sockets.get_mut(&sock) else {
             self.send(unknown_socket(sock)).await;
             return;
         };
         // Waits while the peer is not reading: the page is paced by the peer.
-        match handle.send(bytes).await {
+        match entry.handle.send(bytes).await {
             Ok(()) => {}
             Err(SendFailure::Closed) => {
-                // `closed` is announced; later sends learn the id is free.
-                self.sockets.remove(&sock);
+                self.remove(sock);
             }
             Err(SendFailure::Refused(msg)) => self.send(msg).await,
         }
@@ -372,14 +517,17 @@ impl Session {
         }
         let mut sub = self.env.ctx.bus.subscribe();
         let page = self.page.clone();
+        let owners = self.owners.clone();
         let task = tokio::spawn(async move {
             while let Some(event) = sub.recv().await {
                 let wanted = demos.is_empty()
                     || demos.contains(&event.demo)
                     || matches!(event.kind, protocol::events::EventKind::Lagged { .. });
                 if wanted {
+                    let sock = lock(&owners).find(&event.peer);
                     let msg = ServerMsg::Event {
                         event: (*event).clone(),
+                        sock,
                     };
                     // Waiting here is fine: the bus drops what we miss and says so.
                     if !page.send(Outbound::msg(&msg)).await {
@@ -458,7 +606,10 @@ impl Session {
             self.send(error(
                 Some(sock),
                 "too_many_sockets",
-                format!("a session may hold {limit} sockets at once; close one first"),
+                format!(
+                    "this page already holds {limit} open sockets, the most a session may; \
+                     close one of its open connections (each lab has a Close button) or reload the page"
+                ),
             ))
             .await;
             return;
@@ -485,13 +636,20 @@ impl Session {
                     .await;
             }
         };
+        self.next_serial += 1;
+        let key = SockKey {
+            id: sock,
+            serial: self.next_serial,
+        };
         let opened = match transport {
-            Transport::Tcp => self.open_tcp(sock, addr, nodelay, sticky, ack).await,
-            Transport::Udp => self.open_udp(sock, addr, ack).await,
+            Transport::Tcp => self.open_tcp(key, addr, nodelay, sticky, ack).await,
+            Transport::Udp => self.open_udp(key, addr, ack).await,
         };
         match opened {
             Ok((handle, local, peer)) => {
-                self.sockets.insert(sock, handle);
+                self.peer_closed.retain(|s| *s != sock);
+                lock(&self.owners).insert(local, sock);
+                self.sockets.insert(sock, Entry { handle, local });
                 self.send(Outbound::msg(&ServerMsg::Opened {
                     sock,
                     transport,
@@ -513,7 +671,7 @@ impl Session {
 
     async fn open_tcp(
         &self,
-        sock: SocketId,
+        key: SockKey,
         addr: SocketAddr,
         nodelay: bool,
         sticky: Option<StickyOptions>,
@@ -533,21 +691,28 @@ impl Session {
         };
         socket.bind(any.parse().expect("literal address"))?;
         let local = socket.local_addr()?;
-        let key = SocketAddr::new(addr.ip(), local.port());
+        let client = SocketAddr::new(addr.ip(), local.port());
         if let Some(options) = sticky {
-            self.env.ctx.sticky.set(key, options);
+            self.env.ctx.sticky.set(client, options);
         }
         let stream = match socket.connect(addr).await {
             Ok(s) => s,
             Err(e) => {
-                self.env.ctx.sticky.forget(key);
+                self.env.ctx.sticky.forget(client);
                 return Err(e);
             }
         };
         stream.set_nodelay(nodelay)?;
         let (local, peer) = (stream.local_addr()?, stream.peer_addr()?);
         Ok((
-            spawn_tcp(sock, stream, self.page.clone(), self.epoch, ack),
+            spawn_tcp(
+                key,
+                self.freed_tx.clone(),
+                stream,
+                self.page.clone(),
+                self.epoch,
+                ack,
+            ),
             local,
             peer,
         ))
@@ -555,7 +720,7 @@ impl Session {
 
     async fn open_udp(
         &self,
-        sock: SocketId,
+        key: SockKey,
         addr: SocketAddr,
         ack: bool,
     ) -> std::io::Result<(SockHandle, SocketAddr, SocketAddr)> {
@@ -568,7 +733,14 @@ impl Session {
         socket.connect(addr).await?;
         let (local, peer) = (socket.local_addr()?, socket.peer_addr()?);
         Ok((
-            spawn_udp(sock, socket, self.page.clone(), self.epoch, ack),
+            spawn_udp(
+                key,
+                self.freed_tx.clone(),
+                socket,
+                self.page.clone(),
+                self.epoch,
+                ack,
+            ),
             local,
             peer,
         ))

@@ -22,6 +22,7 @@ use protocol::bridge::{ClosedBy, ServerMsg, SocketId, read_header};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
@@ -29,6 +30,22 @@ use super::session::{Outbound, Page};
 
 /// Bytes asked of each read.
 pub const READ_CHUNK: usize = 64 * 1024;
+
+/// Which socket of a session, and which opening of that id: the page may
+/// reuse an id as soon as it hears `closed`, so a late notice about the old
+/// socket must not free the new one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SockKey {
+    /// The page's id for the socket.
+    pub id: SocketId,
+    /// A number unique to this opening within the session.
+    pub serial: u64,
+}
+
+/// Where a socket tells its session that the peer ended it, so the session
+/// frees it at once (the page may not send `close` for a socket it was told
+/// is closed).
+pub type FreedTx = UnboundedSender<SockKey>;
 
 /// The session's handle on one bridged socket.
 #[derive(Debug)]
@@ -38,6 +55,13 @@ pub struct SockHandle {
     reader: AbortHandle,
     /// The page shut down our sending half.
     shut_down: bool,
+}
+
+impl SockHandle {
+    /// Which opening of the id this handle is.
+    pub fn key(&self) -> SockKey {
+        self.shared.key
+    }
 }
 
 /// The sending half of a bridged socket.
@@ -80,7 +104,7 @@ impl SockHandle {
                 Err(e) => {
                     self.reader.abort();
                     self.shared
-                        .closed(ClosedBy::Peer, &format!("sending failed: {e}"))
+                        .ended_by_peer(&format!("sending failed: {e}"))
                         .await;
                     Err(SendFailure::Closed)
                 }
@@ -126,6 +150,40 @@ impl SockHandle {
         self.reader.abort();
         self.shared.closed(by, reason).await;
     }
+
+    /// Aborts the connection at the page's request: `SO_LINGER` 0, then close,
+    /// so the kernel sends RST instead of FIN and the peer's next read fails
+    /// with "connection reset". UDP has no connection to reset.
+    pub async fn reset(self) -> Result<(), (Self, Outbound)> {
+        if let Writer::Udp(_) = &self.writer {
+            let msg = sock_error(
+                self.shared.id,
+                "not_tcp",
+                "UDP has no connection to reset; close the socket instead",
+            );
+            return Err((self, msg));
+        }
+        let SockHandle {
+            shared,
+            writer,
+            reader,
+            ..
+        } = self;
+        if let Writer::Tcp(write) = writer {
+            // Both halves share one socket: the option holds when the last
+            // goes. `forget` keeps the write half from sending FIN on drop.
+            let _ = write.as_ref().set_zero_linger();
+            write.forget();
+        }
+        reader.abort();
+        shared
+            .closed(
+                ClosedBy::Page,
+                "reset by the page: SO_LINGER 0 made close send RST, not FIN",
+            )
+            .await;
+        Ok(())
+    }
 }
 
 fn sock_error(sock: SocketId, code: &str, message: impl Into<String>) -> Outbound {
@@ -140,6 +198,8 @@ fn sock_error(sock: SocketId, code: &str, message: impl Into<String>) -> Outboun
 #[derive(Debug, Clone)]
 struct Shared {
     id: SocketId,
+    key: SockKey,
+    freed: FreedTx,
     /// Whether the page asked for a `sent` message per completed send.
     ack: bool,
     page: Page,
@@ -149,9 +209,11 @@ struct Shared {
 }
 
 impl Shared {
-    fn new(id: SocketId, page: Page, epoch: Instant, ack: bool) -> Self {
+    fn new(key: SockKey, freed: FreedTx, page: Page, epoch: Instant, ack: bool) -> Self {
         Self {
-            id,
+            id: key.id,
+            key,
+            freed,
             ack,
             page,
             closed: Arc::new(AtomicBool::new(false)),
@@ -182,6 +244,16 @@ impl Shared {
         }
     }
 
+    /// The peer ended the connection: tell the session to free the socket
+    /// (before the page hears of it, so an `open` that reuses the id always
+    /// finds it free), then tell the page.
+    async fn ended_by_peer(&self, reason: &str) {
+        if !self.closed.load(Ordering::Acquire) {
+            let _ = self.freed.send(self.key);
+        }
+        self.closed(ClosedBy::Peer, reason).await;
+    }
+
     /// Sends `closed` once per socket, whoever gets there first.
     async fn closed(&self, by: ClosedBy, reason: &str) {
         if !self.closed.swap(true, Ordering::AcqRel) {
@@ -197,13 +269,14 @@ impl Shared {
 
 /// Starts reading a connected TCP socket.
 pub fn spawn_tcp(
-    id: SocketId,
+    key: SockKey,
+    freed: FreedTx,
     stream: TcpStream,
     page: Page,
     epoch: Instant,
     ack: bool,
 ) -> SockHandle {
-    let shared = Shared::new(id, page, epoch, ack);
+    let shared = Shared::new(key, freed, page, epoch, ack);
     let (read, write) = stream.into_split();
     let reader = tokio::spawn(tcp_reader(read, shared.clone())).abort_handle();
     SockHandle {
@@ -226,10 +299,7 @@ async fn tcp_reader(mut read: OwnedReadHalf, shared: Shared) {
         match read.read_buf(&mut buf).await {
             Ok(0) => {
                 shared
-                    .closed(
-                        ClosedBy::Peer,
-                        "the server closed the connection (read returned 0 bytes)",
-                    )
+                    .ended_by_peer("the server closed the connection (read returned 0 bytes)")
                     .await;
                 return;
             }
@@ -240,7 +310,7 @@ async fn tcp_reader(mut read: OwnedReadHalf, shared: Shared) {
             }
             Err(e) => {
                 shared
-                    .closed(ClosedBy::Peer, &format!("the connection failed: {e}"))
+                    .ended_by_peer(&format!("the connection failed: {e}"))
                     .await;
                 return;
             }
@@ -250,13 +320,14 @@ async fn tcp_reader(mut read: OwnedReadHalf, shared: Shared) {
 
 /// Starts reading a connected UDP socket.
 pub fn spawn_udp(
-    id: SocketId,
+    key: SockKey,
+    freed: FreedTx,
     socket: UdpSocket,
     page: Page,
     epoch: Instant,
     ack: bool,
 ) -> SockHandle {
-    let shared = Shared::new(id, page, epoch, ack);
+    let shared = Shared::new(key, freed, page, epoch, ack);
     let socket = Arc::new(socket);
     let reader = tokio::spawn(udp_reader(socket.clone(), shared.clone())).abort_handle();
     SockHandle {
