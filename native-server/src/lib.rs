@@ -20,8 +20,10 @@ pub mod client;
 pub mod config;
 pub mod demos;
 pub mod events;
+pub mod fd_limit;
 pub mod http;
 pub mod http_serve;
+pub mod log_limit;
 pub mod server;
 
 pub use config::Config;

@@ -1,18 +1,37 @@
 //! The `socket-lab` binary: parse flags, install signal handling, run.
 //!
 //! All the work is in the library (`lib.rs`); this file only turns the command
-//! line and Ctrl-C/SIGTERM into calls to it.
+//! line and Ctrl-C/SIGTERM into calls to it, raises the open-file limit, and
+//! bounds how long the process takes to exit.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Result;
 use clap::Parser;
 use native_server::Server;
 use native_server::cli::{Cli, Command};
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    match run().await {
+/// How long the runtime may take to stop once `run` is done. `run` already
+/// spent [`native_server::server::SHUTDOWN_GRACE`] (1.5 s) on shutdown; what is
+/// left of the 2 s promised for a SIGTERM goes here, where a file read still
+/// in flight on a blocking thread could otherwise keep the process alive.
+const RUNTIME_STOP: Duration = Duration::from_millis(250);
+
+fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("socket-lab: could not start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run());
+    runtime.shutdown_timeout(RUNTIME_STOP);
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One readable sentence (with its causes), not a backtrace.
@@ -33,6 +52,11 @@ async fn run() -> Result<()> {
     let cli = Cli::parse();
     if let Some(Command::Client(args)) = cli.command {
         return native_server::client::run(args).await;
+    }
+    // Many systems start programs with a soft limit of 1,024 descriptors, far
+    // below what they allow: ask for all of it before any socket is opened.
+    if let Some(limit) = native_server::fd_limit::raise() {
+        tracing::debug!(limit, "open-file limit");
     }
     let server = Server::bind(cli.serve.into_config()).await?;
     // One line per service with its real address: tests (and people) read these.
