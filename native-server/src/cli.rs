@@ -110,6 +110,12 @@ pub struct ServeArgs {
     /// Seconds the HTTP server waits for a whole request head.
     #[arg(long, default_value = "10", value_parser = parse_secs)]
     pub header_timeout: Duration,
+    /// Seconds an HTTP response may wait for the client to read any of it.
+    #[arg(long, default_value = "10", value_parser = parse_secs)]
+    pub write_timeout: Duration,
+    /// Most simultaneous HTTP connections (WebSockets not counted; at most half of `ulimit -n`).
+    #[arg(long, default_value_t = 512)]
+    pub max_http_connections: usize,
     /// Most simultaneous connections per TCP demo.
     #[arg(long, default_value_t = 1024)]
     pub max_connections: usize,
@@ -158,6 +164,8 @@ impl ServeArgs {
             handshake_timeout: self.handshake_timeout,
             hold_limit: self.hold_limit,
             http_header_timeout: self.header_timeout,
+            http_write_timeout: self.write_timeout,
+            http_max_connections: self.max_http_connections,
             max_connections: self.max_connections,
             assets: self.assets,
             log_events: self.log_events,

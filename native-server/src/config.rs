@@ -40,6 +40,12 @@ pub struct Config {
     pub hold_limit: Duration,
     /// How long the HTTP server waits for a whole request head (slowloris defence).
     pub http_header_timeout: Duration,
+    /// How long one HTTP response write may make no progress (a client that
+    /// does not read its answers is dropped after this).
+    pub http_write_timeout: Duration,
+    /// Most simultaneous HTTP connections (WebSockets not counted); never more
+    /// than half the open-file limit.
+    pub http_max_connections: usize,
     /// Most simultaneous connections per TCP demo.
     pub max_connections: usize,
     /// Directory served over HTTP (the built site, `dist/`).
@@ -93,6 +99,8 @@ impl Default for Config {
             handshake_timeout: Duration::from_secs(10),
             hold_limit: Duration::from_secs(300),
             http_header_timeout: Duration::from_secs(10),
+            http_write_timeout: Duration::from_secs(10),
+            http_max_connections: 512,
             max_connections: 1024,
             assets: PathBuf::from("dist"),
             log_events: false,
@@ -155,6 +163,9 @@ impl Config {
         }
         if self.max_connections == 0 {
             return Err(ConfigError::ZeroLimit("--max-connections"));
+        }
+        if self.http_max_connections == 0 {
+            return Err(ConfigError::ZeroLimit("--max-http-connections"));
         }
         if self.max_frame == 0 {
             return Err(ConfigError::ZeroLimit("--max-frame"));

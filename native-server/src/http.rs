@@ -1,13 +1,15 @@
 //! The HTTP side: the built site, one page per lab for iframes, and `/ws`.
 //!
 //! Static files come from tower-http's `ServeDir`, which refuses `..` and
-//! absolute paths. Static assets may be fetched from other origins (CORS `*`,
+//! absolute paths; a symlink that leads out of `--assets` and a path that
+//! starts with `//` (which `ServeDir` would redirect off-site) get 404 here. Static assets may be fetched from other origins (CORS `*`,
 //! GET only) so course pages elsewhere can load the `<socket-lab>` loader and
 //! the wasm; the bridge has its own, much stricter, Origin check. Every page
 //! gets a Content-Security-Policy that lets the wasm run and nothing inline
 //! (the book, whose theme uses inline scripts, gets `'unsafe-inline'` for
 //! scripts). If the site has not been built, pages say how to build it.
 
+use std::path::{Component, Path as FsPath, PathBuf};
 use std::sync::Arc;
 
 use axum::Router;
@@ -26,6 +28,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use crate::bridge::policy::OriginPolicy;
 use crate::bridge::{self, Bridge};
 use crate::demos::DemoCtx;
+use crate::log_limit::LogLimit;
 use crate::server::Service;
 
 /// What HTTP handlers share.
@@ -64,15 +67,106 @@ const CSP_BOOK: &str = "default-src 'self'; script-src 'self' 'unsafe-inline' 'w
 
 /// A request target that is not an absolute path (`GET secret.txt`, legal
 /// only for proxies) gets a plain 400 instead of reaching the router.
+///
+/// A path starting with `//` gets a 404: `ServeDir` would answer `GET //book`
+/// with `Location: //book/`, which a browser reads as "the host `book`"
+/// (an open redirect). No page of the site links to such a path.
 async fn absolute_paths_only(req: Request, next: Next) -> Response {
-    if !req.uri().path().starts_with('/') {
+    let path = req.uri().path();
+    if !path.starts_with('/') {
         return (
             StatusCode::BAD_REQUEST,
             "the request target must be an absolute path such as /book/",
         )
             .into_response();
     }
+    if path.starts_with("//") {
+        return (
+            StatusCode::NOT_FOUND,
+            "no such page (a path starts with a single /, e.g. /book/)",
+        )
+            .into_response();
+    }
     next.run(req).await
+}
+
+/// The file `ServeDir` would open for `path` under `root`, worked out the way
+/// it does (tower-http `serve_dir::build_and_validate_path`): percent-decoded,
+/// `.` skipped; `None` for anything it refuses itself (`..`, absolute parts).
+fn file_for(root: &FsPath, path: &str) -> Option<PathBuf> {
+    let decoded = percent_encoding::percent_decode_str(path.trim_start_matches('/'))
+        .decode_utf8()
+        .ok()?;
+    let mut file = root.to_path_buf();
+    for part in FsPath::new(&*decoded).components() {
+        match part {
+            Component::Normal(name) => file.push(name),
+            Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    Some(file)
+}
+
+/// Whether `file` (and, for a directory, its `index.html`) really lies inside
+/// `root` once every symlink is followed. A missing file counts as inside:
+/// `ServeDir` will answer 404 for it anyway.
+async fn stays_inside(root: &FsPath, file: &FsPath) -> bool {
+    let inside = |p: &FsPath| p.starts_with(root);
+    match tokio::fs::canonicalize(file).await {
+        Ok(real) if !inside(&real) => false,
+        Ok(real) => match tokio::fs::canonicalize(real.join("index.html")).await {
+            Ok(index) => inside(&index),
+            Err(_) => true,
+        },
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    }
+}
+
+/// Static files may be symlinks, but only to something inside `--assets`:
+/// `ServeDir` follows symlinks wherever they point, so a link left in the
+/// built site (`dist/notes -> /home/teacher`) would serve whatever it reaches.
+async fn no_symlinks_out(State(root): State<Arc<PathBuf>>, req: Request, next: Next) -> Response {
+    if let Some(file) = file_for(&root, req.uri().path())
+        && !stays_inside(&root, &file).await
+    {
+        return (StatusCode::NOT_FOUND, "no such file").into_response();
+    }
+    next.run(req).await
+}
+
+fn header_text(req: &Request, name: header::HeaderName) -> Option<String> {
+    Some(req.headers().get(name)?.to_str().ok()?.to_owned())
+}
+
+/// Refused upgrades are logged, but at most one line per second per reason:
+/// a hostile page can try thousands a second.
+async fn log_refused_upgrades(req: Request, next: Next) -> Response {
+    static FORBIDDEN: LogLimit = LogLimit::per_second();
+    static BUSY: LogLimit = LogLimit::per_second();
+    static OTHER: LogLimit = LogLimit::per_second();
+    let (host, origin) = (
+        header_text(&req, header::HOST),
+        header_text(&req, header::ORIGIN),
+    );
+    let res = next.run(req).await;
+    let status = res.status();
+    let limit = match status {
+        StatusCode::SWITCHING_PROTOCOLS => return res,
+        StatusCode::FORBIDDEN => &FORBIDDEN,
+        StatusCode::SERVICE_UNAVAILABLE => &BUSY,
+        _ => &OTHER,
+    };
+    if let Some(suppressed) = limit.allow() {
+        tracing::info!(
+            status = status.as_u16(),
+            ?host,
+            ?origin,
+            suppressed,
+            "bridge upgrade refused"
+        );
+    }
+    res
 }
 
 async fn security_headers(req: Request, next: Next) -> Response {
@@ -94,8 +188,11 @@ pub fn router(state: AppState) -> Router {
         tracing::warn!(path = %assets.display(), "site not built; serving instructions instead");
     }
     let static_files: Router<AppState> = if built {
+        // Symlinks are judged against the real path of the directory itself.
+        let root = Arc::new(std::fs::canonicalize(&assets).unwrap_or_else(|_| assets.clone()));
         Router::new()
             .fallback_service(ServeDir::new(&assets).append_index_html_on_directories(true))
+            .layer(middleware::from_fn_with_state(root, no_symlinks_out))
     } else {
         Router::new().fallback(not_built)
     };
@@ -114,7 +211,10 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(middleware::from_fn(security_headers));
     Router::new()
-        .route("/ws", get(bridge::upgrade))
+        .route(
+            "/ws",
+            get(bridge::upgrade).layer(middleware::from_fn(log_refused_upgrades)),
+        )
         .merge(site)
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,

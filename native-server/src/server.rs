@@ -22,7 +22,9 @@ use crate::demos::{self, DemoCtx, StickyRegistry};
 use crate::events::EventBus;
 use crate::http;
 
-/// How long shutdown waits for connections to finish before giving up on them.
+/// How long shutdown waits for connections to finish before giving up on
+/// them: one grace for the demos, the bridge and HTTP together, so that the
+/// whole process is gone within 2 s of a SIGTERM.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
 
 /// Why the server could not start.
@@ -230,7 +232,7 @@ impl Server {
         let http_task = tokio::spawn(crate::http_serve::serve(
             self.http,
             app,
-            self.config.http_header_timeout,
+            crate::http_serve::HttpLimits::from_config(&self.config),
             token.clone(),
         ));
 
@@ -238,13 +240,16 @@ impl Server {
         tracing::info!("shutting down");
         token.cancel();
         tasks.close();
-        if tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait())
-            .await
-            .is_err()
-        {
+        // One grace for everything, not one after the other: the demos and
+        // HTTP drain at the same time (HTTP closes what is left at the end of
+        // its own, equal, drain time; the margin lets it finish closing).
+        let demos = tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait());
+        let http = tokio::time::timeout(SHUTDOWN_GRACE + Duration::from_millis(200), http_task);
+        let (demos, http) = tokio::join!(demos, http);
+        if demos.is_err() {
             tracing::warn!("some connections did not finish in time; closing them");
         }
-        match tokio::time::timeout(SHUTDOWN_GRACE, http_task).await {
+        match http {
             Ok(Ok(res)) => res,
             Ok(Err(join)) => Err(io::Error::other(join)),
             Err(_) => Ok(()),
