@@ -64,7 +64,7 @@ pub enum SockEvent {
 }
 
 type SockHandler = Rc<dyn Fn(SockEvent)>;
-type EventHandler = Rc<dyn Fn(&ServerEvent)>;
+type EventHandler = Rc<dyn Fn(&ServerEvent, Option<SocketId>)>;
 type ModeHandler = Rc<dyn Fn(Mode)>;
 
 struct Inner {
@@ -235,13 +235,51 @@ impl Bridge {
         }
     }
 
+    /// Aborts a TCP connection (RST instead of FIN); the handler hears `closed`.
+    pub fn reset(&self, sock: SocketId) {
+        if self.inner.borrow().sockets.contains_key(&sock) {
+            self.send_msg(&ClientMsg::Reset { sock });
+        }
+    }
+
+    /// How many sockets this page holds open right now (0 after every run
+    /// of a lab that has finished).
+    pub fn open_count(&self) -> usize {
+        self.inner.borrow().sockets.len()
+    }
+
+    /// Where the server said `demo` listens (`127.0.0.1:65432`), once known.
+    pub fn demo_addr(&self, demo: protocol::Demo) -> Option<String> {
+        self.inner
+            .borrow()
+            .demos
+            .iter()
+            .find(|d| d.demo == demo)
+            .map(|d| d.addr.clone())
+    }
+
     /// Watches every demo's server events; returns an id for [`unsubscribe`](Self::unsubscribe).
+    /// Prefer [`watch`](Self::watch), which also says whose connection it was.
     pub fn subscribe(&self, handler: impl Fn(&ServerEvent) + 'static) -> u32 {
+        self.add_watcher(Rc::new(move |ev: &ServerEvent, _| handler(ev)))
+    }
+
+    /// Watches every demo's server events for as long as the returned guard
+    /// lives. The handler gets each event and, when the connection is one of
+    /// this page's sockets, that socket's id (`None`: another program).
+    pub fn watch(&self, handler: impl Fn(&ServerEvent, Option<SocketId>) + 'static) -> Watch {
+        Watch {
+            bridge: self.clone(),
+            id: self.add_watcher(Rc::new(handler)),
+        }
+    }
+
+    fn add_watcher(&self, handler: EventHandler) -> u32 {
         let (id, first) = {
             let mut inner = self.inner.borrow_mut();
             let id = inner.next_sub;
             inner.next_sub += 1;
-            inner.events.push((id, Rc::new(handler)));
+            inner.events.push((id, handler));
             let first = !inner.subscribed;
             inner.subscribed = true;
             (id, first)
@@ -327,7 +365,7 @@ impl Bridge {
                 None => web_sys::console::warn_1(&format!("bridge: {message}").into()),
             },
             ServerMsg::Status { .. } => {}
-            ServerMsg::Event { event, .. } => {
+            ServerMsg::Event { event, sock } => {
                 let handlers: Vec<EventHandler> = self
                     .inner
                     .borrow()
@@ -336,7 +374,7 @@ impl Bridge {
                     .map(|(_, h)| h.clone())
                     .collect();
                 for h in handlers {
-                    h(&event);
+                    h(&event, sock);
                 }
             }
         }
@@ -355,5 +393,18 @@ impl Bridge {
             });
         }
         self.set_mode(Mode::Simulated);
+    }
+}
+
+/// A subscription to the server's events; dropping it ends the subscription.
+#[must_use = "the subscription ends when this guard is dropped"]
+pub struct Watch {
+    bridge: Bridge,
+    id: u32,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.bridge.unsubscribe(self.id);
     }
 }
