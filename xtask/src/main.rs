@@ -12,6 +12,7 @@ mod bench;
 mod build;
 mod fuzz;
 mod links;
+mod quiz_check;
 mod serve;
 mod test;
 mod tools;
