@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use protocol::Demo;
+use protocol::boundaries::{Evidence, analyze};
 use protocol::bridge::ClientMsg;
 use protocol::demo::StickyOptions;
 use protocol::events::EventKind;
@@ -19,47 +20,34 @@ use crate::timeline::Side;
 #[derive(Default)]
 struct Run {
     local_port: Option<String>,
-    reads: usize,
-    writes: usize,
+    reads: Vec<Vec<u8>>,
+    writes: Vec<Vec<u8>>,
     read_size: usize,
     delay_ms: u32,
     nodelay: bool,
 }
 
-/// Why the reads came out as they did.
+/// Why the reads came out as they did, judged from the bytes: the sends'
+/// boundaries compared with the reads (see `protocol::boundaries`). A cause
+/// is named only from the evidence given: the read size, the delay, and, in
+/// simulation, the segments on the wire (the only evidence that can show
+/// Nagle's algorithm at work).
 pub fn explain(
-    writes: usize,
-    reads: usize,
+    sends: &[Vec<u8>],
+    reads: &[Vec<u8>],
     read_size: usize,
     delay_ms: u32,
     nodelay: bool,
+    segments: Option<Vec<usize>>,
 ) -> String {
-    if reads < writes {
-        if delay_ms > 0 {
-            format!(
-                "Merged: {writes} sends came out of {reads} read(s). The receiver waited {delay_ms} ms before reading, \
-                 so the sends were all sitting in its buffer and one recv returned them together. \
-                 The receiver's timing did this (TCP_NODELAY was {}).",
-                if nodelay { "on" } else { "off" }
-            )
-        } else {
-            format!(
-                "Merged: {writes} sends came out of {reads} read(s). {}",
-                if nodelay {
-                    "With TCP_NODELAY on, the merge happened at the receiver: bytes arrived faster than it read."
-                } else {
-                    "Nagle's algorithm may have held later sends until the first was acknowledged, and the receiver read them together."
-                }
-            )
-        }
-    } else if reads > writes {
-        format!(
-            "Split: {writes} sends came out of {reads} reads, because each recv asked for only {read_size} bytes. \
-             TCP hands over what was asked for, not what was sent."
-        )
-    } else {
-        "One read per send this time, but nothing guarantees it: try a read delay, or a small read size.".to_owned()
-    }
+    let evidence = Evidence {
+        read_size: Some(read_size),
+        read_delay_us: Some(u64::from(delay_ms) * 1000),
+        nodelay: Some(nodelay),
+        segments,
+        segment_count: None,
+    };
+    analyze(sends, reads, &evidence).sentence
 }
 
 /// Builds the lab.
@@ -111,8 +99,8 @@ pub fn mount(root: &HtmlElement, bridge: crate::net::Bridge) -> Mounted {
         f.conclude("");
         *r.borrow_mut() = Run {
             local_port: None,
-            reads: 0,
-            writes: parts.len(),
+            reads: Vec::new(),
+            writes: parts.clone(),
             read_size,
             delay_ms,
             nodelay: nd,
@@ -148,12 +136,15 @@ pub fn mount(root: &HtmlElement, bridge: crate::net::Bridge) -> Mounted {
                     .row(Side::Server, "server read (simulated)", Some(&read.data));
                 attr(&row, "data-event", "read");
             }
+            let reads: Vec<Vec<u8>> = trace.reads.iter().map(|r| r.data.clone()).collect();
+            let segments = trace.segments.iter().map(|s| s.data.len()).collect();
             f.conclude(&explain(
-                parts.len(),
-                trace.reads.len(),
+                &parts,
+                &reads,
                 read_size,
                 delay_ms,
                 nd,
+                Some(segments),
             ));
         }
     });
@@ -181,18 +172,19 @@ fn run_live(
         }
         match &ev.kind {
             EventKind::Read { data, .. } => {
-                r.borrow_mut().reads += 1;
+                r.borrow_mut().reads.push(data.0.clone());
                 let row = tl.row(Side::Server, "server read", Some(&data.0));
                 attr(&row, "data-event", "read");
             }
             EventKind::Closed { .. } => {
                 let run = r.borrow();
                 fr.conclude(&explain(
-                    run.writes,
-                    run.reads,
+                    &run.writes,
+                    &run.reads,
                     run.read_size,
                     run.delay_ms,
                     run.nodelay,
+                    None,
                 ));
                 if let Some(id) = sub2.borrow_mut().take() {
                     bridge.unsubscribe(id);
