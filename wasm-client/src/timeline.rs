@@ -1,9 +1,20 @@
 //! The timeline every lab draws: sends, reads and the server's side, one row
 //! each, with a box as wide as the bytes, so read boundaries are visible.
+//!
+//! Bytes are shown honestly: text that is printable UTF-8 stays text, and
+//! anything else (a challenge, a frame header, a reply header) is shown as
+//! hex with its printable ASCII beside it, never as mojibake. The choice is
+//! made by [`BytesView::of`], a pure function with native tests.
 
+use protocol::hex::{FrameHeader, Shown, shown};
 use web_sys::Element;
 
 use crate::dom::{add, attr, el};
+
+/// Most bytes a box shows as text.
+const TEXT_SHOWN: usize = 120;
+/// Most bytes a box shows as hex (three characters each, plus the ASCII).
+const HEX_SHOWN: usize = 48;
 
 /// Who a row is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +61,82 @@ pub fn printable(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// What a box shows for some bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BytesView {
+    /// Printable text, shown as itself (at most [`TEXT_SHOWN`] bytes of it).
+    Text {
+        /// The text shown.
+        text: String,
+        /// Bytes left out at the end.
+        more: usize,
+    },
+    /// Binary, as hex with ASCII beside it (at most [`HEX_SHOWN`] bytes).
+    Hex {
+        /// Spaced hex: `00 00 00 10`.
+        hex: String,
+        /// The printable-ASCII column: `····`.
+        ascii: String,
+        /// Bytes left out at the end.
+        more: usize,
+    },
+}
+
+impl BytesView {
+    /// Text when the bytes are printable UTF-8 text, hex and ASCII otherwise.
+    ///
+    /// The text test looks at all the bytes, so a long text cut for display
+    /// stays text (a cut that falls inside a UTF-8 character is moved back).
+    pub fn of(bytes: &[u8]) -> Self {
+        match shown(bytes) {
+            Shown::Text(text) => {
+                let mut end = text.len().min(TEXT_SHOWN);
+                while !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                BytesView::Text {
+                    text: text[..end].to_owned(),
+                    more: bytes.len() - end,
+                }
+            }
+            Shown::Binary { .. } => Self::hex(bytes),
+        }
+    }
+
+    /// Always hex and ASCII: for bytes that are binary by nature (a
+    /// challenge, an HMAC), even when they happen to look like text.
+    pub fn hex(bytes: &[u8]) -> Self {
+        let cut = &bytes[..bytes.len().min(HEX_SHOWN)];
+        BytesView::Hex {
+            hex: protocol::hex::to_spaced_hex(cut),
+            ascii: protocol::hex::to_ascii_column(cut),
+            more: bytes.len() - cut.len(),
+        }
+    }
+
+    /// The whole display as one line: `00 00 00 10 7b  ····{`, with `…` when
+    /// bytes were left out.
+    pub fn line(&self) -> String {
+        let (mut out, more) = match self {
+            BytesView::Text { text, more } => (text.clone(), *more),
+            BytesView::Hex { hex, ascii, more } => (format!("{hex}  {ascii}"), *more),
+        };
+        if more > 0 {
+            out.push_str(" …");
+        }
+        out
+    }
+}
+
+/// A frame's header decoded, for a label: `header 00 00 00 10 = 16`; a note
+/// when fewer than 4 bytes are there.
+pub fn frame_header_label(bytes: &[u8]) -> String {
+    match FrameHeader::parse(bytes) {
+        Some(h) => format!("header {h}"),
+        None => format!("incomplete header: {} of 4 bytes", bytes.len().min(4)),
+    }
+}
+
 /// A list of rows.
 #[derive(Clone)]
 pub struct Timeline {
@@ -70,25 +157,141 @@ impl Timeline {
         self.el.set_inner_html("");
     }
 
-    /// Adds a row; `bytes` draws a box sized by its length.
+    /// Adds a row; `bytes` draws a box sized by its length, as text when it
+    /// is printable text, as hex and ASCII otherwise.
     pub fn row(&self, side: Side, label: &str, bytes: Option<&[u8]>) -> Element {
+        self.row_shown(side, label, bytes.map(|b| (b, BytesView::of(b))))
+    }
+
+    /// Adds a row whose bytes always show as hex and ASCII (a challenge, an
+    /// HMAC answer: binary even when it happens to look like text).
+    pub fn hex_row(&self, side: Side, label: &str, bytes: &[u8]) -> Element {
+        self.row_shown(side, label, Some((bytes, BytesView::hex(bytes))))
+    }
+
+    /// Adds a row for a length-prefixed frame: the header decoded
+    /// (`00 00 00 10 = 16`) in its own box, then the payload.
+    pub fn frame_row(&self, side: Side, label: &str, frame: &[u8]) -> Element {
+        let row = self.row_shown(side, label, None);
+        let header = &frame[..frame.len().min(4)];
+        let h = add(
+            &row,
+            el("span", "sl-box sl-header", &frame_header_label(header)),
+        );
+        attr(&h, "data-role", "frame-header");
+        attr(&h, "data-size", &header.len().to_string());
+        if frame.len() > 4 {
+            let payload = &frame[4..];
+            self.add_box(&row, payload, &BytesView::of(payload));
+        }
+        add(&row, el("span", "sl-size", &format!("{} B", frame.len())));
+        row
+    }
+
+    fn row_shown(&self, side: Side, label: &str, bytes: Option<(&[u8], BytesView)>) -> Element {
         let row = add(
             &self.el,
             el("li", &format!("sl-row sl-{}", side.kind()), ""),
         );
         attr(&row, "data-kind", side.kind());
         add(&row, el("span", "sl-what", side.arrow()));
-        if let Some(bytes) = bytes {
-            let shown = printable(&bytes[..bytes.len().min(120)]);
-            let b = add(&row, el("span", "sl-box", &shown));
-            let width = bytes.len().clamp(1, 48);
-            attr(&b, "style", &format!("min-width: {width}ch"));
-            attr(&b, "data-size", &bytes.len().to_string());
+        if let Some((bytes, display)) = bytes {
+            self.add_box(&row, bytes, &display);
             add(&row, el("span", "sl-size", &format!("{} B", bytes.len())));
         }
         if !label.is_empty() {
             add(&row, el("span", "sl-label-text", label));
         }
         row
+    }
+
+    /// One box: text in it, or a hex column and an ASCII column.
+    fn add_box(&self, row: &Element, bytes: &[u8], display: &BytesView) {
+        let b = match display {
+            BytesView::Text { .. } => {
+                let b = add(row, el("span", "sl-box", &display.line()));
+                attr(&b, "data-format", "text");
+                b
+            }
+            BytesView::Hex { hex, ascii, more } => {
+                let b = add(row, el("span", "sl-box sl-binary", ""));
+                attr(&b, "data-format", "hex");
+                add(&b, el("span", "sl-hex", hex));
+                add(&b, el("span", "sl-ascii", ascii));
+                if *more > 0 {
+                    add(&b, el("span", "sl-more", &format!("… {more} more")));
+                }
+                b
+            }
+        };
+        let width = bytes.len().clamp(1, 48);
+        attr(&b, "style", &format!("min-width: {width}ch"));
+        attr(&b, "data-size", &bytes.len().to_string());
+        attr(&b, "title", &display.line());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printable_text_stays_text() {
+        assert_eq!(
+            BytesView::of(b"ACK: Hello, Server"),
+            BytesView::Text {
+                text: "ACK: Hello, Server".into(),
+                more: 0
+            }
+        );
+        let long = "é".repeat(100); // 200 bytes
+        let BytesView::Text { text, more } = BytesView::of(long.as_bytes()) else {
+            panic!("long text is still text");
+        };
+        assert_eq!(text.len() + more, 200);
+        assert!(text.len() <= TEXT_SHOWN);
+    }
+
+    #[test]
+    fn binary_is_hex_with_ascii() {
+        let frame = [0, 0, 0, 0x10, b'{', b'"'];
+        assert_eq!(
+            BytesView::of(&frame),
+            BytesView::Hex {
+                hex: "00 00 00 10 7b 22".into(),
+                ascii: "····{\"".into(),
+                more: 0
+            }
+        );
+        assert_eq!(BytesView::of(&frame).line(), "00 00 00 10 7b 22  ····{\"");
+        // A reply header's 0x5b shows as 5b, not as a leading bracket.
+        assert!(
+            BytesView::of(&[0, 0, 0, 0x5b, b'{'])
+                .line()
+                .starts_with("00 00 00 5b")
+        );
+        let challenge = [0xab; 32];
+        assert!(matches!(
+            BytesView::of(&challenge),
+            BytesView::Hex { more: 0, .. }
+        ));
+        assert!(matches!(BytesView::hex(b"text"), BytesView::Hex { .. }));
+        let BytesView::Hex { more, .. } = BytesView::of(&[0u8; 100]) else {
+            panic!("zeros are binary");
+        };
+        assert_eq!(more, 100 - HEX_SHOWN);
+        assert!(BytesView::of(&[0u8; 100]).line().ends_with('…'));
+    }
+
+    #[test]
+    fn frame_headers_are_labelled() {
+        assert_eq!(
+            frame_header_label(&[0, 0, 0, 0x10]),
+            "header 00 00 00 10 = 16"
+        );
+        assert_eq!(
+            frame_header_label(&[0, 0]),
+            "incomplete header: 2 of 4 bytes"
+        );
     }
 }
