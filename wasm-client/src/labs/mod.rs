@@ -9,6 +9,7 @@ pub mod framing;
 pub mod layers;
 pub mod ports;
 pub mod quiz;
+pub mod server_view;
 pub mod sticky;
 pub mod tcp_echo;
 pub mod udp_echo;
