@@ -6,6 +6,7 @@ pub mod concurrency;
 pub mod events;
 pub mod exercise;
 pub mod framing;
+pub mod gantt;
 pub mod layers;
 pub mod ports;
 pub mod quiz;
