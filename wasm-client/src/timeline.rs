@@ -217,9 +217,12 @@ impl Timeline {
                 let b = add(row, el("span", "sl-box sl-binary", ""));
                 attr(&b, "data-format", "hex");
                 add(&b, el("span", "sl-hex", hex));
+                // Two spaces between the columns, so the text reads right
+                // even without the stylesheet (the box keeps white space).
+                let _ = b.append_with_str_1("  ");
                 add(&b, el("span", "sl-ascii", ascii));
                 if *more > 0 {
-                    add(&b, el("span", "sl-more", &format!("… {more} more")));
+                    add(&b, el("span", "sl-more", &format!(" … {more} more")));
                 }
                 b
             }
