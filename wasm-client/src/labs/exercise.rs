@@ -897,7 +897,8 @@ fn render(
             progress_box.clone(),
             all.clone(),
             listeners.clone(),
-            redraw.clone(),
+            // Weak: the drawing closure must not keep itself alive.
+            Rc::downgrade(&redraw),
             reset_view.clone(),
             bridge.clone(),
         );
@@ -909,7 +910,7 @@ fn render(
             let l = overview(&pb, &all, move || {
                 reset_view();
                 waiting(b.mode());
-                if let Some(f) = rd2.borrow().clone() {
+                if let Some(f) = rd2.upgrade().and_then(|r| r.borrow().clone()) {
                     f();
                 }
             });
@@ -987,6 +988,58 @@ pub fn mount(root: &HtmlElement, bridge: Bridge) -> Result<Mounted, String> {
                         "p",
                         "sl-error",
                         &format!("The exercise could not be loaded: {e}"),
+                    ),
+                );
+            }
+        }
+    });
+    Ok(Mounted::with_state(Vec::new(), state))
+}
+
+/// Builds a stand-alone progress overview (`<socket-lab lab="progress">`):
+/// which exercises this browser has completed, with a reset button. Reads
+/// the exercise list from the element's `src` (default `exercises.json`).
+pub fn mount_progress(root: &HtmlElement) -> Result<Mounted, String> {
+    let src = root
+        .get_attribute("src")
+        .unwrap_or_else(|| "exercises.json".to_owned());
+    let r: Element = root.clone().into();
+    let state: Rc<RefCell<Option<Rc<dyn std::any::Any>>>> = Rc::default();
+    let keep = state.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        match fetch_text(&src).await.and_then(|t| {
+            serde_json::from_str::<Vec<Exercise>>(&t).map_err(|e| format!("{src}: {e}"))
+        }) {
+            Ok(all) => {
+                let card = add(&r, el("div", "sl-card sl-exercise", ""));
+                add(&card, el("h3", "sl-title", "Your progress"));
+                let body = add(&card, el("div", "", ""));
+                let listener: Rc<RefCell<Option<Listener>>> = Rc::default();
+                // Redraws itself after a reset; holds its own listener.
+                type Draw = Rc<RefCell<Option<Rc<dyn Fn()>>>>;
+                let draw: Draw = Rc::default();
+                let (d, l) = (Rc::downgrade(&draw), listener.clone());
+                let f: Rc<dyn Fn()> = Rc::new(move || {
+                    body.set_inner_html("");
+                    let d2 = d.clone();
+                    let l2 = overview(&body, &all, move || {
+                        if let Some(f) = d2.upgrade().and_then(|d| d.borrow().clone()) {
+                            f();
+                        }
+                    });
+                    *l.borrow_mut() = Some(l2);
+                });
+                *draw.borrow_mut() = Some(f.clone());
+                f();
+                *keep.borrow_mut() = Some(Rc::new((draw, listener)));
+            }
+            Err(e) => {
+                add(
+                    &r,
+                    el(
+                        "p",
+                        "sl-error",
+                        &format!("The progress could not be loaded: {e}"),
                     ),
                 );
             }
