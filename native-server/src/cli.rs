@@ -113,7 +113,7 @@ pub struct ServeArgs {
     /// Seconds an HTTP response may wait for the client to read any of it.
     #[arg(long, default_value = "10", value_parser = parse_secs)]
     pub write_timeout: Duration,
-    /// Most simultaneous HTTP connections (WebSockets not counted; at most half of `ulimit -n`).
+    /// Most simultaneous HTTP connections (WebSockets not counted; at most a quarter of `ulimit -n`).
     #[arg(long, default_value_t = 512)]
     pub max_http_connections: usize,
     /// Most simultaneous connections per TCP demo.

@@ -44,7 +44,7 @@ pub struct Config {
     /// does not read its answers is dropped after this).
     pub http_write_timeout: Duration,
     /// Most simultaneous HTTP connections (WebSockets not counted); never more
-    /// than half the open-file limit.
+    /// than a quarter of the open-file limit.
     pub http_max_connections: usize,
     /// Most simultaneous connections per TCP demo.
     pub max_connections: usize,

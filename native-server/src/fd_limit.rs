@@ -4,8 +4,8 @@
 //! `RLIMIT_NOFILE` of them. Many systems start programs with a *soft* limit of
 //! 1,024 although the *hard* limit (the most an unprivileged process may ask
 //! for) is far higher: a class of students would use that up. So the binary
-//! raises the soft limit to the hard one at start, and the HTTP server keeps
-//! half of whatever the limit is for the demos and the bridge (see
+//! raises the soft limit to the hard one at start, and the HTTP server leaves
+//! at least half of whatever the limit is to the demos and the bridge (see
 //! `http_serve.rs`).
 //!
 //! Windows has no such limit for sockets: there the functions do nothing.

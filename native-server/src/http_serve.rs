@@ -25,9 +25,9 @@
 //!   socket is wrapped in [`Deadline`], whose `poll_write` fails once a write
 //!   has been pending for that long.
 //!
-//! At most `--max-http-connections` are open at once, and never more than
-//! half the process's descriptor limit, so the demos and the bridge always
-//! have descriptors left. When the cap is full, the next client is accepted
+//! At most `--max-http-connections` are open at once, and never more than a
+//! quarter of the process's descriptor limit (a connection sending a file
+//! holds two), so the demos and the bridge always have half the descriptors. When the cap is full, the next client is accepted
 //! anyway and room is made for it: the connection that has been stuck longest
 //! (no answer written for at least [`EVICT_AFTER`]: a stalled reader, an idle
 //! keep-alive, a trickling head) is closed. A busy honest download is never
@@ -66,15 +66,22 @@ use crate::log_limit::LogLimit;
 
 /// When the connection cap is full, a connection that has written nothing for
 /// this long may be closed to make room for a newcomer. Short, because it
-/// only matters when the cap is full, and each round of stuck connections
-/// costs a newcomer this long: an idle keep-alive that is closed costs a
-/// browser a reconnect, a stuck one costs nobody anything.
-pub const EVICT_AFTER: Duration = Duration::from_millis(250);
+/// only matters when the cap is full, and a newcomer queued behind N stuck
+/// clients waits about N / cap times this long. An honest download writes
+/// every few milliseconds; an idle keep-alive that is closed costs a browser
+/// a reconnect; a stuck client costs nobody anything.
+pub const EVICT_AFTER: Duration = Duration::from_millis(100);
 
 /// hyper's per-connection buffer cap (its default is about 400 KiB, which a
 /// client pipelining requests and never reading fills, on every connection).
 /// Request heads larger than this are refused with 431.
 const MAX_BUF: usize = 32 * 1024;
+
+/// The kernel send buffer of each HTTP connection (Linux doubles it). Left to
+/// itself, loopback and LAN autotuning grows it to megabytes, all of which a
+/// client that never reads makes the server fill before its writes stall:
+/// work and memory per attacker. 64 KiB still moves tens of MB/s on a LAN.
+const SEND_BUF: usize = 64 * 1024;
 
 /// The limits of the HTTP side.
 #[derive(Debug, Clone)]
@@ -101,8 +108,9 @@ impl HttpLimits {
             tracing::warn!(
                 asked = config.http_max_connections,
                 using = max_connections,
-                "--max-http-connections is more than half the open-file limit (ulimit -n); \
-                 keeping the rest for the demos and the bridge"
+                "--max-http-connections is more than a quarter of the open-file limit \
+                 (ulimit -n), and each connection may hold two; keeping the rest for the \
+                 demos and the bridge"
             );
         }
         Self {
@@ -114,13 +122,14 @@ impl HttpLimits {
     }
 }
 
-/// The HTTP connection cap for a descriptor limit of `nofile`: at most half
-/// of it, so that however many HTTP clients come, the demos and the bridge
-/// (and the process's own files) keep the other half.
+/// The HTTP connection cap for a descriptor limit of `nofile`: a connection
+/// in the middle of sending a file holds two descriptors (the socket and the
+/// file), so at most a quarter of the limit, and however many HTTP clients
+/// come, the demos and the bridge keep half of the descriptors.
 pub fn cap_for_descriptors(asked: usize, nofile: Option<u64>) -> usize {
     match nofile {
         Some(n) => asked
-            .min(usize::try_from(n / 2).unwrap_or(usize::MAX))
+            .min(usize::try_from(n / 4).unwrap_or(usize::MAX))
             .max(1),
         None => asked.max(1),
     }
@@ -252,6 +261,7 @@ pub async fn serve(
                 // Nagle's algorithm meets the peer's delayed ACK and a relayed
                 // message can wait ~40 ms (the lesson of the sticky lab, here).
                 let _ = stream.set_nodelay(true);
+                let _ = socket2::SockRef::from(&stream).set_send_buffer_size(SEND_BUF);
                 stream
             }
             Err(e) => {
@@ -511,9 +521,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn http_keeps_half_the_descriptors_for_the_rest() {
-        assert_eq!(cap_for_descriptors(512, Some(1024)), 512);
-        assert_eq!(cap_for_descriptors(4096, Some(1024)), 512);
+    fn http_keeps_at_least_half_the_descriptors_for_the_rest() {
+        assert_eq!(cap_for_descriptors(512, Some(1024)), 256);
+        assert_eq!(cap_for_descriptors(4096, Some(4096)), 1024);
+        assert_eq!(cap_for_descriptors(512, Some(4096)), 512);
         assert_eq!(cap_for_descriptors(512, Some(1_048_576)), 512);
         assert_eq!(cap_for_descriptors(512, None), 512);
         assert_eq!(cap_for_descriptors(512, Some(1)), 1, "never zero");

@@ -1,0 +1,202 @@
+//! The real binary at a 1,024-descriptor limit with 1,000 HTTP clients that
+//! send requests and never read the answers: an honest page must still load,
+//! open a bridge session and round-trip every demo, within 2 s.
+//!
+//! Without a write deadline, a connection cap and descriptors kept in
+//! reserve, such clients held the server at 1,023–1,024 of 1,024
+//! descriptors: HTTP and the bridge failed and the demos answered only now
+//! and then. A file of its own because it opens a thousand sockets.
+
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::page::{Page, open};
+use protocol::Demo;
+use protocol::auth::respond;
+use protocol::bridge::ClientMsg;
+use protocol::frame::{self, FrameDecoder};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+const ATTACKERS: usize = 1000;
+const LIMIT: u64 = 1024;
+
+/// Starts the binary under `ulimit -n 1024` (soft and hard, so it cannot
+/// raise it) with every port 0; returns it and its services.
+fn spawn_limited(assets: &std::path::Path) -> (std::process::Child, Vec<(String, SocketAddr)>) {
+    let mut args = vec![
+        "-c".to_owned(),
+        format!("ulimit -n {LIMIT} && exec \"$0\" \"$@\""),
+        env!("CARGO_BIN_EXE_socket-lab").to_owned(),
+        "--assets".to_owned(),
+        assets.display().to_string(),
+    ];
+    for flag in [
+        "--http-port",
+        "--tcp-echo-port",
+        "--udp-echo-port",
+        "--uppercase-port",
+        "--framed-port",
+        "--auth-port",
+        "--sticky-port",
+    ] {
+        args.extend([flag.to_owned(), "0".to_owned()]);
+    }
+    let mut child = Command::new("sh")
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sh starts the socket-lab binary");
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut services = Vec::new();
+    while services.len() < 7 {
+        let line = lines.next().expect("a startup line per service").unwrap();
+        let (name, url) = line.split_once(' ').unwrap();
+        let addr = url.split_once("://").unwrap().1.parse().unwrap();
+        services.push((name.to_owned(), addr));
+    }
+    (child, services)
+}
+
+/// Resident memory of process `pid` in MiB.
+fn rss_mib(pid: u32) -> u64 {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096 / (1024 * 1024)
+}
+
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// Asks for the big file 16 times in one go and never reads.
+async fn non_reader(http: SocketAddr) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut s = socket.connect(http).await.unwrap();
+    let req = format!("GET /big.bin HTTP/1.1\r\nHost: {http}\r\n\r\n").repeat(16);
+    s.write_all(req.as_bytes()).await.unwrap();
+    s
+}
+
+/// What an honest learner does: load the page, open a bridge session, and
+/// round-trip every demo through it.
+async fn honest_learner(http: SocketAddr) {
+    let mut s = TcpStream::connect(http).await.unwrap();
+    s.write_all(format!("GET / HTTP/1.1\r\nHost: {http}\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut page_bytes = Vec::new();
+    s.read_to_end(&mut page_bytes).await.unwrap();
+    let text = String::from_utf8_lossy(&page_bytes);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.contains("<h1>lab</h1>"), "{text}");
+
+    let mut page = Page::connect(http).await;
+    page.open(open(1, Demo::TcpEcho)).await;
+    page.send_bytes(1, b"Hello").await;
+    assert_eq!(page.read_until(1, |b| b.len() >= 10).await, b"ACK: Hello");
+    page.open(open(2, Demo::UdpEcho)).await;
+    page.send(ClientMsg::Send {
+        sock: 2,
+        text: "Hello via UDP".into(),
+    })
+    .await;
+    assert_eq!(
+        page.read_until(2, |b| !b.is_empty()).await,
+        b"Message received"
+    );
+    page.open(open(3, Demo::Uppercase)).await;
+    page.send_bytes(3, b"hello").await;
+    assert_eq!(page.read_until(3, |b| b.len() >= 5).await, b"HELLO");
+    page.open(open(4, Demo::Framed)).await;
+    page.send_bytes(4, &frame::encode_json(&json!({"msg": "Hello"})).unwrap())
+        .await;
+    let bytes = page
+        .read_until(4, |b| {
+            frame::peek_len(b).is_some_and(|n| b.len() >= 4 + n as usize)
+        })
+        .await;
+    let mut decoder = FrameDecoder::default();
+    decoder.feed(&bytes);
+    let reply: Value = frame::decode_json(&decoder.decode().unwrap().unwrap()).unwrap();
+    assert_eq!(reply["echo"], json!({"msg": "Hello"}));
+    page.open(open(5, Demo::Auth)).await;
+    let challenge = page.read_until(5, |b| b.len() >= 32).await;
+    page.send_bytes(5, &respond(b"my_super_secret_key", &challenge))
+        .await;
+    assert_eq!(
+        page.read_until(5, |b| b.len() >= 14).await,
+        b"Access Granted"
+    );
+    page.open(open(6, Demo::Sticky)).await;
+    page.send_bytes(6, b"round trip").await;
+    assert_eq!(page.read_until(6, |b| b.len() >= 10).await, b"round trip");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_non_readers_at_1024_descriptors_leave_page_bridge_and_demos_working() {
+    // This process holds the thousand client ends: let it.
+    native_server::fd_limit::raise();
+    let assets = std::env::temp_dir().join(format!("socket-lab-class-fd-{}", std::process::id()));
+    std::fs::create_dir_all(&assets).unwrap();
+    std::fs::write(assets.join("index.html"), "<h1>lab</h1>").unwrap();
+    let big: Vec<u8> = (0..256 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    std::fs::write(assets.join("big.bin"), big).unwrap();
+    let (mut child, services) = {
+        let assets = assets.clone();
+        tokio::task::spawn_blocking(move || spawn_limited(&assets))
+            .await
+            .unwrap()
+    };
+    let pid = child.id();
+    let rss_before = rss_mib(pid);
+    let http = services.iter().find(|(n, _)| n == "http").unwrap().1;
+
+    let mut held = Vec::with_capacity(ATTACKERS);
+    for _ in 0..ATTACKERS {
+        held.push(non_reader(http).await);
+    }
+    let fds_under_attack = open_fds(pid);
+    let started = Instant::now();
+    let result = tokio::time::timeout(Duration::from_secs(2), honest_learner(http)).await;
+    let took = started.elapsed();
+    let fds_after = open_fds(pid);
+    let rss_after = rss_mib(pid);
+    println!(
+        "{ATTACKERS} non-readers at a {LIMIT}-descriptor limit: the server held {fds_under_attack} \
+         descriptors ({fds_after} after the learner), RSS {rss_before} -> {rss_after} MiB; \
+         page + bridge + every demo took {took:?}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(held);
+    result.expect("the honest learner finished within 2 s");
+    for fds in [fds_under_attack, fds_after] {
+        assert!(
+            (fds as u64) < LIMIT * 3 / 4,
+            "{fds} of {LIMIT} descriptors in use"
+        );
+    }
+    assert!(
+        rss_after < rss_before + 128,
+        "RSS {rss_before} -> {rss_after} MiB"
+    );
+}
