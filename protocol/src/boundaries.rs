@@ -160,6 +160,34 @@ pub fn analyze(
     reads: &[impl AsRef<[u8]>],
     evidence: &Evidence,
 ) -> Analysis {
+    let seen: Vec<(usize, &[u8])> = reads
+        .iter()
+        .map(|r| (r.as_ref().len(), r.as_ref()))
+        .collect();
+    analyze_seen(sends, &seen, evidence)
+}
+
+/// Like [`analyze`], for reads known by their size only (an event stream
+/// that left the bytes out). The boundaries are a matter of positions, so the
+/// verdict is the same; only a mismatch of content cannot be noticed.
+pub fn analyze_sizes(
+    sends: &[impl AsRef<[u8]>],
+    read_sizes: &[usize],
+    evidence: &Evidence,
+) -> Analysis {
+    let seen: Vec<(usize, &[u8])> = read_sizes.iter().map(|&n| (n, &[][..])).collect();
+    analyze_seen(sends, &seen, evidence)
+}
+
+/// Like [`analyze`], for reads given as `(size, bytes)` where the bytes may
+/// be only the first part of the read (an event caps what it carries, see
+/// `events::MAX_EVENT_BYTES`): positions come from the sizes, and the
+/// content is checked as far as it was carried.
+pub fn analyze_seen(
+    sends: &[impl AsRef<[u8]>],
+    reads: &[(usize, &[u8])],
+    evidence: &Evidence,
+) -> Analysis {
     let send_lens: Vec<usize> = sends.iter().map(|s| s.as_ref().len()).collect();
     // Stream offsets where each send starts and ends.
     let mut starts = Vec::with_capacity(sends.len());
@@ -178,10 +206,10 @@ pub fn analyze(
     let mut mismatch_at = None;
     let mut merged = false;
     let mut split = false;
-    for read in reads {
-        let read = read.as_ref();
+    for &(len, carried) in reads {
+        let carried = &carried[..carried.len().min(len)];
         if mismatch_at.is_none()
-            && let Some(i) = read
+            && let Some(i) = carried
                 .iter()
                 .enumerate()
                 .position(|(i, b)| sent.get(offset + i) != Some(b))
@@ -191,22 +219,22 @@ pub fn analyze(
         }
         let mut pieces = Vec::new();
         let mut at = 0usize;
-        while at < read.len() {
+        while at < len {
             let pos = offset + at;
             if pos >= total {
-                let n = read.len() - at;
+                let n = len - at;
                 pieces.push(Piece {
                     send: None,
                     in_send: pos - total..pos - total + n,
-                    in_read: at..read.len(),
+                    in_read: at..len,
                 });
-                at = read.len();
+                at = len;
                 continue;
             }
             // The non-empty send holding stream byte `pos`.
             let s = send_holding(&starts, &send_lens, pos);
             let within = pos - starts[s];
-            let n = (send_lens[s] - within).min(read.len() - at);
+            let n = (send_lens[s] - within).min(len - at);
             pieces.push(Piece {
                 send: Some(s),
                 in_send: within..within + n,
@@ -227,11 +255,8 @@ pub fn analyze(
         {
             split = true;
         }
-        offset += read.len();
-        parts.push(ReadParts {
-            len: read.len(),
-            pieces,
-        });
+        offset += len;
+        parts.push(ReadParts { len, pieces });
     }
 
     let shape = match (offset == 0, merged, split) {
@@ -776,6 +801,20 @@ mod tests {
     }
 
     #[test]
+    fn sizes_alone_give_the_same_verdict() {
+        let sends = texts(&["Hello", "World"]);
+        let ev = delayed(7, 500, true);
+        let by_bytes = analyze(&sends, &texts(&["HelloWo", "rld"]), &ev);
+        let by_sizes = analyze_sizes(&sends, &[7, 3], &ev);
+        assert_eq!(by_sizes, by_bytes);
+        // Capped bytes: checked as far as they go.
+        let capped = analyze_seen(&sends, &[(7, &b"Hel"[..]), (3, &b""[..])], &ev);
+        assert_eq!(capped, by_bytes);
+        let wrong = analyze_seen(&sends, &[(7, &b"Hex"[..]), (3, &b""[..])], &ev);
+        assert_eq!(wrong.mismatch_at, Some(2));
+    }
+
+    #[test]
     fn empty_sends_are_skipped() {
         let sends = texts(&["ab", "", "cd"]);
         let a = analyze(&sends, &texts(&["abcd"]), &Evidence::default());
@@ -897,6 +936,8 @@ mod tests {
             };
             let a = analyze(&sends, &reads, &ev);
             prop_assert_eq!(a.shape, brute_force(&sends, &reads));
+            let sizes: Vec<usize> = reads.iter().map(Vec::len).collect();
+            prop_assert_eq!(&analyze_sizes(&sends, &sizes, &ev), &a);
             prop_assert!(a.complete);
             // No Markdown: a backtick appears only when the data holds one.
             prop_assert!(!a.sentence.contains('`') || sends.iter().flatten().any(|&b| b == b'`'));
