@@ -121,6 +121,11 @@ impl ConnEvents {
         }
     }
 
+    /// Whether anybody is watching the events right now.
+    pub fn is_watched(&self) -> bool {
+        self.bus.is_watched()
+    }
+
     /// The connection's number.
     pub fn id(&self) -> u64 {
         self.conn

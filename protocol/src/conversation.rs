@@ -101,7 +101,6 @@ pub struct Conversation {
     idle_at: Option<u64>,
     /// A hard limit that data does not move (tcp-echo's turn, auth's answer).
     limit_at: Option<u64>,
-    started_at: u64,
     closed: bool,
     /// Whether read and reply events carry their bytes (they cost a copy).
     detail: bool,
@@ -140,7 +139,6 @@ impl Conversation {
             out: VecDeque::new(),
             idle_at: None,
             limit_at: None,
-            started_at: now_us,
             closed: false,
             detail: true,
         };
@@ -184,6 +182,11 @@ impl Conversation {
             Role::Sticky(o) => ReadHint {
                 size: o.read_size,
                 delay_us: u64::from(o.read_delay_ms) * 1000,
+            },
+            // Frames can be large: read them in bigger pieces.
+            Role::Framed(_) => ReadHint {
+                size: 16 * 1024,
+                delay_us: 0,
             },
             // Auth needs 32 bytes; a larger buffer is fine (extra bytes are
             // not part of the answer).
@@ -376,13 +379,12 @@ impl Conversation {
         if now_us < due {
             return;
         }
-        let after_ms = |from: u64| (now_us.saturating_sub(from)) / 1000;
         let limit_hit = self.limit_at.is_some_and(|t| t <= now_us);
         let waiting_for = match &self.role {
             Role::Auth(_) => {
                 self.event(EventKind::Timeout {
                     waiting_for: "the 32-byte answer".into(),
-                    after_ms: after_ms(self.started_at),
+                    after_ms: self.settings.handshake_timeout_us / 1000,
                 });
                 if let Role::Auth(auth) = &mut self.role {
                     auth.handle_timeout();
@@ -394,7 +396,7 @@ impl Conversation {
                 let secs = self.settings.hold_limit_us as f64 / 1e6;
                 self.event(EventKind::Timeout {
                     waiting_for: "the client to finish its turn (the hold limit)".into(),
-                    after_ms: after_ms(self.started_at),
+                    after_ms: self.settings.hold_limit_us / 1000,
                 });
                 self.close(
                     Closer::Server,

@@ -17,6 +17,8 @@
 //! - [`boundaries`]: where the sends' boundaries fell in the reads, and why.
 //! - [`sim`]: the in-page network: a TCP stream, UDP datagrams and server
 //!   concurrency, modelled deterministically in virtual time.
+//! - [`sim_bridge`]: the bridge protocol answered in the page by the same
+//!   conversations over that model, for labs with no server behind them.
 
 pub mod auth;
 pub mod boundaries;
@@ -27,6 +29,7 @@ pub mod events;
 pub mod frame;
 pub mod hex;
 pub mod sim;
+pub mod sim_bridge;
 
 pub use demo::{Demo, Transport};
 pub use frame::{FrameDecoder, FrameError};

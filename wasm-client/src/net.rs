@@ -3,8 +3,12 @@
 //!
 //! On load it tries `ws://<server>/ws`. If the welcome arrives, labs run
 //! **live** on real sockets; if the connection fails (no server, a static
-//! course page), they run **simulated**. Each lab opens its own sockets
-//! through the shared connection and gets its sockets' events by callback.
+//! course page), they run **simulated**: the same messages go to
+//! `protocol::sim_bridge`, which answers as the real bridge would, from the
+//! demos' own conversations over a modelled network. Every message from
+//! either goes through one dispatch, so a lab has one code path. Each lab
+//! opens its own sockets through the shared connection and gets its sockets'
+//! events by callback.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -12,6 +16,7 @@ use std::rc::Rc;
 
 use protocol::bridge::{self, ClientMsg, ClosedBy, DemoInfo, ServerMsg, SocketId};
 use protocol::events::ServerEvent;
+use protocol::sim_bridge::{Network, SimBridge, ToPage};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use web_sys::{BinaryType, MessageEvent, WebSocket};
@@ -67,8 +72,23 @@ type SockHandler = Rc<dyn Fn(SockEvent)>;
 type EventHandler = Rc<dyn Fn(&ServerEvent, Option<SocketId>)>;
 type ModeHandler = Rc<dyn Fn(Mode)>;
 
+/// The in-page bridge and the timer that drives it.
+struct Sim {
+    bridge: SimBridge,
+    /// `Date.now()` when the simulation started: its time zero.
+    epoch_ms: f64,
+    timer: Option<(i32, Closure<dyn FnMut()>)>,
+}
+
+impl Sim {
+    fn now_us(&self) -> u64 {
+        ((js_sys::Date::now() - self.epoch_ms).max(0.0) * 1000.0) as u64
+    }
+}
+
 struct Inner {
     ws: Option<WebSocket>,
+    sim: Option<Sim>,
     mode: Mode,
     demos: Vec<DemoInfo>,
     next_sock: SocketId,
@@ -118,6 +138,7 @@ impl Bridge {
         let bridge = Bridge {
             inner: Rc::new(RefCell::new(Inner {
                 ws: None,
+                sim: None,
                 mode: Mode::Connecting,
                 demos: Vec::new(),
                 next_sock: 1,
@@ -132,7 +153,7 @@ impl Bridge {
         };
         let ws = ws_url(server).and_then(|url| WebSocket::new(&url).ok());
         let Some(ws) = ws else {
-            bridge.set_mode(Mode::Simulated);
+            bridge.simulate();
             return bridge;
         };
         ws.set_binary_type(BinaryType::Arraybuffer);
@@ -193,9 +214,111 @@ impl Bridge {
     }
 
     fn send_msg(&self, msg: &ClientMsg) {
-        if let Some(ws) = &self.inner.borrow().ws {
-            let text = serde_json::to_string(msg).expect("bridge messages serialize");
-            let _ = ws.send_with_str(&text);
+        {
+            let mut inner = self.inner.borrow_mut();
+            if let Some(ws) = &inner.ws {
+                let text = serde_json::to_string(msg).expect("bridge messages serialize");
+                let _ = ws.send_with_str(&text);
+                return;
+            }
+            let Some(sim) = inner.sim.as_mut() else {
+                return;
+            };
+            let now = sim.now_us();
+            sim.bridge.handle_msg(now, msg.clone());
+        }
+        self.schedule(0.0);
+    }
+
+    /// Switches to the in-page bridge: it greets the page as a server would.
+    fn simulate(&self) {
+        let welcome = {
+            let mut inner = self.inner.borrow_mut();
+            inner.ws = None;
+            // The seed only varies ports and challenges from page to page.
+            let seed = js_sys::Date::now() as u64;
+            let bridge = SimBridge::new(protocol::conversation::Settings::default(), seed);
+            let welcome = bridge.welcome();
+            inner.sim = Some(Sim {
+                bridge,
+                epoch_ms: js_sys::Date::now(),
+                timer: None,
+            });
+            welcome
+        };
+        self.on_server_msg(welcome);
+    }
+
+    /// Sets the simulated network's UDP loss and reordering chances (0–1).
+    /// Only the simulation has these knobs; live, it does nothing.
+    pub fn set_sim_network(&self, udp_loss: f64, udp_reorder: f64) {
+        if let Some(sim) = self.inner.borrow_mut().sim.as_mut() {
+            sim.bridge.set_network(Network {
+                udp_loss: udp_loss.clamp(0.0, 1.0),
+                udp_reorder: udp_reorder.clamp(0.0, 1.0),
+                ..Network::default()
+            });
+        }
+    }
+
+    /// Runs the in-page bridge after `delay_ms`: never from inside a
+    /// handler, so a lab that sends while it handles an event cannot
+    /// re-enter its own dispatch.
+    fn schedule(&self, delay_ms: f64) {
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        if self.inner.borrow().sim.is_none() {
+            return;
+        }
+        let b = self.clone();
+        let tick = Closure::<dyn FnMut()>::new(move || b.pump());
+        let Ok(id) = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+            tick.as_ref().unchecked_ref(),
+            delay_ms.clamp(0.0, 2_000_000_000.0) as i32,
+        ) else {
+            return;
+        };
+        let mut inner = self.inner.borrow_mut();
+        if let Some(sim) = inner.sim.as_mut()
+            && let Some((old, _)) = sim.timer.replace((id, tick))
+        {
+            window.clear_timeout_with_handle(old);
+        }
+    }
+
+    /// Delivers what the in-page bridge has for the page now, then sleeps
+    /// until its next deadline.
+    fn pump(&self) {
+        let (due, next) = {
+            let mut inner = self.inner.borrow_mut();
+            let Some(sim) = inner.sim.as_mut() else {
+                return;
+            };
+            let now = sim.now_us();
+            sim.bridge.handle_timeout(now);
+            let mut due = Vec::new();
+            while let Some(x) = sim.bridge.poll(now) {
+                due.push(x);
+            }
+            let next = sim
+                .bridge
+                .poll_timeout()
+                .map(|t| t.saturating_sub(now) as f64 / 1000.0);
+            (due, next)
+        };
+        for x in due {
+            match x {
+                ToPage::Msg(msg) => self.on_server_msg(msg),
+                ToPage::Read { sock, at_us, data } => {
+                    if let Some(h) = self.handler(sock) {
+                        h(SockEvent::Read { at_us, data });
+                    }
+                }
+            }
+        }
+        if let Some(ms) = next {
+            self.schedule(ms);
         }
     }
 
@@ -218,9 +341,19 @@ impl Bridge {
 
     /// Sends bytes on a socket (a binary `D` frame).
     pub fn send(&self, sock: SocketId, bytes: &[u8]) {
-        if let Some(ws) = &self.inner.borrow().ws {
-            let _ = ws.send_with_u8_array(&bridge::encode_send(sock, bytes));
+        {
+            let mut inner = self.inner.borrow_mut();
+            if let Some(ws) = &inner.ws {
+                let _ = ws.send_with_u8_array(&bridge::encode_send(sock, bytes));
+                return;
+            }
+            let Some(sim) = inner.sim.as_mut() else {
+                return;
+            };
+            let now = sim.now_us();
+            sim.bridge.handle_send(now, sock, bytes);
         }
+        self.schedule(0.0);
     }
 
     /// Half-closes a socket (no more sends).
@@ -284,7 +417,7 @@ impl Bridge {
             inner.subscribed = true;
             (id, first)
         };
-        if first && self.mode() == Mode::Live {
+        if first && self.mode() != Mode::Connecting {
             self.send_msg(&ClientMsg::Subscribe { demos: Vec::new() });
         }
         id
@@ -329,12 +462,16 @@ impl Bridge {
     fn on_server_msg(&self, msg: ServerMsg) {
         match msg {
             ServerMsg::Welcome { demos, .. } => {
-                let resubscribe = {
+                let (resubscribe, simulated) = {
                     let mut inner = self.inner.borrow_mut();
                     inner.demos = demos;
-                    inner.subscribed
+                    (inner.subscribed, inner.sim.is_some())
                 };
-                self.set_mode(Mode::Live);
+                self.set_mode(if simulated {
+                    Mode::Simulated
+                } else {
+                    Mode::Live
+                });
                 if resubscribe {
                     self.send_msg(&ClientMsg::Subscribe { demos: Vec::new() });
                 }
@@ -392,7 +529,9 @@ impl Bridge {
                 reason: "the connection to the Socket Lab server was lost".into(),
             });
         }
-        self.set_mode(Mode::Simulated);
+        if self.inner.borrow().sim.is_none() {
+            self.simulate();
+        }
     }
 }
 

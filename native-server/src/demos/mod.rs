@@ -1,12 +1,14 @@
 //! The six demo servers and the accept loop they share.
 //!
-//! Each demo lives in its own file and owns only its conversation with one
-//! client; the reply logic itself comes from `protocol::demo` and
-//! `protocol::auth`, so the browser simulation answers exactly as these do.
-//! This file owns what every TCP demo needs around that: accepting, the
-//! connection limit, cancellation on shutdown, and the accepted/closed events.
+//! What a demo does with one connection is a sans-IO conversation in
+//! `protocol::conversation`, run by the one driver in [`driver`]; the browser
+//! simulation runs the same conversations, so it answers exactly as these do.
+//! Each demo's file says what the demo is for and how it is served. This file
+//! owns what every TCP demo needs around that: accepting, the connection
+//! limit, cancellation on shutdown, and the accepted/closed events.
 
 pub mod auth;
+pub mod driver;
 pub mod framed;
 pub mod sticky;
 pub mod tcp_echo;
@@ -21,7 +23,6 @@ use std::time::Duration;
 use protocol::Demo;
 use protocol::events::{Closer, EventKind, MAX_EVENT_BYTES};
 use protocol::hex::HexBytes;
-use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -74,109 +75,11 @@ impl Ending {
     }
 }
 
-/// An event for bytes read.
-pub fn read_event(bytes: &[u8]) -> EventKind {
-    EventKind::Read {
-        size: bytes.len(),
-        data: HexBytes::capped(bytes),
-    }
-}
-
 /// An event for bytes sent.
 pub fn reply_event(bytes: &[u8]) -> EventKind {
     EventKind::Reply {
         size: bytes.len(),
         data: HexBytes::capped(&bytes[..bytes.len().min(MAX_EVENT_BYTES)]),
-    }
-}
-
-/// The result of one read with a time limit.
-pub enum ReadOutcome {
-    /// `n` bytes arrived.
-    Data(usize),
-    /// The peer closed its sending side.
-    Eof,
-    /// Nothing arrived in time; the [`Ending`] has been decided.
-    TimedOut,
-    /// The server is shutting down.
-    Shutdown,
-}
-
-/// Reads once into `buf`, giving up after `idle` or on shutdown.
-pub async fn read_some<R: AsyncRead + Unpin>(
-    stream: &mut R,
-    buf: &mut [u8],
-    idle: Duration,
-    shutdown: &CancellationToken,
-) -> io::Result<ReadOutcome> {
-    tokio::select! {
-        _ = shutdown.cancelled() => Ok(ReadOutcome::Shutdown),
-        res = tokio::time::timeout(idle, stream.read(buf)) => match res {
-            Err(_) => Ok(ReadOutcome::TimedOut),
-            Ok(Ok(0)) => Ok(ReadOutcome::Eof),
-            Ok(Ok(n)) => Ok(ReadOutcome::Data(n)),
-            Ok(Err(e)) => Err(e),
-        },
-    }
-}
-
-/// Like [`read_some`], but holds no buffer while waiting: it waits until the
-/// socket is readable, then reads into a stack buffer and hands the bytes to
-/// `sink`. An idle connection then costs only its socket and task, which is
-/// what lets one process hold thousands of them.
-pub async fn read_with(
-    stream: &TcpStream,
-    idle: Duration,
-    shutdown: &CancellationToken,
-    sink: impl FnOnce(&[u8]),
-) -> io::Result<ReadOutcome> {
-    let deadline = tokio::time::Instant::now() + idle;
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return Ok(ReadOutcome::Shutdown),
-            res = tokio::time::timeout_at(deadline, stream.readable()) => match res {
-                Err(_) => return Ok(ReadOutcome::TimedOut),
-                Ok(res) => res?,
-            },
-        }
-        // Declared after the await: this buffer lives on the stack only while
-        // bytes are copied out of it, never in the waiting task.
-        let mut chunk = [0u8; 16 * 1024];
-        match stream.try_read(&mut chunk) {
-            Ok(0) => return Ok(ReadOutcome::Eof),
-            Ok(n) => {
-                sink(&chunk[..n]);
-                return Ok(ReadOutcome::Data(n));
-            }
-            // Readiness can be spurious; wait again.
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// Turns a [`ReadOutcome`] that is not data into the connection's ending,
-/// publishing a timeout event where that is the reason.
-pub fn ending_for(
-    outcome: &ReadOutcome,
-    events: &ConnEvents,
-    idle: Duration,
-    waiting_for: &str,
-) -> Option<Ending> {
-    match outcome {
-        ReadOutcome::Data(_) => None,
-        ReadOutcome::Eof => Some(Ending::client_closed()),
-        ReadOutcome::Shutdown => Some(Ending::server("the server is shutting down")),
-        ReadOutcome::TimedOut => {
-            events.emit(EventKind::Timeout {
-                waiting_for: waiting_for.to_owned(),
-                after_ms: u64::try_from(idle.as_millis()).unwrap_or(u64::MAX),
-            });
-            Some(Ending::server(format!(
-                "the client sent nothing for {} s and was dropped so others can use the demo",
-                idle.as_secs_f32()
-            )))
-        }
     }
 }
 

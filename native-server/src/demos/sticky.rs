@@ -13,19 +13,14 @@
 //! (1024 bytes, no delay).
 
 use std::collections::HashMap;
-use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
+use protocol::Demo;
 use protocol::demo::StickyOptions;
-use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
-use super::{
-    DemoCtx, Ending, ReadOutcome, Style, ending_for, read_event, read_some, reply_event, serve_tcp,
-};
-use crate::events::ConnEvents;
+use super::{DemoCtx, Style, driver, serve_tcp};
 
 /// Read settings keyed by the client's address, set before it connects.
 #[derive(Debug, Clone, Default)]
@@ -45,7 +40,7 @@ impl StickyRegistry {
     }
 
     /// Takes the settings for `client`, or the defaults.
-    fn take(&self, client: SocketAddr) -> StickyOptions {
+    pub(crate) fn take(&self, client: SocketAddr) -> StickyOptions {
         self.lock().remove(&client).unwrap_or_default()
     }
 
@@ -59,35 +54,10 @@ impl StickyRegistry {
 pub async fn serve(listener: TcpListener, ctx: DemoCtx) {
     serve_tcp(
         listener,
-        protocol::Demo::Sticky,
+        Demo::Sticky,
         ctx,
         Style::Concurrent,
-        converse,
+        |stream, events, ctx| driver::converse(Demo::Sticky, stream, events, ctx),
     )
     .await;
-}
-
-async fn converse(mut stream: TcpStream, events: ConnEvents, ctx: DemoCtx) -> io::Result<Ending> {
-    let options = ctx.sticky.take(events.peer());
-    let idle = ctx.config.idle_timeout;
-    let delay = Duration::from_millis(u64::from(options.read_delay_ms));
-    let mut buf = vec![0u8; options.read_size];
-    loop {
-        if !delay.is_zero() {
-            tokio::select! {
-                _ = ctx.shutdown.cancelled() => return Ok(Ending::server("the server is shutting down")),
-                _ = tokio::time::sleep(delay) => {}
-            }
-        }
-        let outcome = read_some(&mut stream, &mut buf, idle, &ctx.shutdown).await?;
-        if let Some(ending) = ending_for(&outcome, &events, idle, "more bytes") {
-            return Ok(ending);
-        }
-        let ReadOutcome::Data(n) = outcome else {
-            unreachable!("handled above")
-        };
-        events.emit_with(|| read_event(&buf[..n]));
-        stream.write_all(&buf[..n]).await?;
-        events.emit_with(|| reply_event(&buf[..n]));
-    }
 }
