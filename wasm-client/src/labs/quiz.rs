@@ -148,13 +148,13 @@ pub fn grade(q: &Question, choice: usize) -> Graded {
         })
         .collect();
     let feedback = if right {
-        "Right. Every option is explained below it.".to_owned()
+        "Right. Each option now shows why it is right or wrong.".to_owned()
     } else {
         let answer = q.choices.get(q.answer).map_or(String::new(), |c| {
             plain(&c.text).trim_end_matches('.').to_owned()
         });
         format!(
-            "Not quite. The right answer is option {}: {answer}. Every option is explained below it.",
+            "Not quite. The right answer is option {}: {answer}. Each option now shows why it is right or wrong.",
             q.answer + 1
         )
     };
