@@ -27,6 +27,24 @@ pub struct ClientTimes {
     pub closed_us: Option<u64>,
 }
 
+impl ClientTimes {
+    /// The server's side of one connection, from its events (one `demo` and
+    /// `conn`, in order): accepted, first reply, closed, on the server's
+    /// clock. The connect time is not in the server's account (the kernel
+    /// completes the handshake before `accept`), so it is left unset; a
+    /// caller that knows it must convert it to the server's clock first.
+    pub fn from_events(events: &[protocol::events::ServerEvent]) -> Self {
+        use protocol::events::EventKind;
+        let first = |f: fn(&EventKind) -> bool| events.iter().find(|e| f(&e.kind)).map(|e| e.at_us);
+        Self {
+            connected_us: None,
+            accepted_us: first(|k| matches!(k, EventKind::Accepted { .. })),
+            answered_us: first(|k| matches!(k, EventKind::Reply { .. })),
+            closed_us: first(|k| matches!(k, EventKind::Closed { .. })),
+        }
+    }
+}
+
 /// The phases of a client's bar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -330,6 +348,58 @@ mod tests {
         assert!(l.rows[1].bars[1].open);
         assert_eq!(l.rows[1].wait_ms, None);
         assert_eq!(l.rows[1].answer_ms, Some(1.0));
+    }
+
+    #[test]
+    fn server_events_give_the_servers_side() {
+        use protocol::Demo;
+        use protocol::events::{Closer, EventKind, ServerEvent};
+        use protocol::hex::HexBytes;
+        let ev = |at_us, kind| ServerEvent {
+            demo: Demo::Uppercase,
+            conn: 1,
+            peer: "127.0.0.1:5000".into(),
+            at_us,
+            kind,
+        };
+        let events = [
+            ev(
+                10,
+                EventKind::Accepted {
+                    local: "127.0.0.1:9999".into(),
+                },
+            ),
+            ev(
+                20,
+                EventKind::Read {
+                    size: 2,
+                    data: HexBytes(b"hi".to_vec()),
+                },
+            ),
+            ev(
+                30,
+                EventKind::Reply {
+                    size: 2,
+                    data: HexBytes(b"HI".to_vec()),
+                },
+            ),
+            ev(
+                40,
+                EventKind::Closed {
+                    by: Closer::Server,
+                    reason: "done".into(),
+                },
+            ),
+        ];
+        assert_eq!(
+            ClientTimes::from_events(&events),
+            ClientTimes {
+                connected_us: None,
+                accepted_us: Some(10),
+                answered_us: Some(30),
+                closed_us: Some(40),
+            }
+        );
     }
 
     #[test]
