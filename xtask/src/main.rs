@@ -15,6 +15,7 @@ mod links;
 mod quiz_check;
 mod serve;
 mod test;
+mod tidy;
 mod tools;
 
 use std::path::{Path, PathBuf};
