@@ -1,30 +1,41 @@
 //! The sticky lab: several writes, TCP_NODELAY, the receiver's read size and
-//! delay; the reads the real socket returned, and which cause was at work.
+//! delay; each read the server's `recv` returned, with its time, and a verdict
+//! computed from those reads (`protocol::boundaries`).
+//!
+//! One code path: the lab opens a socket on the bridge, sends the writes,
+//! half-closes, and draws only what comes back — the server's events for this
+//! socket (`sock == Some(id)`) and the echo the page reads. Whether the bridge
+//! is a real server or the in-page simulation makes no difference here.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use protocol::Demo;
 use protocol::boundaries::{Evidence, analyze};
-use protocol::bridge::ClientMsg;
+use protocol::bridge::{ClientMsg, SocketId};
 use protocol::demo::StickyOptions;
-use protocol::events::EventKind;
-use protocol::sim::{TcpSimConfig, simulate_tcp};
-use web_sys::HtmlElement;
+use protocol::events::{EventKind, ServerEvent};
+use protocol::hex::to_hex;
+use web_sys::{Element, HtmlElement};
 
+use super::server_view::ServerView;
 use super::{Frame, Mounted, button, checkbox, number_input, read_number, text_input};
-use crate::dom::attr;
-use crate::net::SockEvent;
+use crate::dom::{add, attr, el};
+use crate::net::{Bridge, SockEvent};
 use crate::timeline::Side;
 
-#[derive(Default)]
+/// One run: what was sent, and what the server's reads returned so far.
 struct Run {
-    local_port: Option<String>,
+    sock: SocketId,
+    sends: Vec<Vec<u8>>,
     reads: Vec<Vec<u8>>,
-    writes: Vec<Vec<u8>>,
     read_size: usize,
     delay_ms: u32,
     nodelay: bool,
+    /// The server clock (µs) of its accept, the origin of the read times.
+    origin_us: Option<u64>,
+    /// The server has closed its side: no more reads will come.
+    done: bool,
 }
 
 /// Why the reads came out as they did, judged from the bytes: the sends'
@@ -50,14 +61,277 @@ pub fn explain(
     analyze(sends, reads, &evidence).sentence
 }
 
+/// The lab's parts and its current run.
+struct Lab {
+    frame: Frame,
+    root: HtmlElement,
+    close: Element,
+    run: RefCell<Option<Run>>,
+}
+
+/// `12.3 ms` from microseconds.
+fn ms(us: u64) -> String {
+    format!("{:.1} ms", us as f64 / 1000.0)
+}
+
+impl Lab {
+    fn bridge(&self) -> &Bridge {
+        &self.frame.bridge
+    }
+
+    /// Publishes how many sockets the page holds (for tests and the curious),
+    /// and whether the close button has anything to close.
+    fn refresh(&self) {
+        attr(
+            &self.root,
+            "data-open-sockets",
+            &self.bridge().open_count().to_string(),
+        );
+        let open = self.run.borrow().as_ref().is_some_and(|r| !r.done);
+        if open {
+            let _ = self.close.remove_attribute("disabled");
+        } else {
+            attr(&self.close, "disabled", "");
+        }
+    }
+
+    fn start(self: &Rc<Self>, sends: Vec<Vec<u8>>, read_size: usize, delay_ms: u32, nodelay: bool) {
+        let tl = &self.frame.timeline;
+        if sends.is_empty() {
+            tl.clear();
+            tl.row(
+                Side::Error,
+                "Type at least one write in Writes (separate writes with |), then click Run.",
+                None,
+            );
+            return;
+        }
+        // A new run replaces the old one: its socket, if still open, is closed.
+        let old = self.run.borrow_mut().take();
+        if let Some(old) = old {
+            self.bridge().close(old.sock);
+        }
+        tl.clear();
+        self.frame.conclude("Waiting for the server's reads…");
+        attr(&self.frame.verdict, "data-shape", "pending");
+        let lab = self.clone();
+        let handler = move |sock: SocketId, ev: SockEvent| lab.on_sock(sock, ev);
+        let opened = Rc::new(std::cell::Cell::new(0));
+        let mine = opened.clone();
+        let sock = self.bridge().open(
+            |sock| {
+                // Known before any event can arrive for it.
+                *self.run.borrow_mut() = Some(Run {
+                    sock,
+                    sends: sends.clone(),
+                    reads: Vec::new(),
+                    read_size,
+                    delay_ms,
+                    nodelay,
+                    origin_us: None,
+                    done: false,
+                });
+                mine.set(sock);
+                ClientMsg::Open {
+                    sock,
+                    demo: Some(Demo::Sticky),
+                    target: None,
+                    nodelay,
+                    sticky: Some(StickyOptions {
+                        read_size,
+                        read_delay_ms: delay_ms,
+                    }),
+                    ack: false,
+                }
+            },
+            move |ev| handler(opened.get(), ev),
+        );
+        for (i, p) in sends.iter().enumerate() {
+            self.bridge().send(sock, p);
+            let row = tl.row(Side::Send, &format!("write {}", i + 1), Some(p));
+            attr(&row, "data-event", "write");
+        }
+        // No more writes: the server reads to the end, echoes, and closes.
+        self.bridge().shutdown(sock);
+        tl.row(
+            Side::Note,
+            "half-closed: the page sends no more; the server reads until the end of the stream",
+            None,
+        );
+        self.refresh();
+    }
+
+    fn is_current(&self, sock: SocketId) -> bool {
+        self.run.borrow().as_ref().is_some_and(|r| r.sock == sock)
+    }
+
+    /// What the page's own socket reported.
+    fn on_sock(&self, sock: SocketId, ev: SockEvent) {
+        if !self.is_current(sock) {
+            return;
+        }
+        let tl = &self.frame.timeline;
+        match ev {
+            SockEvent::Opened { local, peer } => {
+                tl.row(
+                    Side::Note,
+                    &format!("connected from {local} to {peer}"),
+                    None,
+                );
+            }
+            SockEvent::Read { data, .. } => {
+                let row = tl.row(Side::Read, "the page read the echo", Some(&data));
+                attr(&row, "data-event", "echo");
+            }
+            SockEvent::Closed { reason, .. } => {
+                tl.row(
+                    Side::Note,
+                    &format!("the page's socket closed: {reason}"),
+                    None,
+                );
+            }
+            SockEvent::Error { message } => {
+                tl.row(
+                    Side::Error,
+                    &format!("{message}. Click Run to try again."),
+                    None,
+                );
+                self.bridge().close(sock);
+                self.finish("The run stopped on an error (above); nothing to conclude.");
+            }
+            SockEvent::Sent { .. } => {}
+        }
+        self.refresh();
+    }
+
+    /// The server's account of this run's connection.
+    fn on_event(&self, ev: &ServerEvent, sock: Option<SocketId>) {
+        if ev.demo != Demo::Sticky || !sock.is_some_and(|s| self.is_current(s)) {
+            return;
+        }
+        if self.run.borrow().as_ref().is_some_and(|r| r.done) {
+            return;
+        }
+        let tl = &self.frame.timeline;
+        let origin = {
+            let mut run = self.run.borrow_mut();
+            let run = run.as_mut().expect("checked above");
+            *run.origin_us.get_or_insert(ev.at_us)
+        };
+        let at = ms(ev.at_us.saturating_sub(origin));
+        match &ev.kind {
+            EventKind::Accepted { .. } => {
+                tl.row(
+                    Side::Server,
+                    "server accepted the connection (0 ms; read times count from here)",
+                    None,
+                );
+            }
+            EventKind::Read { size, data } => {
+                let n = {
+                    let mut run = self.run.borrow_mut();
+                    let run = run.as_mut().expect("checked above");
+                    run.reads.push(data.0.clone());
+                    run.reads.len()
+                };
+                let row = tl.row(
+                    Side::Server,
+                    &format!("server read {n}: recv returned {size} B at {at}"),
+                    Some(&data.0),
+                );
+                attr(&row, "data-event", "read");
+                attr(&row, "data-bytes", &to_hex(&data.0));
+                attr(
+                    &row,
+                    "data-at-us",
+                    &ev.at_us.saturating_sub(origin).to_string(),
+                );
+            }
+            EventKind::Timeout {
+                waiting_for,
+                after_ms,
+            } => {
+                tl.row(
+                    Side::Server,
+                    &format!("server timed out after {after_ms} ms waiting for {waiting_for}"),
+                    None,
+                );
+            }
+            EventKind::Closed { reason, .. } => {
+                tl.row(
+                    Side::Server,
+                    &format!("server closed at {at}: {reason}"),
+                    None,
+                );
+                self.finish("");
+            }
+            _ => {}
+        }
+        self.refresh();
+    }
+
+    /// Ends the run and concludes from the reads seen (or says `why` not).
+    fn finish(&self, why: &str) {
+        let mut run = self.run.borrow_mut();
+        let Some(run) = run.as_mut() else {
+            return;
+        };
+        if run.done {
+            return;
+        }
+        run.done = true;
+        if !why.is_empty() {
+            self.frame.conclude(why);
+            attr(&self.frame.verdict, "data-shape", "none");
+            return;
+        }
+        let shape = analyze(&run.sends, &run.reads, &Evidence::default()).shape;
+        self.frame.conclude(&explain(
+            &run.sends,
+            &run.reads,
+            run.read_size,
+            run.delay_ms,
+            run.nodelay,
+            None,
+        ));
+        attr(&self.frame.verdict, "data-shape", shape.name());
+        attr(
+            &self.frame.verdict,
+            "data-reads",
+            &run.reads.len().to_string(),
+        );
+    }
+
+    /// The learner's way out of a long run (a long delay, a small read size).
+    fn close_now(&self) {
+        let sock = self
+            .run
+            .borrow()
+            .as_ref()
+            .filter(|r| !r.done)
+            .map(|r| r.sock);
+        if let Some(sock) = sock {
+            self.bridge().close(sock);
+            self.frame.timeline.row(
+                Side::Note,
+                "you closed the connection: the verdict covers the reads so far",
+                None,
+            );
+            self.finish("");
+        }
+        self.refresh();
+    }
+}
+
 /// Builds the lab.
-pub fn mount(root: &HtmlElement, bridge: crate::net::Bridge) -> Mounted {
+pub fn mount(root: &HtmlElement, bridge: Bridge) -> Mounted {
     let frame = Frame::new(
         root,
         "Sticky packets",
         "TCP carries a stream of bytes, not messages. Send a few writes, then choose how the receiver reads: \
-         a delay before each recv merges sends, a small read size splits them.",
-        bridge,
+         a delay before each recv merges sends, a small read size splits them. Each row marked server is one \
+         recv on the demo, with its time since the demo accepted the connection.",
+        bridge.clone(),
     );
     let writes = text_input(
         &frame.controls,
@@ -65,7 +339,8 @@ pub fn mount(root: &HtmlElement, bridge: crate::net::Bridge) -> Mounted {
         "writes",
         "Hello|World",
     );
-    let nodelay = checkbox(&frame.controls, "TCP_NODELAY (Nagle off)", "nodelay", true);
+    // Off by default: the chapter has the learner switch it on and compare.
+    let nodelay = checkbox(&frame.controls, "TCP_NODELAY (Nagle off)", "nodelay", false);
     let size = number_input(
         &frame.controls,
         "Receiver read size (bytes)",
@@ -82,148 +357,48 @@ pub fn mount(root: &HtmlElement, bridge: crate::net::Bridge) -> Mounted {
         0,
         5000,
     );
-    let run: Rc<RefCell<Run>> = Rc::default();
-
-    let (f, r) = (frame.clone(), run.clone());
-    let (_, l) = button(&frame.controls, "Run", "run", move |_| {
-        let parts: Vec<Vec<u8>> = writes
+    let buttons = add(&frame.controls, el("div", "sl-buttons", ""));
+    let l: Rc<RefCell<Option<Rc<Lab>>>> = Rc::default();
+    let later = l.clone();
+    let (_, run_listener) = button(&buttons, "Run", "run", move |_| {
+        let sends: Vec<Vec<u8>> = writes
             .value()
             .split('|')
             .filter(|p| !p.is_empty())
             .map(|p| p.as_bytes().to_vec())
             .collect();
-        let read_size = read_number(&size, 1, 65536) as usize;
-        let delay_ms = read_number(&delay, 0, 5000);
-        let nd = nodelay.checked();
-        f.timeline.clear();
-        f.conclude("");
-        *r.borrow_mut() = Run {
-            local_port: None,
-            reads: Vec::new(),
-            writes: parts.clone(),
-            read_size,
-            delay_ms,
-            nodelay: nd,
-        };
-        if f.live() {
-            run_live(&f, &r, parts, read_size, delay_ms, nd);
-        } else {
-            let cfg = TcpSimConfig {
-                nagle: !nd,
-                read_size,
-                read_delay_us: u64::from(delay_ms) * 1000,
-                ..TcpSimConfig::default()
-            };
-            let timed: Vec<(u64, Vec<u8>)> = parts
-                .iter()
-                .enumerate()
-                .map(|(i, p)| (i as u64 * 10, p.clone()))
-                .collect();
-            for (_, p) in &timed {
-                f.timeline.row(Side::Send, "write (simulated)", Some(p));
-            }
-            let trace = simulate_tcp(&cfg, &timed);
-            for seg in &trace.segments {
-                f.timeline.row(
-                    Side::Note,
-                    &format!("segment on the wire: {} bytes", seg.data.len()),
-                    None,
-                );
-            }
-            for read in &trace.reads {
-                let row = f
-                    .timeline
-                    .row(Side::Server, "server read (simulated)", Some(&read.data));
-                attr(&row, "data-event", "read");
-            }
-            let reads: Vec<Vec<u8>> = trace.reads.iter().map(|r| r.data.clone()).collect();
-            let segments = trace.segments.iter().map(|s| s.data.len()).collect();
-            f.conclude(&explain(
-                &parts,
-                &reads,
-                read_size,
-                delay_ms,
-                nd,
-                Some(segments),
-            ));
+        if let Some(lab) = later.borrow().clone() {
+            lab.start(
+                sends,
+                read_number(&size, 1, 65536) as usize,
+                read_number(&delay, 0, 5000),
+                nodelay.checked(),
+            );
         }
     });
-    Mounted::with_state(vec![l], run)
-}
-
-fn run_live(
-    f: &Frame,
-    run: &Rc<RefCell<Run>>,
-    parts: Vec<Vec<u8>>,
-    read_size: usize,
-    delay_ms: u32,
-    nodelay: bool,
-) {
-    let (tl, r, fr) = (f.timeline.clone(), run.clone(), f.clone());
-    let sub = Rc::new(RefCell::new(None::<u32>));
-    let sub2 = sub.clone();
-    let bridge = f.bridge.clone();
-    let id = f.bridge.subscribe(move |ev| {
-        let Some(port) = r.borrow().local_port.clone() else {
-            return;
-        };
-        if ev.demo != Demo::Sticky || !ev.peer.ends_with(&format!(":{port}")) {
-            return;
-        }
-        match &ev.kind {
-            EventKind::Read { data, .. } => {
-                r.borrow_mut().reads.push(data.0.clone());
-                let row = tl.row(Side::Server, "server read", Some(&data.0));
-                attr(&row, "data-event", "read");
-            }
-            EventKind::Closed { .. } => {
-                let run = r.borrow();
-                fr.conclude(&explain(
-                    &run.writes,
-                    &run.reads,
-                    run.read_size,
-                    run.delay_ms,
-                    run.nodelay,
-                    None,
-                ));
-                if let Some(id) = sub2.borrow_mut().take() {
-                    bridge.unsubscribe(id);
-                }
-            }
-            _ => {}
+    let later = l.clone();
+    let (close, close_listener) = button(&buttons, "Close the connection", "close", move |_| {
+        if let Some(lab) = later.borrow().clone() {
+            lab.close_now();
         }
     });
-    *sub.borrow_mut() = Some(id);
-    let (tl, r) = (f.timeline.clone(), run.clone());
-    let sock = f.bridge.open(
-        |sock| ClientMsg::Open {
-            sock,
-            demo: Some(Demo::Sticky),
-            target: None,
-            nodelay,
-            sticky: Some(StickyOptions {
-                read_size,
-                read_delay_ms: delay_ms,
-            }),
-            ack: false,
-        },
-        move |ev| match ev {
-            SockEvent::Opened { local, .. } => {
-                r.borrow_mut().local_port = local.rsplit(':').next().map(str::to_owned);
-                tl.row(Side::Note, &format!("connected from {local}"), None);
-            }
-            SockEvent::Read { data, .. } => {
-                tl.row(Side::Read, "echoed back", Some(&data));
-            }
-            SockEvent::Error { message } => {
-                tl.row(Side::Error, &message, None);
-            }
-            SockEvent::Closed { .. } | SockEvent::Sent { .. } => {}
-        },
-    );
-    for p in &parts {
-        f.bridge.send(sock, p);
-        f.timeline.row(Side::Send, "write", Some(p));
-    }
-    f.bridge.shutdown(sock);
+    let lab = Rc::new(Lab {
+        frame,
+        root: root.clone(),
+        close,
+        run: RefCell::new(None),
+    });
+    *l.borrow_mut() = Some(lab.clone());
+    lab.refresh();
+    // Every connection to the demo, this page's and other programs' (a
+    // terminal's sticky_client.py), with the server's account.
+    let view = ServerView::new(root, &bridge, &[Demo::Sticky]);
+    let watcher = lab.clone();
+    let watch = bridge.watch(move |ev, sock| watcher.on_event(ev, sock));
+    // The buttons reach the lab through `l`; dropping the lab's state
+    // (the watch first) ends the subscription.
+    Mounted::with_state(
+        vec![run_listener, close_listener],
+        Rc::new((watch, view, l)),
+    )
 }
