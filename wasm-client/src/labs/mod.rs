@@ -73,6 +73,12 @@ pub fn mount(root: &HtmlElement, lab: &str, server: &str) -> Result<Mounted, Str
 /// The parts every socket lab has.
 #[derive(Clone)]
 pub struct Frame {
+    /// The lab's root element (`<socket-lab>`); it carries
+    /// `data-open-sockets`, the page's open bridge sockets, for tests.
+    pub root: Element,
+    /// The card: title, help, controls, timeline, verdict (and a server view,
+    /// when the lab adds one with [`Frame::server_view`]).
+    pub card: Element,
     /// Where the lab's controls go.
     pub controls: Element,
     /// The timeline of sends and reads.
@@ -98,9 +104,13 @@ impl Frame {
                 "p",
                 "sl-golive",
                 "Simulated: no Socket Lab server answered, so this lab runs a model of the network in your browser. \
-                 For real sockets on your machine, run `cargo xtask serve` and open http://127.0.0.1:8000.",
+                 For real sockets on your machine, run ",
             ),
         );
+        add(&golive, el("code", "", "cargo xtask serve"));
+        golive
+            .append_with_str_1(" and open http://127.0.0.1:8000.")
+            .ok();
         attr(&golive, "hidden", "");
         let controls = add(&card, el("div", "sl-controls", ""));
         let timeline = Timeline::new(&card);
@@ -121,12 +131,31 @@ impl Frame {
                 attr(&g, "hidden", "");
             }
         });
+        attr(root, "data-open-sockets", &bridge.open_count().to_string());
         Frame {
+            root: root.clone().into(),
+            card,
             controls,
             timeline,
             verdict,
             bridge,
         }
+    }
+
+    /// Adds the server view (what `demos` saw, from this page and from other
+    /// programs) below the lab's timeline and verdict.
+    pub fn server_view(&self, demos: &[protocol::Demo]) -> server_view::ServerView {
+        server_view::ServerView::new(&self.card, &self.bridge, demos)
+    }
+
+    /// Writes the page's open bridge sockets into `data-open-sockets` on the
+    /// lab's root; call it after every socket event and every close.
+    pub fn refresh_sockets(&self) {
+        attr(
+            &self.root,
+            "data-open-sockets",
+            &self.bridge.open_count().to_string(),
+        );
     }
 
     /// Whether to use real sockets now.

@@ -201,7 +201,7 @@ fn bytes_word(n: usize) -> &'static str {
 }
 
 fn duration(ms: u64) -> String {
-    if ms >= 1000 && ms % 1000 == 0 {
+    if ms >= 1000 && ms.is_multiple_of(1000) {
         format!("{} s", ms / 1000)
     } else {
         format!("{ms} ms")

@@ -1,0 +1,462 @@
+//! A learner's afternoon with the tcp-echo and udp-echo labs, in the book's
+//! own chapter pages: many runs in a row in one page with varied inputs, and
+//! after each run a check that what the lab shows agrees with the server's
+//! events (the ACK is `ACK: ` + what was sent, a 1500-byte datagram shows
+//! truncated) and that the page holds no socket any more. The book's Python
+//! clients run from a terminal while the chapter is open and must appear in
+//! that chapter's server view as "another program".
+//!
+//! The same sessions run simulated, from a static copy of the site with no
+//! server behind it.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail, ensure};
+use e2e::{
+    BrowserOptions, PAGE_TIMEOUT, RunningServer, StaticServer, dist, screenshot, start_server,
+    wait_count, with_browser,
+};
+use fantoccini::key::Key;
+use fantoccini::{Client, Locator};
+use serde_json::Value;
+
+/// Runs of each lab in one page.
+const RUNS: usize = 30;
+
+const TCP: &str = "socket-lab[lab=tcp-echo]";
+const UDP: &str = "socket-lab[lab=udp-echo]";
+
+fn book_src() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../book/src")
+}
+
+fn out_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-learner")
+}
+
+/// Everything a lab shows, as JSON: its timeline rows, verdict, statuses, the
+/// page's open sockets and the server view's connections. `arguments[0]` is
+/// the lab's selector.
+const SNAPSHOT: &str = r#"
+const lab = document.querySelector(arguments[0]);
+if (!lab) return {missing: arguments[0]};
+const box = (r) => r.querySelector('.sl-box');
+return {
+  open: lab.dataset.openSockets,
+  mode: lab.querySelector('[data-role=mode]')?.dataset.mode,
+  verdict: lab.querySelector('[data-role=verdict]')?.textContent,
+  first: lab.querySelector('[data-role=first-status]')?.textContent,
+  second: lab.querySelector('[data-role=second-status]')?.textContent,
+  rows: [...lab.querySelectorAll('[data-role=timeline] .sl-row')].map(r => ({
+    kind: r.dataset.kind, text: r.textContent,
+    box: box(r)?.textContent, size: box(r) ? Number(box(r).dataset.size) : null})),
+  conns: [...lab.querySelectorAll('.sl-sv-conn')].map(g => ({
+    origin: g.dataset.origin, state: g.dataset.state, peer: g.dataset.peer,
+    head: g.querySelector('.sl-sv-conn-head')?.textContent,
+    entries: [...g.querySelectorAll('.sl-sv-entry')].map(e => ({
+      event: e.dataset.event, size: e.dataset.size ? Number(e.dataset.size) : null,
+      truncated: e.dataset.truncated, text: e.textContent,
+      bytes: e.querySelector('[data-role=bytes]')?.textContent}))}))
+};
+"#;
+
+async fn snapshot(c: &Client, lab: &str) -> Result<Value> {
+    Ok(c.execute(SNAPSHOT, vec![lab.into()]).await?)
+}
+
+/// Waits until `pred` holds for the lab's snapshot; returns that snapshot.
+async fn wait_snapshot(
+    c: &Client,
+    lab: &str,
+    what: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> Result<Value> {
+    let deadline = tokio::time::Instant::now() + PAGE_TIMEOUT;
+    loop {
+        let s = snapshot(c, lab).await?;
+        if pred(&s) {
+            return Ok(s);
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("{what}: not seen within {PAGE_TIMEOUT:?}; the lab shows {s:#}");
+        }
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+}
+
+fn rows(s: &Value) -> &[Value] {
+    s["rows"].as_array().map_or(&[], Vec::as_slice)
+}
+
+fn conns(s: &Value) -> &[Value] {
+    s["conns"].as_array().map_or(&[], Vec::as_slice)
+}
+
+fn entries(g: &Value) -> &[Value] {
+    g["entries"].as_array().map_or(&[], Vec::as_slice)
+}
+
+fn open_sockets(s: &Value) -> Option<u64> {
+    s["open"].as_str().and_then(|n| n.parse().ok())
+}
+
+/// The lab's button with this exact label.
+async fn press(c: &Client, lab: &str, label: &str) -> Result<()> {
+    let buttons = c.find_all(Locator::Css(&format!("{lab} button"))).await?;
+    for b in buttons {
+        if b.text().await? == label {
+            b.click()
+                .await
+                .with_context(|| format!("clicking {label}"))?;
+            return Ok(());
+        }
+    }
+    bail!("{lab} has no button {label:?}")
+}
+
+async fn type_into(c: &Client, css: &str, text: &str) -> Result<()> {
+    let input = c.find(Locator::Css(css)).await?;
+    input.clear().await?;
+    input.send_keys(text).await?;
+    Ok(())
+}
+
+/// Where the lab is running: the real server, or a static copy (simulated).
+enum Site {
+    Live(RunningServer),
+    Static(StaticServer),
+}
+
+impl Site {
+    fn base(&self) -> &str {
+        match self {
+            Site::Live(s) => &s.base,
+            Site::Static(s) => &s.base,
+        }
+    }
+
+    fn mode(&self) -> &'static str {
+        match self {
+            Site::Live(_) => "live",
+            Site::Static(_) => "simulated",
+        }
+    }
+
+    fn live(&self) -> Option<&RunningServer> {
+        match self {
+            Site::Live(s) => Some(s),
+            Site::Static(_) => None,
+        }
+    }
+
+    async fn stop(self) -> Result<()> {
+        match self {
+            Site::Live(s) => s.stop().await,
+            Site::Static(_) => Ok(()),
+        }
+    }
+}
+
+async fn open_chapter(c: &Client, site: &Site, chapter: &str, lab: &str) -> Result<()> {
+    c.goto(&format!("{}/book/{chapter}.html", site.base()))
+        .await?;
+    let labs = c.find_all(Locator::Css("socket-lab")).await?.len();
+    wait_count(c, "socket-lab[data-ready=true]", labs)
+        .await
+        .with_context(|| format!("{chapter}: labs did not load"))?;
+    let mode = site.mode();
+    wait_snapshot(c, lab, &format!("{chapter}: the lab runs {mode}"), |s| {
+        s["mode"] == mode
+    })
+    .await?;
+    Ok(())
+}
+
+/// Runs a book sample client from "a terminal" and returns its output.
+async fn run_python(server: &RunningServer, file: &str, var: &str, demo: &str) -> Result<String> {
+    let port = server.demo(demo)?.port();
+    let out = tokio::process::Command::new("python3")
+        .arg(book_src().join("code/python").join(file))
+        .env(var, port.to_string())
+        .env("SOCKET_LAB_HOST", "127.0.0.1")
+        .output()
+        .await
+        .context("python3")?;
+    ensure!(
+        out.status.success(),
+        "{file} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A message for run `i`: plain, Unicode, long, spaced, markup-like, digits.
+fn tcp_message(i: usize) -> String {
+    match i % 6 {
+        0 => "Hello, Server".into(),
+        1 => format!("run {i}: ünïcödé ✓"),
+        2 => "x".repeat(100 + i * 13),
+        3 => format!("a b  c {i}"),
+        4 => format!("<b>not html</b> & {i};"),
+        _ => (0..=i).map(|d| char::from(b'0' + (d % 10) as u8)).collect(),
+    }
+}
+
+fn is_ack_read(row: &Value, msg: &str) -> bool {
+    let expected = format!("ACK: {msg}");
+    row["kind"] == "read"
+        && row["size"].as_u64() == Some(expected.len() as u64)
+        && row["box"]
+            .as_str()
+            .is_some_and(|b| expected.starts_with(b.trim_end_matches(" …")) && !b.is_empty())
+}
+
+/// The newest server-view connection from this page.
+fn last_page_conn(s: &Value) -> Option<&Value> {
+    conns(s).iter().rev().find(|g| g["origin"] == "page")
+}
+
+/// The server's account of one echo: a read of `msg` and a reply of `ACK: msg`.
+fn server_echoed(g: &Value, msg: &str) -> bool {
+    let n = msg.len() as u64;
+    let e = entries(g);
+    e.iter().any(|x| x["event"] == "read" && x["size"] == n)
+        && e.iter().any(|x| {
+            x["event"] == "reply"
+                && x["size"] == n + 5
+                && x["bytes"].as_str().is_some_and(|b| b.starts_with("ACK: "))
+        })
+}
+
+async fn wait_no_sockets(c: &Client, lab: &str, what: &str) -> Result<Value> {
+    wait_snapshot(
+        c,
+        lab,
+        &format!("{what}: the page's sockets back to 0"),
+        |s| open_sockets(s) == Some(0),
+    )
+    .await
+}
+
+/// One ordinary tcp-echo run: connect, send (button or Enter), read the ACK,
+/// then end it one of three ways.
+async fn tcp_run(c: &Client, i: usize) -> Result<()> {
+    let msg = tcp_message(i);
+    let what = format!("tcp run {i} ({msg:?})");
+    type_into(c, &format!("{TCP} [data-role=message]"), &msg).await?;
+    if i % 2 == 0 {
+        press(c, TCP, "Connect").await?;
+        wait_snapshot(c, TCP, &format!("{what}: connected"), |s| {
+            s["first"]
+                .as_str()
+                .is_some_and(|t| t.contains("accepted it"))
+        })
+        .await?;
+        press(c, TCP, "Send").await?;
+    } else {
+        // Enter in the message field sends (and connects first).
+        c.find(Locator::Css(&format!("{TCP} [data-role=message]")))
+            .await?
+            .send_keys(&Key::Enter.to_string())
+            .await?;
+    }
+    let s = wait_snapshot(c, TCP, &format!("{what}: the ACK"), |s| {
+        rows(s).iter().any(|r| is_ack_read(r, &msg))
+            && last_page_conn(s).is_some_and(|g| server_echoed(g, &msg))
+    })
+    .await?;
+    let verdict = s["verdict"].as_str().unwrap_or_default();
+    ensure!(
+        verdict.contains(&format!("ACK: and then the {} bytes it sent", msg.len())),
+        "{what}: the verdict does not follow from the read: {verdict:?}"
+    );
+    let (button, closed_by) = match i % 3 {
+        0 => ("Close", "closed by the client"),
+        1 => ("Half-close (shutdown)", "closed by the client"),
+        _ => ("Reset (RST)", "closed by the client"),
+    };
+    press(c, TCP, button).await?;
+    let s = wait_snapshot(c, TCP, &format!("{what}: {button}"), |s| {
+        open_sockets(s) == Some(0)
+            && s["first"] == "not connected"
+            && last_page_conn(s).is_some_and(|g| {
+                g["state"] == "closed"
+                    && entries(g).iter().any(|e| {
+                        e["event"] == "closed"
+                            && e["text"].as_str().is_some_and(|t| t.contains(closed_by))
+                    })
+            })
+    })
+    .await?;
+    ensure!(
+        !s.to_string().contains('`'),
+        "{what}: Markdown backticks in the lab"
+    );
+    Ok(())
+}
+
+/// Two connections: the second waits while the first holds the server, and
+/// is answered only after the first closes; the verdict says so.
+async fn tcp_two_connections(c: &Client, i: usize) -> Result<()> {
+    let what = format!("tcp run {i} (two connections)");
+    let msg = format!("first {i}");
+    type_into(c, &format!("{TCP} [data-role=message]"), &msg).await?;
+    press(c, TCP, "Send").await?;
+    wait_snapshot(c, TCP, &format!("{what}: first answered"), |s| {
+        rows(s).iter().any(|r| is_ack_read(r, &msg))
+    })
+    .await?;
+    let second = format!("second {i}");
+    type_into(c, &format!("{TCP} [data-role=message]"), &second).await?;
+    press(c, TCP, "Open a second connection").await?;
+    press(c, TCP, "Send on the second").await?;
+    let s = wait_snapshot(c, TCP, &format!("{what}: the second waits"), |s| {
+        s["second"]
+            .as_str()
+            .is_some_and(|t| t.contains("still serving the first connection"))
+    })
+    .await?;
+    ensure!(
+        !rows(&s).iter().any(|r| is_ack_read(r, &second)),
+        "{what}: the second was answered while the first held the server"
+    );
+    ensure!(
+        !s["verdict"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("only after"),
+        "{what}: the verdict speaks of an order the events have not shown yet"
+    );
+    press(c, TCP, "Close").await?;
+    let s = wait_snapshot(c, TCP, &format!("{what}: the second answered"), |s| {
+        rows(s).iter().any(|r| is_ack_read(r, &second))
+            && s["verdict"]
+                .as_str()
+                .is_some_and(|v| v.contains("only after the first connection closed"))
+    })
+    .await?;
+    // The server view shows the order: the first closed before the second was accepted.
+    let page: Vec<&Value> = conns(&s).iter().filter(|g| g["origin"] == "page").collect();
+    ensure!(
+        page.len() >= 2,
+        "{what}: both connections in the server view"
+    );
+    let (a, b) = (page[page.len() - 2], page[page.len() - 1]);
+    ensure!(
+        a["state"] == "closed" && server_echoed(a, &msg) && server_echoed(b, &second),
+        "{what}: the server view does not show both echoes: {a:#} {b:#}"
+    );
+    press(c, TCP, "Close the second").await?;
+    let s = wait_no_sockets(c, TCP, &what).await?;
+    ensure!(s["second"] == "not connected", "{what}: second still shown");
+    Ok(())
+}
+
+/// Connect and send nothing: the server's timeout and close are in the
+/// server view, and the lab is back to "not connected".
+async fn tcp_silent(c: &Client) -> Result<()> {
+    press(c, TCP, "Connect").await?;
+    let s = wait_snapshot(c, TCP, "silent client: timed out", |s| {
+        last_page_conn(s).is_some_and(|g| {
+            entries(g).iter().any(|e| e["event"] == "timeout")
+                && entries(g).iter().any(|e| {
+                    e["event"] == "closed"
+                        && e["text"]
+                            .as_str()
+                            .is_some_and(|t| t.contains("closed by the server"))
+                })
+        }) && open_sockets(s) == Some(0)
+    })
+    .await?;
+    ensure!(
+        s["first"] == "not connected",
+        "silent client: lab still connected: {s:#}"
+    );
+    ensure!(
+        rows(&s).iter().any(|r| r["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("closed by the server"))),
+        "silent client: the timeline does not say who closed"
+    );
+    Ok(())
+}
+
+async fn tcp_session(c: &Client, site: &Site) -> Result<()> {
+    open_chapter(c, site, "tcp-echo", TCP).await?;
+    for i in 0..RUNS {
+        if i % 5 == 4 {
+            tcp_two_connections(c, i).await?;
+        } else {
+            tcp_run(c, i).await?;
+        }
+        if i == 12
+            && let Some(server) = site.live()
+        {
+            // The learner runs the book's client in a terminal meanwhile.
+            let out = run_python(
+                server,
+                "tcp_echo_client.py",
+                "SOCKET_LAB_TCP_ECHO_PORT",
+                "tcp-echo",
+            )
+            .await?;
+            ensure!(out.contains("ACK: Hello, Server"), "client printed {out:?}");
+            wait_snapshot(c, TCP, "the terminal client in the server view", |s| {
+                conns(s).iter().any(|g| {
+                    g["origin"] == "other"
+                        && g["head"]
+                            .as_str()
+                            .is_some_and(|h| h.contains("another program"))
+                        && server_echoed(g, "Hello, Server")
+                        && g["state"] == "closed"
+                })
+            })
+            .await?;
+        }
+    }
+    if site.live().is_some() {
+        // The test server's idle timeout is 3 s; the simulation's is the demo's own.
+        tcp_silent(c).await?;
+    }
+    screenshot(c, &out_dir().join(format!("tcp-echo-{}.png", site.mode()))).await?;
+    Ok(())
+}
+
+async fn start_live() -> Result<Site> {
+    Ok(Site::Live(
+        start_server(|config| {
+            // Short enough for the silent-client run to end within the page timeout.
+            config.idle_timeout = Duration::from_secs(3);
+        })
+        .await?,
+    ))
+}
+
+async fn start_static() -> Result<Site> {
+    Ok(Site::Static(StaticServer::start(dist()?).await?))
+}
+
+#[tokio::test]
+async fn tcp_echo_learner_session_live() -> Result<()> {
+    let site = start_live().await?;
+    let result = with_browser(BrowserOptions::default(), |c| {
+        let site = &site;
+        async move { tcp_session(&c, site).await }
+    })
+    .await;
+    site.stop().await?;
+    result
+}
+
+#[tokio::test]
+async fn tcp_echo_learner_session_simulated() -> Result<()> {
+    let site = start_static().await?;
+    let result = with_browser(BrowserOptions::default(), |c| {
+        let site = &site;
+        async move { tcp_session(&c, site).await }
+    })
+    .await;
+    site.stop().await?;
+    result
+}
