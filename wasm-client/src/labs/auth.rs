@@ -1,20 +1,29 @@
-//! The auth lab: the server's 32-byte challenge in hex, a secret, the
-//! HMAC-SHA256 answer computed here in wasm, and the verdict; try a wrong
-//! secret, a replayed answer, a slow answer.
+//! The auth lab: the server's 32-byte challenge, the HMAC-SHA256 answer
+//! computed here in wasm with the secret the learner types, and the server's
+//! side of it: what it expects (computed in the page with the demo's secret
+//! as the learner types it), what it received, and its verdict with the
+//! reason from its own event. Try a wrong secret, a replayed answer, silence.
+//!
+//! One code path: the lab opens a bridge socket and renders only what comes
+//! back, the challenge and verdict its socket reads and the server's events
+//! for that socket (`sock == Some(id)`).
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
 
 use protocol::Demo;
-use protocol::auth::{AuthServer, CHALLENGE_LEN, respond};
-use protocol::bridge::ClientMsg;
-use protocol::hex::to_spaced_hex;
-use protocol::sim::SimRng;
-use web_sys::HtmlElement;
+use protocol::auth::{CHALLENGE_LEN, DEFAULT_SECRET, DenyReason, respond};
+use protocol::bridge::{ClientMsg, SocketId};
+use protocol::conversation::Settings;
+use protocol::events::{EventKind, ServerEvent};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+use web_sys::{Element, HtmlElement, HtmlInputElement};
 
+use super::server_view::ServerView;
 use super::{Frame, Mounted, button, text_input};
-use crate::dom::attr;
-use crate::net::SockEvent;
+use crate::dom::{add, attr, el};
+use crate::net::{Bridge, SockEvent};
 use crate::timeline::Side;
 
 /// What the client does with the challenge.
@@ -28,173 +37,485 @@ enum Play {
     Silent,
 }
 
-#[derive(Default)]
-struct State {
-    last_answer: Option<[u8; 32]>,
-    sim_seed: u64,
-}
-
-fn verdict_row(f: &Frame, bytes: &[u8]) {
-    let row = f.timeline.row(Side::Read, "verdict", Some(bytes));
-    attr(&row, "data-event", "verdict");
-    let text = String::from_utf8_lossy(bytes).into_owned();
-    f.conclude(&if text.contains("Granted") {
-        "Access Granted: your answer proves you know the secret, without sending it.".to_owned()
-    } else {
-        "Access Denied: the 32 bytes were not HMAC-SHA256(secret, this challenge).".to_owned()
-    });
-}
-
-fn answer_for(
+/// One connection's handshake, as far as it has gone.
+struct Attempt {
+    sock: SocketId,
     play: Play,
-    secret: &[u8],
-    challenge: &[u8],
-    state: &Rc<RefCell<State>>,
-) -> Option<[u8; 32]> {
-    match play {
-        Play::Honest => {
-            let a = respond(secret, challenge);
-            state.borrow_mut().last_answer = Some(a);
-            Some(a)
+    secret: Vec<u8>,
+    server_secret: Vec<u8>,
+    /// Bytes the page's socket has read (challenge, then verdict).
+    got: Vec<u8>,
+    /// Bytes the server says it received.
+    received: usize,
+    /// The server's wait, when it timed out.
+    timed_out_ms: Option<u64>,
+    open: bool,
+}
+
+/// A repeating browser timer, stopped when dropped.
+struct Timer {
+    handle: i32,
+    _tick: Closure<dyn FnMut()>,
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        if let Some(w) = web_sys::window() {
+            w.clear_interval_with_handle(self.handle);
         }
-        Play::Replay => Some(state.borrow().last_answer.unwrap_or([0; 32])),
-        Play::Silent => None,
     }
 }
 
-fn run(f: &Frame, state: &Rc<RefCell<State>>, secret: Vec<u8>, play: Play) {
-    f.timeline.clear();
-    f.conclude("");
-    if play == Play::Replay && state.borrow().last_answer.is_none() {
-        f.timeline.row(
-            Side::Note,
-            "No earlier answer yet: connect once with the right secret first; this replays zeros.",
-            None,
-        );
+struct Lab {
+    frame: Frame,
+    root: HtmlElement,
+    secret: HtmlInputElement,
+    server_secret: HtmlInputElement,
+    close: Element,
+    countdown: Element,
+    attempt: RefCell<Option<Attempt>>,
+    last_answer: Cell<Option<[u8; 32]>>,
+    timer: RefCell<Option<Timer>>,
+}
+
+/// The server's handshake timeout when it runs with its defaults.
+fn default_timeout_ms() -> u64 {
+    Settings::default().handshake_timeout_us / 1000
+}
+
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+impl Lab {
+    fn bridge(&self) -> &Bridge {
+        &self.frame.bridge
     }
-    if !f.live() {
-        let seed = {
-            let mut s = state.borrow_mut();
-            s.sim_seed += 1;
-            s.sim_seed
-        };
-        let mut server = AuthServer::new(
-            protocol::auth::DEFAULT_SECRET.as_bytes(),
-            &mut SimRng::new(seed),
-        );
-        let challenge = server.poll_transmit().unwrap_or_default();
-        f.timeline.row(
-            Side::Read,
-            &format!("challenge (simulated): {}", to_spaced_hex(&challenge)),
-            Some(&challenge),
-        );
-        match answer_for(play, &secret, &challenge, state) {
-            Some(a) => {
-                f.timeline.row(
-                    Side::Send,
-                    &format!("answer: {}", to_spaced_hex(&a)),
-                    Some(&a),
-                );
-                server.handle_input(&a);
-            }
-            None => {
-                f.timeline.row(
-                    Side::Note,
-                    "(no answer; the server's timeout runs out)",
-                    None,
-                );
-                server.handle_timeout();
-            }
-        }
-        if let Some(v) = server.poll_transmit() {
-            verdict_row(f, &v);
-        }
-        return;
+
+    fn open_sock(&self) -> Option<SocketId> {
+        self.attempt
+            .borrow()
+            .as_ref()
+            .filter(|a| a.open)
+            .map(|a| a.sock)
     }
-    let (f2, st) = (f.clone(), state.clone());
-    let got = Rc::new(RefCell::new(Vec::<u8>::new()));
-    let bridge = f.bridge.clone();
-    let sock_id = Rc::new(RefCell::new(0));
-    let sid = sock_id.clone();
-    let id = f.bridge.open(
-        |sock| ClientMsg::Open {
-            sock,
-            demo: Some(Demo::Auth),
-            target: None,
-            nodelay: true,
-            sticky: None,
-            ack: false,
-        },
-        move |ev| match ev {
-            SockEvent::Opened { local, .. } => {
-                f2.timeline.row(Side::Note, &format!("connected from {local}"), None);
-                if play == Play::Silent {
-                    f2.timeline.row(Side::Note, "not answering: the server gives up after its handshake timeout (10 s by default)", None);
+
+    fn refresh(&self) {
+        attr(
+            &self.root,
+            "data-open-sockets",
+            &self.bridge().open_count().to_string(),
+        );
+        if self.open_sock().is_some() {
+            let _ = self.close.remove_attribute("disabled");
+        } else {
+            attr(&self.close, "disabled", "");
+        }
+    }
+
+    fn with_attempt<T>(&self, f: impl FnOnce(&mut Attempt) -> T) -> Option<T> {
+        self.attempt.borrow_mut().as_mut().map(f)
+    }
+
+    fn is_current(&self, sock: SocketId) -> bool {
+        self.attempt
+            .borrow()
+            .as_ref()
+            .is_some_and(|a| a.sock == sock)
+    }
+
+    fn set_verdict(&self, key: &str, text: &str) {
+        self.frame.conclude(text);
+        attr(&self.frame.verdict, "data-verdict", key);
+    }
+
+    fn start(self: &Rc<Self>, play: Play) {
+        if let Some(sock) = self.open_sock() {
+            self.bridge().close(sock);
+        }
+        self.stop_countdown();
+        let tl = &self.frame.timeline;
+        tl.clear();
+        self.set_verdict("pending", "Waiting for the server…");
+        if play == Play::Replay && self.last_answer.get().is_none() {
+            tl.row(
+                Side::Note,
+                "No earlier answer yet, so this replays 32 zero bytes. Click Connect and answer once first to have an answer to replay.",
+                None,
+            );
+        }
+        let (secret, server_secret) = (
+            self.secret.value().into_bytes(),
+            self.server_secret.value().into_bytes(),
+        );
+        let lab = self.clone();
+        let id = Rc::new(Cell::new(0));
+        let mine = id.clone();
+        self.bridge().open(
+            |sock| {
+                *self.attempt.borrow_mut() = Some(Attempt {
+                    sock,
+                    play,
+                    secret,
+                    server_secret,
+                    got: Vec::new(),
+                    received: 0,
+                    timed_out_ms: None,
+                    open: true,
+                });
+                mine.set(sock);
+                ClientMsg::Open {
+                    sock,
+                    demo: Some(Demo::Auth),
+                    target: None,
+                    nodelay: true,
+                    sticky: None,
+                    ack: false,
                 }
+            },
+            move |ev| lab.on_sock(id.get(), ev),
+        );
+        if play == Play::Silent {
+            self.start_countdown();
+        }
+        self.refresh();
+    }
+
+    /// What the page's own socket reported.
+    fn on_sock(&self, sock: SocketId, ev: SockEvent) {
+        if !self.is_current(sock) {
+            return;
+        }
+        let tl = &self.frame.timeline;
+        match ev {
+            SockEvent::Opened { local, .. } => {
+                tl.row(Side::Note, &format!("connected from {local}"), None);
             }
             SockEvent::Read { data, .. } => {
-                let mut buf = got.borrow_mut();
-                let before = buf.len();
-                buf.extend_from_slice(&data);
-                if before < CHALLENGE_LEN && buf.len() >= CHALLENGE_LEN {
-                    let challenge = buf[..CHALLENGE_LEN].to_vec();
-                    let row = f2
-                        .timeline
-                        .row(Side::Read, &format!("challenge: {}", to_spaced_hex(&challenge)), Some(&challenge));
+                let (before, got, play, secret) = self
+                    .with_attempt(|a| {
+                        let before = a.got.len();
+                        a.got.extend_from_slice(&data);
+                        (before, a.got.clone(), a.play, a.secret.clone())
+                    })
+                    .expect("checked above");
+                if before < CHALLENGE_LEN && got.len() >= CHALLENGE_LEN {
+                    let challenge = &got[..CHALLENGE_LEN];
+                    let row = tl.hex_row(
+                        Side::Read,
+                        "the page read the challenge (32 random bytes)",
+                        challenge,
+                    );
                     attr(&row, "data-event", "challenge");
-                    if let Some(a) = answer_for(play, &secret, &challenge, &st) {
-                        bridge.send(*sid.borrow(), &a);
-                        f2.timeline.row(Side::Send, &format!("answer: {}", to_spaced_hex(&a)), Some(&a));
-                    }
+                    self.answer(sock, play, &secret, challenge);
                 }
-                if buf.len() > CHALLENGE_LEN {
-                    let verdict = buf[CHALLENGE_LEN..].to_vec();
-                    if verdict.ends_with(b"Granted") || verdict.ends_with(b"Denied") {
-                        verdict_row(&f2, &verdict);
+                if got.len() > CHALLENGE_LEN {
+                    let verdict = &got[CHALLENGE_LEN.max(before)..];
+                    if !verdict.is_empty() {
+                        let row = tl.row(Side::Read, "the page read the verdict", Some(verdict));
+                        attr(&row, "data-event", "verdict");
                     }
                 }
             }
             SockEvent::Closed { reason, .. } => {
-                f2.timeline.row(Side::Note, &format!("closed: {reason}"), None);
+                self.with_attempt(|a| a.open = false);
+                tl.row(
+                    Side::Note,
+                    &format!("the page's socket closed: {reason}"),
+                    None,
+                );
+                self.stop_countdown();
             }
             SockEvent::Error { message } => {
-                f2.timeline.row(Side::Error, &message, None);
+                tl.row(
+                    Side::Error,
+                    &format!("{message}. Click Connect and answer to try again."),
+                    None,
+                );
+                self.bridge().close(sock);
+                self.with_attempt(|a| a.open = false);
+                self.stop_countdown();
+                self.set_verdict("error", "The attempt failed (above); nothing to conclude.");
             }
             SockEvent::Sent { .. } => {}
-        },
-    );
-    *sock_id.borrow_mut() = id;
+        }
+        self.refresh();
+    }
+
+    /// Answers the challenge as the button said.
+    fn answer(&self, sock: SocketId, play: Play, secret: &[u8], challenge: &[u8]) {
+        let tl = &self.frame.timeline;
+        let answer = match play {
+            Play::Honest => {
+                let a = respond(secret, challenge);
+                self.last_answer.set(Some(a));
+                Some((
+                    a,
+                    "the page's answer: HMAC-SHA256(your secret, this challenge)",
+                ))
+            }
+            Play::Replay => Some((
+                self.last_answer.get().unwrap_or([0; 32]),
+                "the page's answer: the answer from an earlier connection, replayed",
+            )),
+            Play::Silent => None,
+        };
+        match answer {
+            Some((a, label)) => {
+                self.bridge().send(sock, &a);
+                let row = tl.hex_row(Side::Send, label, &a);
+                attr(&row, "data-event", "answer");
+            }
+            None => {
+                let row = tl.row(
+                    Side::Note,
+                    "the page sends nothing: 0 bytes of the 32-byte answer",
+                    None,
+                );
+                attr(&row, "data-event", "silent");
+            }
+        }
+    }
+
+    /// The server's account of this connection.
+    fn on_event(&self, ev: &ServerEvent, sock: Option<SocketId>) {
+        if ev.demo != Demo::Auth || !sock.is_some_and(|s| self.is_current(s)) {
+            return;
+        }
+        let tl = &self.frame.timeline;
+        match &ev.kind {
+            EventKind::Accepted { .. } => {
+                tl.row(Side::Server, "server accepted the connection", None);
+            }
+            EventKind::Challenge { data } => {
+                let row = tl.hex_row(Side::Server, "server sent its challenge", &data.0);
+                attr(&row, "data-event", "server-challenge");
+                let server_secret = self
+                    .with_attempt(|a| a.server_secret.clone())
+                    .unwrap_or_default();
+                let expected = respond(&server_secret, &data.0);
+                let row = tl.hex_row(
+                    Side::Server,
+                    "the server expects HMAC-SHA256(demo secret, challenge), computed here with the demo secret you typed",
+                    &expected,
+                );
+                attr(&row, "data-event", "expected");
+            }
+            EventKind::Read { size, data } => {
+                self.with_attempt(|a| a.received += size);
+                let row = tl.hex_row(
+                    Side::Server,
+                    &format!("server received {size} bytes"),
+                    &data.0,
+                );
+                attr(&row, "data-event", "server-received");
+            }
+            EventKind::Timeout {
+                waiting_for,
+                after_ms,
+            } => {
+                self.with_attempt(|a| a.timed_out_ms = Some(*after_ms));
+                self.stop_countdown();
+                let row = tl.row(
+                    Side::Server,
+                    &format!("server timed out after {after_ms} ms waiting for {waiting_for}"),
+                    None,
+                );
+                attr(&row, "data-event", "server-timeout");
+            }
+            EventKind::Verdict { granted, reason } => {
+                self.stop_countdown();
+                let row = tl.row(
+                    Side::Server,
+                    &match reason {
+                        None if *granted => "server's verdict: access granted".to_owned(),
+                        None => "server's verdict: access denied".to_owned(),
+                        Some(r) => format!("server's verdict: access denied, {}", r.explain()),
+                    },
+                    None,
+                );
+                attr(&row, "data-event", "server-verdict");
+                self.conclude(*granted, *reason);
+            }
+            EventKind::Closed { reason, .. } => {
+                tl.row(Side::Server, &format!("server closed: {reason}"), None);
+            }
+            _ => {}
+        }
+        self.refresh();
+    }
+
+    /// The verdict line, from the server's verdict and what it received.
+    fn conclude(&self, granted: bool, reason: Option<DenyReason>) {
+        let (received, waited, play) = self
+            .with_attempt(|a| (a.received, a.timed_out_ms, a.play))
+            .unwrap_or((0, None, Play::Honest));
+        if granted {
+            self.set_verdict(
+                "granted",
+                "Access Granted: the 32 bytes the server received were HMAC-SHA256(its secret, this challenge), \
+                 so the client knows the secret, and the secret itself never crossed the network.",
+            );
+            return;
+        }
+        match reason {
+            Some(DenyReason::WrongAnswer) | None => self.set_verdict(
+                "wrong_answer",
+                &format!(
+                    "Access Denied: the server received 32 bytes, and they were not HMAC-SHA256(its secret, this \
+                     challenge). {}",
+                    if play == Play::Replay {
+                        "A replayed answer belongs to an earlier challenge; this connection's challenge was new, \
+                         so the old answer is worthless."
+                    } else {
+                        "Compare the answer with what the server expects, above: a different secret gives a \
+                         different HMAC."
+                    }
+                ),
+            ),
+            Some(DenyReason::TooShort) => self.set_verdict(
+                "too_short",
+                &format!(
+                    "Access Denied: the connection closed after {received} of the 32 answer bytes, so there was \
+                     nothing whole to check."
+                ),
+            ),
+            Some(DenyReason::TimedOut) => self.set_verdict(
+                "timed_out",
+                &format!(
+                    "Access Denied: the server waited {} and received {received} of the 32 answer bytes, so it \
+                     checked nothing and gave up. A slow client gets the same answer as a wrong one.",
+                    waited.map_or("its handshake timeout".to_owned(), |ms| format!("{ms} ms"))
+                ),
+            ),
+        }
+    }
+
+    fn start_countdown(self: &Rc<Self>) {
+        let timeout_ms = default_timeout_ms();
+        let started = now_ms();
+        let weak: Weak<Lab> = Rc::downgrade(self);
+        let show = move || {
+            let Some(lab) = weak.upgrade() else {
+                return;
+            };
+            let left = timeout_ms as f64 - (now_ms() - started);
+            let text = if left > 0.0 {
+                format!(
+                    "Staying silent: the server gives up in {:.0} s (its handshake timeout, {} s by default). \
+                     Close the connection ends it now.",
+                    (left / 1000.0).ceil(),
+                    timeout_ms / 1000
+                )
+            } else {
+                "Staying silent: the default timeout has passed; this server's timeout is longer."
+                    .to_owned()
+            };
+            lab.countdown.set_text_content(Some(&text));
+        };
+        show();
+        let tick = Closure::<dyn FnMut()>::new(show);
+        let handle = web_sys::window()
+            .and_then(|w| {
+                w.set_interval_with_callback_and_timeout_and_arguments_0(
+                    tick.as_ref().unchecked_ref(),
+                    250,
+                )
+                .ok()
+            })
+            .unwrap_or(0);
+        let _ = self.countdown.remove_attribute("hidden");
+        *self.timer.borrow_mut() = Some(Timer {
+            handle,
+            _tick: tick,
+        });
+    }
+
+    fn stop_countdown(&self) {
+        let timer = self.timer.borrow_mut().take();
+        drop(timer);
+        attr(&self.countdown, "hidden", "");
+    }
+
+    fn close_now(&self) {
+        if let Some(sock) = self.open_sock() {
+            self.bridge().close(sock);
+            self.with_attempt(|a| a.open = false);
+            self.frame
+                .timeline
+                .row(Side::Note, "you closed the connection", None);
+            self.stop_countdown();
+        }
+        self.refresh();
+    }
 }
 
 /// Builds the lab.
-pub fn mount(root: &HtmlElement, bridge: crate::net::Bridge) -> Mounted {
+pub fn mount(root: &HtmlElement, bridge: Bridge) -> Mounted {
     let frame = Frame::new(
         root,
         "HMAC challenge-response",
         "The server sends 32 random bytes. Prove you know the shared secret by answering HMAC-SHA256(secret, challenge), \
          computed here in your browser. The secret itself never crosses the network.",
-        bridge,
+        bridge.clone(),
     );
     let secret = text_input(
         &frame.controls,
-        "Secret",
+        "Your client's secret",
         "secret",
-        protocol::auth::DEFAULT_SECRET,
+        DEFAULT_SECRET,
     );
-    let state: Rc<RefCell<State>> = Rc::default();
+    let server_secret = text_input(
+        &frame.controls,
+        "The demo's secret (used here only to show what the server expects)",
+        "server-secret",
+        DEFAULT_SECRET,
+    );
+    let buttons = add(&frame.controls, el("div", "sl-buttons", ""));
+    let countdown = add(&frame.controls, el("p", "sl-explain", ""));
+    attr(&countdown, "data-role", "countdown");
+    attr(&countdown, "aria-live", "polite");
+    attr(&countdown, "hidden", "");
+    let cell: Rc<RefCell<Option<Rc<Lab>>>> = Rc::default();
     let mut listeners = Vec::new();
     for (text, role, play) in [
         ("Connect and answer", "run", Play::Honest),
         ("Replay the last answer", "replay", Play::Replay),
         ("Connect and stay silent", "silent", Play::Silent),
     ] {
-        let (f, st, s) = (frame.clone(), state.clone(), secret.clone());
+        let lab = cell.clone();
         listeners.push(
-            button(&frame.controls, text, role, move |_| {
-                run(&f, &st, s.value().into_bytes(), play)
+            button(&buttons, text, role, move |_| {
+                if let Some(lab) = lab.borrow().clone() {
+                    lab.start(play);
+                }
             })
             .1,
         );
     }
-    Mounted::with_state(listeners, state)
+    let later = cell.clone();
+    let (close, close_listener) = button(&buttons, "Close the connection", "close", move |_| {
+        if let Some(lab) = later.borrow().clone() {
+            lab.close_now();
+        }
+    });
+    listeners.push(close_listener);
+    let lab = Rc::new(Lab {
+        frame,
+        root: root.clone(),
+        secret,
+        server_secret,
+        close,
+        countdown,
+        attempt: RefCell::new(None),
+        last_answer: Cell::new(None),
+        timer: RefCell::new(None),
+    });
+    *cell.borrow_mut() = Some(lab.clone());
+    lab.refresh();
+    // Every connection to the demo, this page's and other programs'.
+    let view = ServerView::new(root, &bridge, &[Demo::Auth]);
+    let watcher = lab.clone();
+    let watch = bridge.watch(move |ev, sock| watcher.on_event(ev, sock));
+    Mounted::with_state(listeners, Rc::new((watch, view, cell)))
 }
