@@ -261,6 +261,7 @@ pub async fn serve(
                 // Nagle's algorithm meets the peer's delayed ACK and a relayed
                 // message can wait ~40 ms (the lesson of the sticky lab, here).
                 let _ = stream.set_nodelay(true);
+                // A small fixed send buffer (see `SEND_BUF`).
                 let _ = socket2::SockRef::from(&stream).set_send_buffer_size(SEND_BUF);
                 stream
             }
