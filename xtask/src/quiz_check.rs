@@ -18,7 +18,7 @@
 //! 4. **A prediction in every chapter**: each quiz has at least one question
 //!    with `try`, asking what a program or the chapter's lab will do.
 //! 5. Well-formed: at least 3 options, `answer` in range, no two options
-//!    alike, backticks (code spans) paired.
+//!    alike, backticks (code spans) paired, `code` and `try` non-empty text.
 //!
 //! Lengths are counted in characters with the backticks removed, as the page
 //! shows them.
@@ -64,7 +64,7 @@ fn check_quiz(name: &str, quiz: &Value, problems: &mut Vec<String>) -> Vec<usize
     for (qi, q) in questions.iter().enumerate() {
         let at = format!("{name} question {}", qi + 1);
         for key in q.as_object().into_iter().flat_map(|o| o.keys()) {
-            if !["prompt", "choices", "answer", "try"].contains(&key.as_str()) {
+            if !["prompt", "code", "choices", "answer", "try"].contains(&key.as_str()) {
                 problems.push(format!(
                     "{at}: unknown field {key:?} (explanations go in each choice's \"why\")"
                 ));
@@ -76,6 +76,11 @@ fn check_quiz(name: &str, quiz: &Value, problems: &mut Vec<String>) -> Vec<usize
             }
             Some(_) => {}
             None => problems.push(format!("{at}: no prompt")),
+        }
+        if q.get("code")
+            .is_some_and(|c| c.as_str().is_none_or(|c| c.trim().is_empty()))
+        {
+            problems.push(format!("{at}: \"code\" must be non-empty text"));
         }
         match q.get("try") {
             None => {}
@@ -343,11 +348,13 @@ mod fixtures {
         q["questions"][0].as_object_mut().unwrap().remove("try");
         q["questions"][1]["choices"][0]["why"] = json!("an `unpaired backtick");
         q["questions"][2]["answer"] = json!(9);
+        q["questions"][3]["code"] = json!(["not", "text"]);
         let p = problems(q);
         for needle in [
             "no predict question",
             "question 2 option 1: unpaired backtick",
             "question 3: \"answer\" must be an index",
+            "question 4: \"code\" must be non-empty text",
         ] {
             assert!(p.iter().any(|p| p.contains(needle)), "{needle}: {p:?}");
         }

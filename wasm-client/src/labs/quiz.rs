@@ -9,6 +9,7 @@
 //!   "questions": [
 //!     {
 //!       "prompt": "What does `recv(1024)` return when …?",
+//!       "code": "optional: a program to read, shown as a block under the prompt",
 //!       "answer": 1,
 //!       "choices": [
 //!         { "text": "a wrong option", "why": "why a learner might think so, and why it is wrong" },
@@ -28,6 +29,8 @@
 //! - A question with `try` is a *predict* question: the learner commits to a
 //!   prediction of what a program or the chapter's lab will do, and after
 //!   answering is told how to run it and see.
+//! - `code`, if present, is shown under the prompt as a `<pre>` block, for
+//!   questions that ask what a program prints or does.
 //! - Text between backticks is shown as `<code>`; the backticks never reach
 //!   the page.
 //!
@@ -71,6 +74,9 @@ pub struct Quiz {
 pub struct Question {
     /// The question.
     pub prompt: String,
+    /// A program the question is about, shown as a block under the prompt.
+    #[serde(default)]
+    pub code: Option<String>,
     /// The options, each with its explanation.
     pub choices: Vec<Choice>,
     /// Index of the right choice.
@@ -387,6 +393,10 @@ fn render(root: &Element, quiz: Quiz) -> Listener {
             add(&legend, el("em", "", "Predict: "));
         }
         rich(&legend, &q.prompt);
+        if let Some(code) = &q.code {
+            let pre = add(&fieldset, el("pre", "sl-code", ""));
+            add(&pre, el("code", "", code));
+        }
         let mut options = Vec::new();
         let mut whys = Vec::new();
         for (ci, choice) in q.choices.iter().enumerate() {
@@ -510,6 +520,7 @@ mod tests {
                 })
                 .collect(),
             answer: 2,
+            code: None,
             try_it: None,
         }
     }
@@ -586,9 +597,10 @@ mod tests {
     #[test]
     fn the_file_format_parses_and_rejects_the_old_one() {
         let new = r#"{"title":"t","questions":[{"prompt":"p","answer":0,
-            "choices":[{"text":"a","why":"w"}],"try":"run it"}]}"#;
+            "choices":[{"text":"a","why":"w"}],"try":"run it","code":"print(1)"}]}"#;
         let q: Quiz = serde_json::from_str(new).unwrap();
         assert_eq!(q.questions[0].try_it.as_deref(), Some("run it"));
+        assert_eq!(q.questions[0].code.as_deref(), Some("print(1)"));
         let old = r#"{"title":"t","questions":[{"prompt":"p","answer":0,
             "choices":["a"],"explain":"e"}]}"#;
         assert!(serde_json::from_str::<Quiz>(old).is_err());
