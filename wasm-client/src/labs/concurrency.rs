@@ -1,150 +1,550 @@
-//! The concurrency lab: N clients at once against iterative `tcp-echo` and
-//! concurrent `uppercase`; each client's row shows how long it waited.
+//! The concurrency lab: N clients at once against the iterative `tcp-echo`
+//! and the concurrent `uppercase`; per client, when it was accepted, answered
+//! and closed, on one time axis shared by all clients (`gantt.rs`), from the
+//! server's own timestamps. The verdict follows from those times: iterative
+//! when each accept came only after the previous client had closed.
+//!
+//! One code path: the lab opens its clients on the bridge and draws only what
+//! the server reports for them (`sock == Some(id)`), live or simulated.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use protocol::Demo;
-use protocol::bridge::ClientMsg;
-use protocol::sim::simulate_clients;
+use protocol::bridge::{ClientMsg, SocketId};
+use protocol::events::{EventKind, ServerEvent};
 use web_sys::{Element, HtmlElement};
 
+use super::gantt::{ClientTimes, layout};
+use super::server_view::ServerView;
 use super::{Frame, Mounted, button, number_input, read_number};
 use crate::dom::{add, attr, el};
-use crate::net::SockEvent;
+use crate::net::{Bridge, SockEvent};
 use crate::timeline::Side;
 
-fn now_ms() -> f64 {
-    js_sys::Date::now()
+/// Most clients in one run (a page's bridge session holds at most 16 sockets).
+const MAX_CLIENTS: u32 = 10;
+
+/// `12.3 ms`.
+fn ms(us: u64) -> String {
+    format!("{:.1} ms", us as f64 / 1000.0)
 }
 
-/// Draws one client's bar: waiting (hatched) then served.
-fn client_row(f: &Frame, demo: Demo, client: usize, waited_ms: f64, scale_ms: f64) -> Element {
-    let row = f.timeline.row(
-        Side::Note,
-        &format!(
-            "{demo} client {}: answered after {:.0} ms",
-            client + 1,
-            waited_ms
+/// What the server's times say about how it served the clients, as a key
+/// (`iterative`, `concurrent`, `single`, `pending`) and a sentence.
+///
+/// Every client must have been accepted and closed; the clients are taken in
+/// the order the server accepted them.
+pub fn judge(demo: &str, clients: &[ClientTimes]) -> (&'static str, String) {
+    let mut done: Vec<(usize, u64, u64, Option<u64>)> = Vec::new();
+    for (i, c) in clients.iter().enumerate() {
+        match (c.accepted_us, c.closed_us) {
+            (Some(a), Some(x)) => done.push((i, a, x, c.answered_us)),
+            _ => {
+                return (
+                    "pending",
+                    "Waiting for the server to serve every client…".into(),
+                );
+            }
+        }
+    }
+    if done.len() < 2 {
+        return (
+            "single",
+            "One client: nobody had to wait. Run with more clients to compare the two servers."
+                .into(),
+        );
+    }
+    done.sort_by_key(|&(_, a, _, _)| a);
+    let start = done[0].1;
+    let rel = |t: u64| ms(t.saturating_sub(start));
+    // An overlap: a client accepted while an earlier one was still open.
+    let overlap = done.windows(2).find(|w| w[1].1 < w[0].2);
+    let most_at_once = done
+        .iter()
+        .map(|&(_, a, _, _)| done.iter().filter(|&&(_, b, x, _)| b <= a && a < x).count())
+        .max()
+        .unwrap_or(1);
+    let last = done.last().expect("two or more");
+    match overlap {
+        None => {
+            let (prev, next) = (done[done.len() - 2], *last);
+            (
+                "iterative",
+                format!(
+                    "Iterative: {demo} accepted each client only after the one before it had closed \
+                     (client {} at {}, after client {} closed at {}). The clients queued in the listen \
+                     backlog, so the last one waited {} for its turn. That is one client at a time.",
+                    next.0 + 1,
+                    rel(next.1),
+                    prev.0 + 1,
+                    rel(prev.2),
+                    rel(last.1)
+                ),
+            )
+        }
+        Some(w) => (
+            "concurrent",
+            format!(
+                "Concurrent: {demo} served up to {most_at_once} clients at once: client {} was accepted at {}, \
+                 before client {} closed at {}. Nobody waited for anybody else; the last accept came at {}.",
+                w[1].0 + 1,
+                rel(w[1].1),
+                w[0].0 + 1,
+                rel(w[0].2),
+                rel(last.1)
+            ),
         ),
-        None,
-    );
-    attr(&row, "data-event", "client-done");
-    let bar = add(&row, el("span", "sl-bar", ""));
-    let pct = if scale_ms > 0.0 {
-        (waited_ms / scale_ms * 100.0).clamp(2.0, 100.0)
-    } else {
-        2.0
-    };
-    attr(&bar, "style", &format!("width: {pct:.0}%"));
-    row
+    }
 }
 
-fn run_live(f: &Frame, demo: Demo, n: usize, hold_ms: u32) {
-    let start = now_ms();
-    let done = Rc::new(RefCell::new(0usize));
-    for i in 0..n {
-        let (f2, d) = (f.clone(), done.clone());
-        let bridge = f.bridge.clone();
-        let sock = Rc::new(RefCell::new(0));
-        let s2 = sock.clone();
-        let id = f.bridge.open(
-            |sock| ClientMsg::Open {
-                sock,
-                demo: Some(demo),
-                target: None,
-                nodelay: true,
-                sticky: None,
-                ack: false,
-            },
-            move |ev| match ev {
-                SockEvent::Read { .. } => {
-                    let waited = now_ms() - start;
-                    client_row(&f2, demo, i, waited, (waited * 1.2).max(1.0));
-                    *d.borrow_mut() += 1;
-                    // An echo client that holds its connection a while, like a person typing.
-                    let id = *s2.borrow();
-                    let b = bridge.clone();
-                    let close = wasm_bindgen::closure::Closure::once_into_js(move || b.close(id));
-                    if let Some(w) = web_sys::window() {
-                        let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(
-                            wasm_bindgen::JsCast::unchecked_ref(&close),
-                            hold_ms as i32,
-                        );
-                    }
-                    if *d.borrow() == n {
-                        f2.conclude(&match demo {
-                            Demo::TcpEcho => format!(
-                                "tcp-echo served the {n} clients one after another: each waited for everyone before it. That is an iterative server."
-                            ),
-                            _ => format!("uppercase served all {n} clients at once: a task per connection. That is a concurrent server."),
+/// One client of a run.
+struct Client {
+    sock: SocketId,
+    events: Vec<ServerEvent>,
+    open: bool,
+}
+
+struct Run {
+    demo: Demo,
+    hold_ms: u32,
+    clients: Vec<Client>,
+}
+
+struct Lab {
+    frame: Frame,
+    root: HtmlElement,
+    chart: Element,
+    close: Element,
+    run: RefCell<Option<Run>>,
+}
+
+impl Lab {
+    fn bridge(&self) -> &Bridge {
+        &self.frame.bridge
+    }
+
+    fn open_socks(&self) -> Vec<SocketId> {
+        self.run.borrow().as_ref().map_or(Vec::new(), |r| {
+            r.clients
+                .iter()
+                .filter(|c| c.open)
+                .map(|c| c.sock)
+                .collect()
+        })
+    }
+
+    fn refresh(&self) {
+        attr(
+            &self.root,
+            "data-open-sockets",
+            &self.bridge().open_count().to_string(),
+        );
+        if self.open_socks().is_empty() {
+            attr(&self.close, "disabled", "");
+        } else {
+            let _ = self.close.remove_attribute("disabled");
+        }
+    }
+
+    fn client_of(&self, sock: SocketId) -> Option<usize> {
+        self.run
+            .borrow()
+            .as_ref()?
+            .clients
+            .iter()
+            .position(|c| c.sock == sock)
+    }
+
+    fn start(self: &Rc<Self>, demo: Demo, n: usize, hold_ms: u32) {
+        for sock in self.open_socks() {
+            self.bridge().close(sock);
+        }
+        self.frame.timeline.clear();
+        self.frame.conclude("");
+        attr(&self.frame.verdict, "data-verdict", "pending");
+        *self.run.borrow_mut() = Some(Run {
+            demo,
+            hold_ms,
+            clients: Vec::new(),
+        });
+        for i in 0..n {
+            let lab = self.clone();
+            let id = Rc::new(std::cell::Cell::new(0));
+            let mine = id.clone();
+            let sock = self.bridge().open(
+                |sock| {
+                    if let Some(run) = self.run.borrow_mut().as_mut() {
+                        run.clients.push(Client {
+                            sock,
+                            events: Vec::new(),
+                            open: true,
                         });
                     }
-                }
-                SockEvent::Error { message } => {
-                    f2.timeline.row(Side::Error, &message, None);
-                }
-                _ => {}
-            },
-        );
-        *sock.borrow_mut() = id;
-        let msg = format!("hello from client {}", i + 1);
-        f.bridge.send(id, msg.as_bytes());
+                    mine.set(sock);
+                    ClientMsg::Open {
+                        sock,
+                        demo: Some(demo),
+                        target: None,
+                        nodelay: true,
+                        sticky: None,
+                        ack: false,
+                    }
+                },
+                move |ev| lab.on_sock(id.get(), ev),
+            );
+            self.bridge()
+                .send(sock, format!("hello from client {}", i + 1).as_bytes());
+        }
+        self.render();
+        self.refresh();
     }
-}
 
-fn run_sim(f: &Frame, demo: Demo, n: usize, hold_ms: u32) {
-    let iterative = demo == Demo::TcpEcho;
-    let runs = simulate_clients(n, 0, u64::from(hold_ms) * 1000, iterative);
-    let scale = runs.iter().map(|r| r.replied_at_us).max().unwrap_or(1) as f64 / 1000.0;
-    for r in &runs {
-        client_row(f, demo, r.client, r.replied_at_us as f64 / 1000.0, scale);
+    fn on_sock(self: &Rc<Self>, sock: SocketId, ev: SockEvent) {
+        let Some(i) = self.client_of(sock) else {
+            return;
+        };
+        let tl = &self.frame.timeline;
+        match ev {
+            SockEvent::Read { data, .. } => {
+                let row = tl.row(
+                    Side::Read,
+                    &format!("client {} read its answer", i + 1),
+                    Some(&data),
+                );
+                attr(&row, "data-event", "answer");
+                // An echo client holds its connection a while, like a person
+                // typing, then closes; uppercase closes by itself.
+                let hold = self.run.borrow().as_ref().map_or(0, |r| r.hold_ms);
+                let bridge = self.bridge().clone();
+                let close =
+                    wasm_bindgen::closure::Closure::once_into_js(move || bridge.close(sock));
+                let lab = Rc::downgrade(self);
+                let after = wasm_bindgen::closure::Closure::once_into_js(move || {
+                    if let Some(lab) = lab.upgrade() {
+                        lab.forget(sock);
+                    }
+                });
+                if let Some(w) = web_sys::window() {
+                    let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(
+                        wasm_bindgen::JsCast::unchecked_ref(&close),
+                        hold as i32,
+                    );
+                    let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(
+                        wasm_bindgen::JsCast::unchecked_ref(&after),
+                        hold as i32,
+                    );
+                }
+            }
+            SockEvent::Closed { .. } => self.forget(sock),
+            SockEvent::Error { message } => {
+                tl.row(
+                    Side::Error,
+                    &format!(
+                        "client {}: {message}. Click a Run button to try again.",
+                        i + 1
+                    ),
+                    None,
+                );
+                self.bridge().close(sock);
+                self.forget(sock);
+            }
+            SockEvent::Opened { .. } | SockEvent::Sent { .. } => {}
+        }
+        self.refresh();
     }
-    f.conclude(if iterative {
-        "Simulated: the iterative server answers one client at a time, so waits add up."
-    } else {
-        "Simulated: the concurrent server answers everyone at once."
-    });
+
+    /// The page no longer holds `sock`.
+    fn forget(&self, sock: SocketId) {
+        if let Some(run) = self.run.borrow_mut().as_mut()
+            && let Some(c) = run.clients.iter_mut().find(|c| c.sock == sock)
+        {
+            c.open = false;
+        }
+        self.refresh();
+    }
+
+    fn on_event(&self, ev: &ServerEvent, sock: Option<SocketId>) {
+        let Some(sock) = sock else {
+            return;
+        };
+        {
+            let mut run = self.run.borrow_mut();
+            let Some(run) = run.as_mut() else {
+                return;
+            };
+            if ev.demo != run.demo {
+                return;
+            }
+            let Some(c) = run.clients.iter_mut().find(|c| c.sock == sock) else {
+                return;
+            };
+            if !matches!(
+                ev.kind,
+                EventKind::Accepted { .. } | EventKind::Reply { .. } | EventKind::Closed { .. }
+            ) {
+                return;
+            }
+            c.events.push(ev.clone());
+        }
+        self.render();
+    }
+
+    /// Redraws the chart and the verdict from the server's events so far.
+    fn render(&self) {
+        let run = self.run.borrow();
+        let Some(run) = run.as_ref() else {
+            return;
+        };
+        let mut times: Vec<ClientTimes> = run
+            .clients
+            .iter()
+            .map(|c| ClientTimes::from_events(&c.events))
+            .collect();
+        // The page opens every client in the same instant, and the kernel
+        // completes each handshake at once, so all of them are connected from
+        // the first accept on (the server's clock has no earlier mark).
+        let first = times.iter().filter_map(|t| t.accepted_us).min();
+        for t in &mut times {
+            t.connected_us = first.map(|f| t.accepted_us.map_or(f, |a| a.min(f)));
+        }
+        let l = layout(&times, None);
+        self.chart.set_inner_html("");
+        let axis = add(&self.chart, el("div", "sl-gantt-axis", ""));
+        attr(
+            &axis,
+            "style",
+            "position: relative; height: 1.4em; margin-left: 6.5em; border-bottom: 1px solid var(--sl-border); \
+             color: var(--sl-muted); font-size: .8em;",
+        );
+        for t in &l.ticks {
+            let tick = add(&axis, el("span", "sl-gantt-tick", &t.label));
+            attr(
+                &tick,
+                "style",
+                &format!(
+                    "position: absolute; left: {:.2}%; transform: translateX(-50%); white-space: nowrap;",
+                    t.left_pct
+                ),
+            );
+        }
+        let rel = |t: Option<u64>| t.map(|t| t.saturating_sub(l.start_us));
+        for (row, t) in l.rows.iter().zip(&times) {
+            let line = add(&self.chart, el("div", "sl-gantt-row", ""));
+            attr(
+                &line,
+                "style",
+                "display: flex; align-items: center; gap: .5em; margin: .25em 0;",
+            );
+            attr(&line, "data-role", "gantt-row");
+            attr(&line, "data-client", &(row.client + 1).to_string());
+            for (name, v) in [
+                ("data-accepted-us", rel(t.accepted_us)),
+                ("data-answered-us", rel(t.answered_us)),
+                ("data-closed-us", rel(t.closed_us)),
+            ] {
+                if let Some(v) = v {
+                    attr(&line, name, &v.to_string());
+                }
+            }
+            if t.closed_us.is_some() {
+                attr(&line, "data-event", "client-done");
+            }
+            let label = add(
+                &line,
+                el(
+                    "span",
+                    "sl-gantt-label",
+                    &format!("client {}", row.client + 1),
+                ),
+            );
+            attr(&label, "style", "width: 6em; flex: none; font-size: .85em;");
+            let track = add(&line, el("span", "sl-gantt-track", ""));
+            attr(
+                &track,
+                "style",
+                "position: relative; flex: 1; height: 1.1em; background: var(--sl-bg); \
+                 border: 1px solid var(--sl-border); border-radius: 3px;",
+            );
+            for bar in &row.bars {
+                let b = add(&track, el("span", "sl-gantt-bar", ""));
+                let color = match bar.phase.name() {
+                    "waiting" => {
+                        "repeating-linear-gradient(45deg, var(--sl-border) 0 4px, transparent 4px 8px)"
+                    }
+                    "served" => "var(--sl-accent)",
+                    _ => "var(--sl-ok)",
+                };
+                attr(&b, "data-phase", bar.phase.name());
+                attr(
+                    &b,
+                    "style",
+                    &format!(
+                        "position: absolute; top: 0; bottom: 0; left: {:.2}%; width: {:.2}%; min-width: 2px; background: {color};",
+                        bar.left_pct, bar.width_pct
+                    ),
+                );
+                attr(
+                    &b,
+                    "title",
+                    &format!(
+                        "{}: {} to {}",
+                        bar.phase.name(),
+                        ms(bar.start_us - l.start_us),
+                        ms(bar.end_us - l.start_us)
+                    ),
+                );
+            }
+            let words = match (rel(t.accepted_us), rel(t.answered_us), rel(t.closed_us)) {
+                (None, _, _) => "waiting to be accepted".to_owned(),
+                (Some(a), None, None) => format!("accepted {}", ms(a)),
+                (Some(a), None, Some(x)) => format!("accepted {}, closed {}", ms(a), ms(x)),
+                (Some(a), Some(r), None) => format!("accepted {}, answered {}", ms(a), ms(r)),
+                (Some(a), Some(r), Some(x)) => {
+                    format!("accepted {}, answered {}, closed {}", ms(a), ms(r), ms(x))
+                }
+            };
+            let text = add(&line, el("span", "sl-gantt-times", &words));
+            attr(
+                &text,
+                "style",
+                "flex: none; width: 17em; font-size: .8em; color: var(--sl-muted);",
+            );
+        }
+        let (key, sentence) = judge(run.demo.name(), &times);
+        attr(&self.frame.verdict, "data-verdict", key);
+        self.frame
+            .conclude(if key == "pending" { "" } else { &sentence });
+    }
+
+    fn close_all(&self) {
+        let socks = self.open_socks();
+        if !socks.is_empty() {
+            for sock in &socks {
+                self.bridge().close(*sock);
+                self.forget(*sock);
+            }
+            self.frame.timeline.row(
+                Side::Note,
+                &format!("you closed {} connection(s)", socks.len()),
+                None,
+            );
+        }
+        self.refresh();
+    }
 }
 
 /// Builds the lab.
-pub fn mount(root: &HtmlElement, bridge: crate::net::Bridge) -> Mounted {
+pub fn mount(root: &HtmlElement, bridge: Bridge) -> Mounted {
     let frame = Frame::new(
         root,
         "Iterative vs concurrent",
-        "Launch several clients at once. Against tcp-echo (iterative) each waits for the ones before it to finish; \
-         against uppercase (concurrent) all are served together.",
-        bridge,
+        "Launch several clients at once. Each sends one line and reads the answer; an echo client then stays \
+         connected a while. The chart puts every client on one time axis, from the server's own clock: \
+         hatched while it waits to be accepted, blue while the server has it, green once answered.",
+        bridge.clone(),
     );
-    let count = number_input(&frame.controls, "Clients", "clients", 5, 1, 50);
+    let count = number_input(&frame.controls, "Clients", "clients", 5, 1, MAX_CLIENTS);
     let hold = number_input(
         &frame.controls,
-        "Each echo client stays connected (ms)",
+        "Each echo client stays connected after its answer (ms)",
         "hold",
         200,
         0,
         5000,
     );
+    let buttons = add(&frame.controls, el("div", "sl-buttons", ""));
+    let chart = add(&frame.controls, el("div", "sl-gantt", ""));
+    attr(&chart, "data-role", "gantt");
+    let cell: Rc<RefCell<Option<Rc<Lab>>>> = Rc::default();
     let mut listeners = Vec::new();
     for (text, role, demo) in [
         ("Run against tcp-echo", "run-iterative", Demo::TcpEcho),
         ("Run against uppercase", "run-concurrent", Demo::Uppercase),
     ] {
-        let (f, c, h) = (frame.clone(), count.clone(), hold.clone());
+        let (lab, c, h) = (cell.clone(), count.clone(), hold.clone());
         listeners.push(
-            button(&frame.controls, text, role, move |_| {
-                f.timeline.clear();
-                f.conclude("");
-                let n = read_number(&c, 1, 50) as usize;
-                let hold_ms = read_number(&h, 0, 5000);
-                if f.live() {
-                    run_live(&f, demo, n, hold_ms);
-                } else {
-                    run_sim(&f, demo, n, hold_ms);
+            button(&buttons, text, role, move |_| {
+                if let Some(lab) = lab.borrow().clone() {
+                    lab.start(
+                        demo,
+                        read_number(&c, 1, MAX_CLIENTS) as usize,
+                        read_number(&h, 0, 5000),
+                    );
                 }
             })
             .1,
         );
     }
-    Mounted::new(listeners)
+    let later = cell.clone();
+    let (close, close_listener) = button(&buttons, "Close all connections", "close", move |_| {
+        if let Some(lab) = later.borrow().clone() {
+            lab.close_all();
+        }
+    });
+    listeners.push(close_listener);
+    let lab = Rc::new(Lab {
+        frame,
+        root: root.clone(),
+        chart,
+        close,
+        run: RefCell::new(None),
+    });
+    *cell.borrow_mut() = Some(lab.clone());
+    lab.refresh();
+    let view = ServerView::new(root, &bridge, &[Demo::TcpEcho, Demo::Uppercase]);
+    let watcher = lab.clone();
+    let watch = bridge.watch(move |ev, sock| watcher.on_event(ev, sock));
+    Mounted::with_state(listeners, Rc::new((watch, view, cell)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(a: u64, r: u64, x: u64) -> ClientTimes {
+        ClientTimes {
+            connected_us: None,
+            accepted_us: Some(a),
+            answered_us: Some(r),
+            closed_us: Some(x),
+        }
+    }
+
+    #[test]
+    fn one_at_a_time_is_iterative() {
+        let (key, text) = judge(
+            "tcp-echo",
+            &[
+                c(0, 1_000, 201_000),
+                c(201_500, 202_000, 402_000),
+                c(402_100, 403_000, 603_000),
+            ],
+        );
+        assert_eq!(key, "iterative", "{text}");
+        assert!(
+            text.contains("client 3 at 402.1 ms, after client 2 closed at 402.0 ms"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn overlap_is_concurrent() {
+        let (key, text) = judge(
+            "uppercase",
+            &[c(0, 500, 600), c(100, 700, 800), c(150, 900, 1_000)],
+        );
+        assert_eq!(key, "concurrent", "{text}");
+        assert!(text.contains("up to 3 clients at once"), "{text}");
+    }
+
+    #[test]
+    fn unfinished_and_single_runs() {
+        let open = ClientTimes {
+            accepted_us: Some(5),
+            ..ClientTimes::default()
+        };
+        assert_eq!(judge("tcp-echo", &[c(0, 1, 2), open]).0, "pending");
+        assert_eq!(judge("tcp-echo", &[c(0, 1, 2)]).0, "single");
+    }
 }
