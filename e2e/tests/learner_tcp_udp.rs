@@ -423,6 +423,178 @@ async fn tcp_session(c: &Client, site: &Site) -> Result<()> {
     Ok(())
 }
 
+/// Inputs for udp run `i`: (message, datagrams, pad-to size).
+fn udp_inputs(i: usize) -> (String, usize, usize) {
+    let pads = [0, 100, 1024, 1025, 1500, 0, 2000];
+    let msg = match i % 4 {
+        0 => "Hello via UDP".to_owned(),
+        1 => format!("dgram {i} ✓"),
+        2 => format!("a  b {i}"),
+        _ => "x".into(),
+    };
+    (msg, 1 + i % 4, pads[i % pads.len()])
+}
+
+/// The size datagram `k` of `n` will have (numbered when several, then padded).
+fn udp_size(msg: &str, k: usize, n: usize, pad: usize) -> usize {
+    let numbered = if n == 1 {
+        msg.len()
+    } else {
+        format!("#{} {msg}", k + 1).len()
+    };
+    numbered.max(pad)
+}
+
+async fn udp_run(c: &Client, i: usize) -> Result<()> {
+    let (msg, n, pad) = udp_inputs(i);
+    let what = format!("udp run {i} ({msg:?} x{n}, pad {pad})");
+    type_into(c, &format!("{UDP} [data-role=message]"), &msg).await?;
+    type_into(c, &format!("{UDP} [data-role=count]"), &n.to_string()).await?;
+    type_into(c, &format!("{UDP} [data-role=pad]"), &pad.to_string()).await?;
+    if i % 2 == 0 {
+        press(c, UDP, "Send datagrams").await?;
+    } else {
+        c.find(Locator::Css(&format!("{UDP} [data-role=message]")))
+            .await?
+            .send_keys(&Key::Enter.to_string())
+            .await?;
+    }
+    let s = wait_snapshot(c, UDP, &format!("{what}: the run ends"), |s| {
+        open_sockets(s) == Some(0)
+            && s["verdict"]
+                .as_str()
+                .is_some_and(|v| v.contains(&format!("the server received {n},")))
+    })
+    .await?;
+    let replies = rows(&s)
+        .iter()
+        .filter(|r| r["kind"] == "read" && r["box"] == "Message received")
+        .count();
+    let sends: Vec<u64> = rows(&s)
+        .iter()
+        .filter(|r| r["kind"] == "send")
+        .filter_map(|r| r["size"].as_u64())
+        .collect();
+    let expected: Vec<u64> = (0..n).map(|k| udp_size(&msg, k, n, pad) as u64).collect();
+    ensure!(
+        replies == n && sends == expected,
+        "{what}: {replies} replies, sends {sends:?}, expected {expected:?}"
+    );
+    // The server's account of this run: one group for the run's socket.
+    let g = last_page_conn(&s).context("no page datagrams in the server view")?;
+    let mut seen: Vec<(u64, bool)> = entries(g)
+        .iter()
+        .filter(|e| e["event"] == "datagram")
+        .map(|e| (e["size"].as_u64().unwrap_or(0), e["truncated"] == "true"))
+        .collect();
+    seen.sort();
+    let mut want: Vec<(u64, bool)> = expected.iter().map(|&z| (z, z > 1024)).collect();
+    want.sort();
+    ensure!(
+        seen == want,
+        "{what}: server saw {seen:?}, expected {want:?}"
+    );
+    let verdict = s["verdict"].as_str().unwrap_or_default();
+    let truncated = want.iter().any(|(_, t)| *t);
+    ensure!(
+        verdict.contains("cut") == truncated && verdict.contains(&format!("{replies} repl")),
+        "{what}: the verdict does not follow from the events: {verdict:?}"
+    );
+    ensure!(
+        !s.to_string().contains('`'),
+        "{what}: Markdown backticks in the lab"
+    );
+    Ok(())
+}
+
+async fn udp_session(c: &Client, site: &Site) -> Result<()> {
+    open_chapter(c, site, "udp-echo", UDP).await?;
+    // Loss and reordering are offered only where they act.
+    let hidden: Value = c
+        .execute(
+            "return document.querySelector(arguments[0] + ' [data-role=sim-network]').hidden",
+            vec![UDP.into()],
+        )
+        .await?;
+    ensure!(
+        hidden == Value::Bool(site.live().is_some()),
+        "the simulated-network controls are shown {} (hidden = {hidden})",
+        site.mode()
+    );
+    for i in 0..RUNS {
+        udp_run(c, i).await?;
+        if i == 10
+            && let Some(server) = site.live()
+        {
+            let out = run_python(
+                server,
+                "udp_echo_client.py",
+                "SOCKET_LAB_UDP_ECHO_PORT",
+                "udp-echo",
+            )
+            .await?;
+            ensure!(out.contains("Message received"), "client printed {out:?}");
+            // And a 1500-byte datagram from "a terminal", as the exercise asks.
+            let port = server.demo("udp-echo")?.port();
+            let big = tokio::process::Command::new("python3")
+                .arg("-c")
+                .arg(format!(
+                    "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); \
+                     s.sendto(b'x' * 1500, ('127.0.0.1', {port}))"
+                ))
+                .status()
+                .await?;
+            ensure!(big.success(), "python3 -c failed");
+            wait_snapshot(c, UDP, "the terminal's datagrams in the server view", |s| {
+                let others: Vec<&Value> = conns(s)
+                    .iter()
+                    .filter(|g| {
+                        g["origin"] == "other"
+                            && g["head"]
+                                .as_str()
+                                .is_some_and(|h| h.contains("another program"))
+                    })
+                    .collect();
+                let has = |size: u64, t: &str| {
+                    others.iter().any(|g| {
+                        entries(g).iter().any(|e| {
+                            e["event"] == "datagram" && e["size"] == size && e["truncated"] == t
+                        })
+                    })
+                };
+                has(13, "false") && has(1500, "true")
+            })
+            .await?;
+        }
+    }
+    screenshot(c, &out_dir().join(format!("udp-echo-{}.png", site.mode()))).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn udp_echo_learner_session_live() -> Result<()> {
+    let site = start_live().await?;
+    let result = with_browser(BrowserOptions::default(), |c| {
+        let site = &site;
+        async move { udp_session(&c, site).await }
+    })
+    .await;
+    site.stop().await?;
+    result
+}
+
+#[tokio::test]
+async fn udp_echo_learner_session_simulated() -> Result<()> {
+    let site = start_static().await?;
+    let result = with_browser(BrowserOptions::default(), |c| {
+        let site = &site;
+        async move { udp_session(&c, site).await }
+    })
+    .await;
+    site.stop().await?;
+    result
+}
+
 async fn start_live() -> Result<Site> {
     Ok(Site::Live(
         start_server(|config| {

@@ -1,26 +1,374 @@
 //! The udp-echo lab: datagrams keep their boundaries; one larger than the
-//! server's 1024-byte buffer is cut short; (simulated) loss and reordering.
+//! server's 1024-byte buffer is cut short; the simulated network can also
+//! lose and reorder them.
+//!
+//! One code path: each run opens a UDP socket through the bridge, sends the
+//! datagrams, reads the replies, and closes the socket when every reply is
+//! in (or when nothing more has come for a while). The conclusion is read
+//! off what came back: the replies on the page's socket and the datagram
+//! events (size, truncation) the server reported for that socket.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use protocol::Demo;
 use protocol::bridge::{ClientMsg, SocketId};
-use protocol::demo::UDP_REPLY;
-use protocol::events::EventKind;
-use protocol::sim::{UdpSimConfig, simulate_udp};
-use web_sys::HtmlElement;
+use protocol::events::{EventKind, ServerEvent};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+use web_sys::{Element, HtmlElement, HtmlInputElement, KeyboardEvent};
 
+use super::server_view::ServerView;
 use super::{Frame, Mounted, button, number_input, read_number, text_input};
-use crate::net::SockEvent;
+use crate::dom::{Listener, add, attr, el};
+use crate::net::{Mode, SockEvent};
 use crate::timeline::Side;
+
+/// How long a run waits after the last thing it heard before it closes the
+/// socket and counts what is missing as lost (UDP never says).
+const QUIET_MS: i32 = 1500;
+/// Largest datagram the lab sends.
+const MAX_PAD: u32 = 8000;
+
+/// One run: a socket and what came back on it.
+#[derive(Debug, Default)]
+struct Run {
+    sock: SocketId,
+    sent: usize,
+    /// Replies read on the page's socket.
+    replies: usize,
+    /// What the server saw, in arrival order: (datagram number, size, truncated).
+    seen: Vec<(Option<usize>, usize, bool)>,
+}
 
 #[derive(Default)]
 struct State {
-    sock: Option<SocketId>,
-    local_port: Option<String>,
-    subscribed: bool,
-    seed: u64,
+    run: Option<Run>,
+    timer: Option<(i32, Closure<dyn FnMut()>)>,
+}
+
+struct Lab {
+    frame: Frame,
+    view: ServerView,
+    message: HtmlInputElement,
+    count: HtmlInputElement,
+    pad: HtmlInputElement,
+    loss: HtmlInputElement,
+    reorder: HtmlInputElement,
+    status: Element,
+    state: RefCell<State>,
+}
+
+/// The bytes of datagram `i` of `n`: numbered (`#2 `) when there are
+/// several, then padded with dots to `pad_to` bytes (never cut).
+pub fn datagram(text: &[u8], i: usize, n: usize, pad_to: usize) -> Vec<u8> {
+    let mut d = if n == 1 {
+        Vec::new()
+    } else {
+        format!("#{} ", i + 1).into_bytes()
+    };
+    d.extend_from_slice(text);
+    if pad_to > d.len() {
+        d.resize(pad_to, b'.');
+    }
+    d
+}
+
+/// The number a datagram carries (`#2 …` → 1, zero-based), if any.
+fn number_of(data: &[u8]) -> Option<usize> {
+    let rest = data.strip_prefix(b"#")?;
+    let end = rest.iter().position(|&b| b == b' ')?;
+    std::str::from_utf8(&rest[..end])
+        .ok()?
+        .parse::<usize>()
+        .ok()?
+        .checked_sub(1)
+}
+
+/// What a finished (or closed) run shows, from what came back.
+fn conclusion(run: &Run, finished: bool) -> String {
+    let mut out = Vec::new();
+    let seen = run.seen.len();
+    out.push(format!(
+        "{} {} sent; the server received {seen}, each by one recvfrom",
+        run.sent,
+        plural(run.sent, "datagram", "datagrams")
+    ));
+    let sizes: Vec<String> = run
+        .seen
+        .iter()
+        .map(|(_, size, t)| {
+            if *t {
+                format!("{size} (truncated)")
+            } else {
+                size.to_string()
+            }
+        })
+        .collect();
+    if !sizes.is_empty() {
+        out[0].push_str(&format!(" ({} bytes)", sizes.join(", ")));
+    }
+    out[0].push_str(&format!(
+        "; {} {} read, one read per datagram.",
+        run.replies,
+        plural(run.replies, "reply", "replies")
+    ));
+    let truncated: Vec<&(Option<usize>, usize, bool)> =
+        run.seen.iter().filter(|(_, _, t)| *t).collect();
+    if !truncated.is_empty() {
+        out.push(format!(
+            "The server's 1024-byte buffer cut {} short: the rest of {} was thrown away, not delivered later.",
+            plural(truncated.len(), "a datagram", "datagrams"),
+            plural(truncated.len(), "it", "each")
+        ));
+    }
+    let order: Vec<usize> = run.seen.iter().filter_map(|(n, ..)| *n).collect();
+    if order.windows(2).any(|w| w[0] > w[1]) {
+        let shown: Vec<String> = order.iter().map(|n| (n + 1).to_string()).collect();
+        out.push(format!(
+            "They arrived out of order ({}): UDP does not keep order.",
+            shown.join(", ")
+        ));
+    }
+    if finished && seen < run.sent {
+        out.push(format!(
+            "{} never reached the server, and nothing told the sender: UDP does not retransmit.",
+            plural(run.sent - seen, "One", &format!("{}", run.sent - seen))
+        ));
+    } else if finished && run.replies < seen {
+        out.push(format!(
+            "{} of the server's replies never arrived: a reply is a datagram too.",
+            seen - run.replies
+        ));
+    }
+    out.join(" ")
+}
+
+fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}
+
+impl Lab {
+    fn refresh(&self) {
+        let st = self.state.borrow();
+        let text = match &st.run {
+            None => "no socket open".to_owned(),
+            Some(r) => format!(
+                "socket open: {} sent, {} seen by the server, {} {} read; it closes when every reply is in, or after {} s of quiet",
+                r.sent,
+                r.seen.len(),
+                r.replies,
+                plural(r.replies, "reply", "replies"),
+                f64::from(QUIET_MS) / 1000.0
+            ),
+        };
+        self.status.set_text_content(Some(&text));
+        attr(
+            &self.status,
+            "data-state",
+            if st.run.is_some() { "open" } else { "closed" },
+        );
+        drop(st);
+        self.frame.refresh_sockets();
+    }
+
+    fn send(self: &Rc<Self>) {
+        if self.state.borrow().run.is_some() {
+            self.frame.timeline.row(
+                Side::Error,
+                "A run is still waiting for replies: wait for it to finish, or click Close the socket.",
+                None,
+            );
+            return;
+        }
+        let text = self.message.value().into_bytes();
+        let n = read_number(&self.count, 1, 20) as usize;
+        let pad_to = read_number(&self.pad, 0, MAX_PAD) as usize;
+        if text.is_empty() && pad_to == 0 {
+            self.frame.timeline.row(
+                Side::Error,
+                "The message is empty: type something in Message, or set Pad each to a size (an empty datagram is allowed in UDP, but shows nothing here).",
+                None,
+            );
+            return;
+        }
+        // Acts only on the simulated network; live, the network is real.
+        self.frame.bridge.set_sim_network(
+            f64::from(read_number(&self.loss, 0, 100)) / 100.0,
+            f64::from(read_number(&self.reorder, 0, 100)) / 100.0,
+        );
+        self.frame.timeline.clear();
+        self.frame.conclude("");
+        let lab = Rc::downgrade(self);
+        let id = Rc::new(std::cell::Cell::new(0));
+        let id2 = id.clone();
+        let sock = self.frame.bridge.open(
+            |sock| ClientMsg::Open {
+                sock,
+                demo: Some(Demo::UdpEcho),
+                target: None,
+                nodelay: false,
+                sticky: None,
+                ack: false,
+            },
+            move |ev| {
+                if let Some(lab) = lab.upgrade() {
+                    lab.on_sock(id2.get(), ev);
+                }
+            },
+        );
+        id.set(sock);
+        self.state.borrow_mut().run = Some(Run {
+            sock,
+            sent: n,
+            ..Run::default()
+        });
+        for i in 0..n {
+            let d = datagram(&text, i, n, pad_to);
+            self.frame.bridge.send(sock, &d);
+            self.frame
+                .timeline
+                .row(Side::Send, &format!("datagram {} of {n}", i + 1), Some(&d));
+        }
+        self.arm_timer();
+        self.refresh();
+    }
+
+    /// (Re)starts the quiet timer that ends a run with missing replies.
+    fn arm_timer(self: &Rc<Self>) {
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        if let Some((old, _)) = self.state.borrow_mut().timer.take() {
+            window.clear_timeout_with_handle(old);
+        }
+        let lab = Rc::downgrade(self);
+        let cb = Closure::<dyn FnMut()>::new(move || {
+            if let Some(lab) = lab.upgrade() {
+                lab.finish("the run went quiet");
+            }
+        });
+        if let Ok(id) = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+            cb.as_ref().unchecked_ref(),
+            QUIET_MS,
+        ) {
+            self.state.borrow_mut().timer = Some((id, cb));
+        }
+    }
+
+    /// Ends the run: closes its socket and says what happened.
+    fn finish(&self, why: &str) {
+        let (run, timer) = {
+            let mut st = self.state.borrow_mut();
+            (st.run.take(), st.timer.take())
+        };
+        if let (Some((id, _)), Some(window)) = (timer, web_sys::window()) {
+            window.clear_timeout_with_handle(id);
+        }
+        let Some(run) = run else { return };
+        self.frame.bridge.close(run.sock);
+        self.frame.timeline.row(
+            Side::Note,
+            &format!("socket closed by the page ({why})"),
+            None,
+        );
+        self.frame.conclude(&conclusion(&run, true));
+        self.refresh();
+    }
+
+    fn maybe_done(self: &Rc<Self>) {
+        let done = self
+            .state
+            .borrow()
+            .run
+            .as_ref()
+            .is_some_and(|r| r.replies >= r.sent && r.seen.len() >= r.sent);
+        if done {
+            self.finish("every reply is in");
+        } else {
+            let partial = self
+                .state
+                .borrow()
+                .run
+                .as_ref()
+                .map(|r| conclusion(r, false));
+            if let Some(text) = partial {
+                self.frame.conclude(&text);
+            }
+            self.arm_timer();
+        }
+    }
+
+    fn on_sock(self: &Rc<Self>, sock: SocketId, ev: SockEvent) {
+        let mine = self
+            .state
+            .borrow()
+            .run
+            .as_ref()
+            .is_some_and(|r| r.sock == sock);
+        match ev {
+            SockEvent::Opened { local, peer } => {
+                self.frame.timeline.row(
+                    Side::Note,
+                    &format!(
+                        "UDP socket {local} → {peer} (no handshake: connect() on UDP only fixes the destination)"
+                    ),
+                    None,
+                );
+            }
+            SockEvent::Read { data, .. } => {
+                self.frame.timeline.row(Side::Read, "reply", Some(&data));
+                if mine {
+                    if let Some(r) = self.state.borrow_mut().run.as_mut() {
+                        r.replies += 1;
+                    }
+                    self.maybe_done();
+                }
+            }
+            SockEvent::Closed { reason, .. } => {
+                self.frame
+                    .timeline
+                    .row(Side::Note, &format!("socket closed: {reason}"), None);
+                if mine {
+                    let run = self.state.borrow_mut().run.take();
+                    if let Some(run) = run {
+                        self.frame.conclude(&conclusion(&run, true));
+                    }
+                }
+            }
+            SockEvent::Error { message } => {
+                self.frame.timeline.row(Side::Error, &message, None);
+            }
+            SockEvent::Sent { .. } => {}
+        }
+        self.refresh();
+    }
+
+    fn on_server(self: &Rc<Self>, ev: &ServerEvent, sock: Option<SocketId>) {
+        let EventKind::Datagram {
+            size,
+            truncated,
+            data,
+        } = &ev.kind
+        else {
+            return;
+        };
+        let mine = sock.is_some()
+            && self
+                .state
+                .borrow()
+                .run
+                .as_ref()
+                .is_some_and(|r| Some(r.sock) == sock);
+        if !mine {
+            return;
+        }
+        if let Some(r) = self.state.borrow_mut().run.as_mut() {
+            r.seen.push((number_of(&data.0), *size, *truncated));
+        }
+        self.maybe_done();
+        self.refresh();
+    }
 }
 
 /// Builds the lab.
@@ -28,11 +376,13 @@ pub fn mount(root: &HtmlElement, bridge: crate::net::Bridge) -> Mounted {
     let frame = Frame::new(
         root,
         "UDP echo",
-        "Each datagram arrives whole or not at all, and the server answers each with `Message received`. \
-         Make one bigger than 1024 bytes to see the server's buffer cut it short.",
+        "Each datagram arrives whole or not at all, and the server answers each one with Message received. \
+         Make one bigger than 1024 bytes to see the server's buffer cut it short. The server view below shows \
+         every datagram the server received, with its size and sender, including those from your terminal.",
         bridge,
     );
     let message = text_input(&frame.controls, "Message", "message", "Hello via UDP");
+    attr(&message, "enterkeyhint", "send");
     let count = number_input(&frame.controls, "Datagrams", "count", 3, 1, 20);
     let pad = number_input(
         &frame.controls,
@@ -40,164 +390,122 @@ pub fn mount(root: &HtmlElement, bridge: crate::net::Bridge) -> Mounted {
         "pad",
         0,
         0,
-        8000,
+        MAX_PAD,
     );
-    let loss = number_input(&frame.controls, "Simulated loss %", "loss", 0, 0, 100);
-    let reorder = number_input(
-        &frame.controls,
-        "Simulated reordering %",
-        "reorder",
-        0,
-        0,
-        100,
+    // Loss and reordering act only on the simulated network.
+    let sim = add(&frame.controls, el("fieldset", "sl-sim-only", ""));
+    attr(&sim, "data-role", "sim-network");
+    add(
+        &sim,
+        el(
+            "legend",
+            "",
+            "Simulated network (only in the simulation; live, the network is real)",
+        ),
     );
-    let state: Rc<RefCell<State>> = Rc::default();
-
-    let (f, st) = (frame.clone(), state.clone());
-    let (b, l) = button(&frame.controls, "Send datagrams", "send", move |_| {
-        let mut text = message.value().into_bytes();
-        let pad_to = read_number(&pad, 0, 8000) as usize;
-        if pad_to > text.len() {
-            text.resize(pad_to, b'.');
-        }
-        let n = read_number(&count, 1, 20) as usize;
-        if f.live() {
-            live_send(&f, &st, &text, n);
-        } else {
-            let seed = {
-                let mut s = st.borrow_mut();
-                s.seed += 1;
-                s.seed
-            };
-            let cfg = UdpSimConfig {
-                loss: f64::from(read_number(&loss, 0, 100)) / 100.0,
-                reorder: f64::from(read_number(&reorder, 0, 100)) / 100.0,
-                seed,
-                ..UdpSimConfig::default()
-            };
-            let sends: Vec<(u64, Vec<u8>)> = (0..n)
-                .map(|i| (i as u64 * 100, numbered(&text, i, n)))
-                .collect();
-            for (_, d) in &sends {
-                f.timeline.row(Side::Send, "datagram (simulated)", Some(d));
-            }
-            let mut lost = 0;
-            for d in simulate_udp(&cfg, &sends) {
-                match d.arrive_at_us {
-                    None => {
-                        lost += 1;
-                        f.timeline.row(
-                            Side::Error,
-                            &format!("datagram {} lost on the way", d.index + 1),
-                            None,
-                        );
-                    }
-                    Some(_) => {
-                        let note = if d.truncated {
-                            format!(
-                                "server: datagram {} of {} bytes, truncated to {}",
-                                d.index + 1,
-                                d.size,
-                                d.kept.len()
-                            )
-                        } else {
-                            format!("server: datagram {} of {} bytes", d.index + 1, d.size)
-                        };
-                        f.timeline.row(Side::Server, &note, Some(&d.kept));
-                        f.timeline
-                            .row(Side::Read, "reply (simulated)", Some(UDP_REPLY));
-                    }
-                }
-            }
-            f.conclude(&format!(
-                "{n} datagrams sent, {} arrived, each as exactly one read: UDP keeps message boundaries but promises neither delivery nor order.",
-                n - lost
-            ));
-        }
+    let loss = number_input(&sim, "Simulated loss %", "loss", 0, 0, 100);
+    let reorder = number_input(&sim, "Simulated reordering %", "reorder", 0, 0, 100);
+    let buttons = add(&frame.controls, el("div", "sl-buttons", ""));
+    let status = add(&frame.controls, el("p", "sl-conn-status", "no socket open"));
+    attr(&status, "data-role", "socket-status");
+    let view = frame.server_view(&[Demo::UdpEcho]);
+    let lab = Rc::new(Lab {
+        frame: frame.clone(),
+        view,
+        message: message.clone(),
+        count,
+        pad,
+        loss,
+        reorder,
+        status,
+        state: RefCell::default(),
     });
-    let _ = b;
-    Mounted::with_state(vec![l], state)
-}
-
-fn numbered(text: &[u8], i: usize, n: usize) -> Vec<u8> {
-    if n == 1 {
-        return text.to_vec();
-    }
-    let mut d = format!("#{} ", i + 1).into_bytes();
-    d.extend_from_slice(text);
-    d
-}
-
-fn live_send(f: &Frame, st: &Rc<RefCell<State>>, text: &[u8], n: usize) {
-    if !st.borrow().subscribed {
-        st.borrow_mut().subscribed = true;
-        let (tl, st2) = (f.timeline.clone(), st.clone());
-        f.bridge.subscribe(move |ev| {
-            let Some(port) = st2.borrow().local_port.clone() else {
-                return;
-            };
-            if ev.demo != Demo::UdpEcho || !ev.peer.ends_with(&format!(":{port}")) {
-                return;
-            }
-            if let EventKind::Datagram {
-                size,
-                truncated,
-                data,
-            } = &ev.kind
-            {
-                let note = if *truncated {
-                    format!(
-                        "server: datagram of {size} bytes, truncated to {} by its 1024-byte buffer",
-                        data.0.len()
-                    )
-                } else {
-                    format!("server: datagram of {size} bytes")
-                };
-                tl.row(Side::Server, &note, Some(&data.0));
+    {
+        let weak = Rc::downgrade(&lab);
+        lab.view.on_event(move |ev, sock| {
+            if let Some(lab) = weak.upgrade() {
+                lab.on_server(ev, sock);
             }
         });
     }
-    let existing = st.borrow().sock;
-    let sock = match existing {
-        Some(s) => s,
-        None => {
-            let (tl, st2, f2) = (f.timeline.clone(), st.clone(), f.clone());
-            let id = f.bridge.open(
-                |sock| ClientMsg::Open {
-                    sock,
-                    demo: Some(Demo::UdpEcho),
-                    target: None,
-                    nodelay: false,
-                    sticky: None,
-                    ack: false,
-                },
-                move |ev| match ev {
-                    SockEvent::Opened { local, peer } => {
-                        let port = local.rsplit(':').next().unwrap_or_default().to_owned();
-                        st2.borrow_mut().local_port = Some(port);
-                        tl.row(Side::Note, &format!("UDP socket {local} → {peer} (no handshake: connect() only fixes the destination)"), None);
-                    }
-                    SockEvent::Read { data, .. } => {
-                        tl.row(Side::Read, "reply", Some(&data));
-                        f2.conclude("Every datagram came back as exactly one read: UDP keeps message boundaries.");
-                    }
-                    SockEvent::Error { message } => {
-                        tl.row(Side::Error, &message, None);
-                    }
-                    SockEvent::Closed { reason, .. } => {
-                        st2.borrow_mut().sock = None;
-                        tl.row(Side::Note, &format!("closed: {reason}"), None);
-                    }
-                    SockEvent::Sent { .. } => {}
-                },
-            );
-            st.borrow_mut().sock = Some(id);
-            id
+    {
+        let s = sim.clone();
+        frame.bridge.on_mode(move |mode| {
+            if mode == Mode::Simulated {
+                let _ = s.remove_attribute("hidden");
+            } else {
+                attr(&s, "hidden", "");
+            }
+        });
+    }
+    let mut listeners = Vec::new();
+    let l = lab.clone();
+    listeners.push(button(&buttons, "Send datagrams", "send", move |_| l.send()).1);
+    let l = lab.clone();
+    listeners.push(
+        button(&buttons, "Close the socket", "close", move |_| {
+            if l.state.borrow().run.is_none() {
+                l.frame.timeline.row(
+                    Side::Error,
+                    "No socket is open: each run opens one when you click Send datagrams, and closes it when the replies are in.",
+                    None,
+                );
+            } else {
+                l.finish("you clicked Close the socket");
+            }
+        })
+        .1,
+    );
+    let l = lab.clone();
+    listeners.push(Listener::new(&message, "keydown", move |e| {
+        if let Some(k) = e.dyn_ref::<KeyboardEvent>()
+            && k.key() == "Enter"
+        {
+            e.prevent_default();
+            l.send();
         }
-    };
-    for i in 0..n {
-        let d = numbered(text, i, n);
-        f.bridge.send(sock, &d);
-        f.timeline.row(Side::Send, "datagram", Some(&d));
+    }));
+    Mounted::with_state(listeners, lab)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datagrams_are_numbered_then_padded_exactly() {
+        assert_eq!(datagram(b"hi", 0, 1, 0), b"hi");
+        assert_eq!(datagram(b"hi", 1, 3, 0), b"#2 hi");
+        assert_eq!(datagram(b"hi", 0, 1, 1500).len(), 1500);
+        assert_eq!(datagram(b"hi", 0, 2, 6), b"#1 hi.");
+        assert_eq!(number_of(b"#12 x"), Some(11));
+        assert_eq!(number_of(b"x"), None);
+    }
+
+    #[test]
+    fn the_conclusion_follows_what_came_back() {
+        let run = Run {
+            sock: 1,
+            sent: 3,
+            replies: 2,
+            seen: vec![(Some(1), 5, false), (Some(0), 1500, true)],
+        };
+        let c = conclusion(&run, true);
+        assert!(
+            c.starts_with("3 datagrams sent; the server received 2"),
+            "{c}"
+        );
+        assert!(c.contains("1500 (truncated)"), "{c}");
+        assert!(c.contains("out of order (2, 1)"), "{c}");
+        assert!(c.contains("One never reached the server"), "{c}");
+        let whole = Run {
+            sock: 1,
+            sent: 1,
+            replies: 1,
+            seen: vec![(None, 13, false)],
+        };
+        let c = conclusion(&whole, true);
+        assert!(!c.contains("truncated") && !c.contains("order"), "{c}");
+        assert!(c.contains("1 reply read"), "{c}");
     }
 }
