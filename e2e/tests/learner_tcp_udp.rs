@@ -245,7 +245,7 @@ async fn tcp_run(c: &Client, i: usize) -> Result<()> {
     let msg = tcp_message(i);
     let what = format!("tcp run {i} ({msg:?})");
     type_into(c, &format!("{TCP} [data-role=message]"), &msg).await?;
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         press(c, TCP, "Connect").await?;
         wait_snapshot(c, TCP, &format!("{what}: connected"), |s| {
             s["first"]
@@ -451,7 +451,7 @@ async fn udp_run(c: &Client, i: usize) -> Result<()> {
     type_into(c, &format!("{UDP} [data-role=message]"), &msg).await?;
     type_into(c, &format!("{UDP} [data-role=count]"), &n.to_string()).await?;
     type_into(c, &format!("{UDP} [data-role=pad]"), &pad.to_string()).await?;
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         press(c, UDP, "Send datagrams").await?;
     } else {
         c.find(Locator::Css(&format!("{UDP} [data-role=message]")))
