@@ -119,6 +119,9 @@ pub struct ServeArgs {
     /// Most simultaneous connections per TCP demo.
     #[arg(long, default_value_t = 1024)]
     pub max_connections: usize,
+    /// Most simultaneous connections per TCP demo from one address (loopback is not capped).
+    #[arg(long, default_value_t = 256)]
+    pub max_connections_per_client: usize,
     /// The built site to serve.
     #[arg(long, default_value = "dist")]
     pub assets: PathBuf,
@@ -137,6 +140,15 @@ pub struct ServeArgs {
     /// Most simultaneous bridge sessions.
     #[arg(long, default_value_t = BridgeLimits::default().max_sessions)]
     pub max_sessions: usize,
+    /// Most simultaneous bridge sessions from one client address.
+    #[arg(long, default_value_t = BridgeLimits::default().max_sessions_per_client)]
+    pub max_sessions_per_client: usize,
+    /// Seconds a bridge session may go without a message from its page.
+    #[arg(long, default_value = "300", value_parser = parse_secs)]
+    pub bridge_idle_timeout: Duration,
+    /// Seconds between keepalive pings to each page (a page silent for three is gone).
+    #[arg(long, default_value = "5", value_parser = parse_secs)]
+    pub bridge_keepalive: Duration,
 }
 
 impl ServeArgs {
@@ -167,6 +179,7 @@ impl ServeArgs {
             http_write_timeout: self.write_timeout,
             http_max_connections: self.max_http_connections,
             max_connections: self.max_connections,
+            max_connections_per_client: self.max_connections_per_client,
             assets: self.assets,
             log_events: self.log_events,
             allow_origins: self.allow_origins,
@@ -174,6 +187,9 @@ impl ServeArgs {
             bridge_allow: self.bridge_allow,
             bridge: BridgeLimits {
                 max_sessions: self.max_sessions,
+                max_sessions_per_client: self.max_sessions_per_client,
+                idle_timeout: self.bridge_idle_timeout,
+                keepalive: self.bridge_keepalive,
                 ..BridgeLimits::default()
             },
         }

@@ -48,6 +48,9 @@ pub struct Config {
     pub http_max_connections: usize,
     /// Most simultaneous connections per TCP demo.
     pub max_connections: usize,
+    /// Most simultaneous connections per TCP demo from one client address
+    /// other than this machine's own (loopback: the bridge and a local learner).
+    pub max_connections_per_client: usize,
     /// Directory served over HTTP (the built site, `dist/`).
     pub assets: PathBuf,
     /// Print every demo event to stdout.
@@ -71,8 +74,14 @@ pub struct BridgeLimits {
     pub sockets_per_session: usize,
     /// Largest WebSocket message accepted from a page.
     pub max_message: usize,
-    /// A session with no messages from the page for this long is closed.
+    /// A session with no messages from the page for this long is closed
+    /// (the page reconnects when it is next used).
     pub idle_timeout: Duration,
+    /// The server pings every page this often; a page that has not answered
+    /// for three pings is gone, whatever its sockets are doing.
+    pub keepalive: Duration,
+    /// Most simultaneous bridge sessions from one client address.
+    pub max_sessions_per_client: usize,
 }
 
 impl Default for BridgeLimits {
@@ -81,7 +90,11 @@ impl Default for BridgeLimits {
             max_sessions: 256,
             sockets_per_session: 16,
             max_message: 256 * 1024,
-            idle_timeout: Duration::from_secs(600),
+            idle_timeout: Duration::from_secs(300),
+            keepalive: Duration::from_secs(5),
+            // A class of 50 behind one NAT with two tabs each fits; one
+            // address can never take every session.
+            max_sessions_per_client: 128,
         }
     }
 }
@@ -102,6 +115,7 @@ impl Default for Config {
             http_write_timeout: Duration::from_secs(10),
             http_max_connections: 512,
             max_connections: 1024,
+            max_connections_per_client: 256,
             assets: PathBuf::from("dist"),
             log_events: false,
             allow_origins: Vec::new(),
@@ -169,6 +183,24 @@ impl Config {
         }
         if self.max_frame == 0 {
             return Err(ConfigError::ZeroLimit("--max-frame"));
+        }
+        for (value, flag) in [
+            (
+                self.max_connections_per_client,
+                "--max-connections-per-client",
+            ),
+            (self.bridge.max_sessions, "--max-sessions"),
+            (
+                self.bridge.max_sessions_per_client,
+                "--max-sessions-per-client",
+            ),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::ZeroLimit(flag));
+            }
+        }
+        if self.bridge.keepalive.is_zero() {
+            return Err(ConfigError::ZeroLimit("--bridge-keepalive"));
         }
         if !self.bind.is_loopback() {
             if self.secret == DEFAULT_SECRET.as_bytes() {

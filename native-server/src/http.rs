@@ -47,12 +47,15 @@ impl AppState {
     pub fn new(ctx: DemoCtx, services: Vec<Service>, http: std::net::SocketAddr) -> Self {
         let policy = OriginPolicy::new(http, &ctx.config.allow_origins, &ctx.config.allow_hosts);
         let sessions = Arc::new(Semaphore::new(ctx.config.bridge.max_sessions));
+        let per_client =
+            crate::per_client::PerClient::new(ctx.config.bridge.max_sessions_per_client);
         Self {
             ctx,
             services: Arc::new(services),
             bridge: Bridge {
                 policy: Arc::new(policy),
                 sessions,
+                per_client,
             },
         }
     }

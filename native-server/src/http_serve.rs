@@ -255,15 +255,15 @@ pub async fn serve(
             _ = shutdown.cancelled() => break,
             res = listener.accept() => res,
         };
-        let stream = match accepted {
-            Ok((stream, _peer)) => {
+        let (stream, peer) = match accepted {
+            Ok((stream, peer)) => {
                 // WebSocket messages are small and latency matters: without this,
                 // Nagle's algorithm meets the peer's delayed ACK and a relayed
                 // message can wait ~40 ms (the lesson of the sticky lab, here).
                 let _ = stream.set_nodelay(true);
                 // A small fixed send buffer (see `SEND_BUF`).
                 let _ = socket2::SockRef::from(&stream).set_send_buffer_size(SEND_BUF);
-                stream
+                (stream, peer)
             }
             Err(e) => {
                 // Usually EMFILE (out of descriptors): keep serving, but do not
@@ -288,7 +288,12 @@ pub async fn serve(
             limits.write_timeout,
             registered.state.clone(),
         ));
-        let service = service(app.clone(), registered.state.clone(), limits.header_timeout);
+        let service = service(
+            app.clone(),
+            registered.state.clone(),
+            limits.header_timeout,
+            peer,
+        );
         let conn = http.serve_connection(io, service).with_upgrades();
         let shutdown = shutdown.clone();
         let hard_stop = hard_stop.clone();
@@ -357,6 +362,7 @@ fn service(
     app: Router,
     state: Arc<ConnState>,
     answer_within: Duration,
+    peer: std::net::SocketAddr,
 ) -> impl hyper::service::Service<
     hyper::Request<Incoming>,
     Response = axum::response::Response,
@@ -364,8 +370,12 @@ fn service(
     Future = impl Future<Output = Result<axum::response::Response, std::convert::Infallible>> + Send,
 > + Clone {
     let app = TowerToHyperService::new(app);
-    hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+    hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         state.touch();
+        // Handlers that care who asks (the bridge's per-address cap) read it
+        // with axum's `ConnectInfo`.
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
         let answer = hyper::service::Service::call(&app, req);
         let state = state.clone();
         async move {

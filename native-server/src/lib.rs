@@ -24,6 +24,7 @@ pub mod fd_limit;
 pub mod http;
 pub mod http_serve;
 pub mod log_limit;
+pub mod per_client;
 pub mod server;
 
 pub use config::Config;

@@ -76,7 +76,7 @@ async fn closed_then_count(page: &mut Page, sock: SocketId, want_closed: bool) -
         })
         .await;
     }
-    page.send(ClientMsg::Status).await;
+    page.send(ClientMsg::Status {}).await;
     page.until(|g| match g {
         Got::Msg(ServerMsg::Status { sockets }) => Some(*sockets),
         Got::Msg(ServerMsg::Error { message, .. }) => panic!("unexpected error: {message}"),

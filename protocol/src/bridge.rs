@@ -85,7 +85,8 @@ pub enum ClientMsg {
         sock: SocketId,
     },
     /// Ask how many sockets this session holds; answered by [`ServerMsg::Status`].
-    Status,
+    /// (A struct variant, so that unknown fields are refused like anywhere else.)
+    Status {},
     /// Receive these demos' server events (an empty list means all demos).
     Subscribe {
         /// The demos to watch.
@@ -93,7 +94,7 @@ pub enum ClientMsg {
         demos: Vec<Demo>,
     },
     /// Stop receiving server events.
-    Unsubscribe,
+    Unsubscribe {},
 }
 
 /// Who closed a bridged socket.
@@ -314,11 +315,40 @@ mod tests {
         round_trip_client(ClientMsg::Shutdown { sock: 1 });
         round_trip_client(ClientMsg::Close { sock: 1 });
         round_trip_client(ClientMsg::Reset { sock: 1 });
-        round_trip_client(ClientMsg::Status);
+        round_trip_client(ClientMsg::Status {});
         round_trip_client(ClientMsg::Subscribe {
             demos: vec![Demo::TcpEcho],
         });
-        round_trip_client(ClientMsg::Unsubscribe);
+        round_trip_client(ClientMsg::Unsubscribe {});
+    }
+
+    #[test]
+    fn unknown_fields_and_other_shapes_are_refused_everywhere() {
+        for bad in [
+            r#"{"type":"unsubscribe","x":1}"#,
+            r#"{"type":"status","x":1}"#,
+            r#"{"type":"close","sock":1,"x":1}"#,
+            r#"{"type":"open","sock":1,"demo":"sticky","sticky":[3,0]}"#,
+            r#"{"type":"open","sock":1,"demo":"sticky","sticky":{"read_size":3,"read_delay_ms":0,"x":1}}"#,
+            r#"{"type":"open","sock":1,"demo":"sticky","sticky":{"read_size":3}}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<ClientMsg>(bad).is_err(),
+                "{bad} must be refused"
+            );
+        }
+        let ok: ClientMsg = serde_json::from_str(
+            r#"{"type":"open","sock":1,"demo":"sticky","sticky":{"read_size":3,"read_delay_ms":0}}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            ok,
+            ClientMsg::Open {
+                sticky: Some(_),
+                ..
+            }
+        ));
+        assert!(serde_json::from_str::<ClientMsg>(r#"{"type":"unsubscribe"}"#).is_ok());
     }
 
     #[test]

@@ -311,7 +311,11 @@ impl FramedServer {
 }
 
 /// Per-connection settings of the `sticky` receiver.
+///
+/// On the wire it is an object with exactly these two fields: an array or an
+/// extra field is refused, like everywhere else in the bridge protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "serde_json::Map<String, Value>")]
 pub struct StickyOptions {
     /// How many bytes each `recv` asks for (1 to 65536).
     pub read_size: usize,
@@ -325,6 +329,44 @@ impl Default for StickyOptions {
             read_size: READ_BUF,
             read_delay_ms: 0,
         }
+    }
+}
+
+impl TryFrom<serde_json::Map<String, Value>> for StickyOptions {
+    type Error = String;
+
+    fn try_from(map: serde_json::Map<String, Value>) -> Result<Self, Self::Error> {
+        let mut read_size = None;
+        let mut read_delay_ms = None;
+        for (key, value) in map {
+            match key.as_str() {
+                "read_size" => {
+                    read_size = Some(
+                        value
+                            .as_u64()
+                            .and_then(|n| usize::try_from(n).ok())
+                            .ok_or("read_size must be a whole number of bytes")?,
+                    )
+                }
+                "read_delay_ms" => {
+                    read_delay_ms = Some(
+                        value
+                            .as_u64()
+                            .and_then(|n| u32::try_from(n).ok())
+                            .ok_or("read_delay_ms must be a whole number of milliseconds")?,
+                    )
+                }
+                other => {
+                    return Err(format!(
+                        "unknown field {other:?} in sticky; it has read_size and read_delay_ms"
+                    ));
+                }
+            }
+        }
+        Ok(Self {
+            read_size: read_size.ok_or("sticky needs read_size")?,
+            read_delay_ms: read_delay_ms.ok_or("sticky needs read_delay_ms")?,
+        })
     }
 }
 

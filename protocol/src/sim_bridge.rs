@@ -511,12 +511,12 @@ impl SimBridge {
             ClientMsg::Shutdown { sock } => self.shutdown(now, sock),
             ClientMsg::Close { sock } => self.close(now, sock, false),
             ClientMsg::Reset { sock } => self.close(now, sock, true),
-            ClientMsg::Status => {
+            ClientMsg::Status {} => {
                 let sockets = self.page.len();
                 self.deliver(now, ToPage::Msg(ServerMsg::Status { sockets }));
             }
             ClientMsg::Subscribe { demos } => self.watching = Some(demos),
-            ClientMsg::Unsubscribe => self.watching = None,
+            ClientMsg::Unsubscribe {} => self.watching = None,
         }
     }
 
@@ -879,7 +879,7 @@ mod tests {
             Some(Some(1)),
             "first the first client's close: {got:?}"
         );
-        b.handle_msg(100_000, ClientMsg::Status);
+        b.handle_msg(100_000, ClientMsg::Status {});
         assert_eq!(
             run(&mut b, 100_000).last(),
             Some(&ToPage::Msg(ServerMsg::Status { sockets: 1 }))

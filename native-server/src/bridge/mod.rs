@@ -9,10 +9,12 @@ pub mod policy;
 pub mod session;
 pub mod socket;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::Extension;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
@@ -21,6 +23,7 @@ use tokio::sync::Semaphore;
 use self::policy::OriginPolicy;
 use self::session::{Inbound, Outbound, SessionEnv, run_session};
 use crate::http::AppState;
+use crate::per_client::PerClient;
 
 /// Bridge-wide state: the policy and the session limit.
 #[derive(Debug, Clone)]
@@ -29,20 +32,45 @@ pub struct Bridge {
     pub policy: Arc<OriginPolicy>,
     /// One permit per open session.
     pub sessions: Arc<Semaphore>,
+    /// Sessions per client address.
+    pub per_client: PerClient,
 }
 
 /// `GET /ws`: check, then upgrade.
 pub async fn upgrade(
     State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    // (Refusals are logged, a line a second, by the middleware on `/ws`.)
     if let Err(refusal) = state.bridge.policy.check(host, origin) {
-        tracing::info!(?host, ?origin, "bridge upgrade refused");
         return (StatusCode::FORBIDDEN, refusal.to_string()).into_response();
     }
+    // One address (a machine, or a classroom behind one NAT) never takes
+    // every session: the cap is per address, the limit below is for all.
+    let slot = match peer {
+        Some(Extension(ConnectInfo(peer))) => {
+            match state.bridge.per_client.try_acquire(peer.ip()) {
+                Some(slot) => Some(slot),
+                None => {
+                    return (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!(
+                            "{} already holds {} bridge sessions (--max-sessions-per-client); \
+                         close some lab tabs, or ask the operator to raise the cap",
+                            peer.ip(),
+                            state.bridge.per_client.cap()
+                        ),
+                    )
+                        .into_response();
+                }
+            }
+        }
+        None => None,
+    };
     let Ok(permit) = state.bridge.sessions.clone().try_acquire_owned() else {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -64,6 +92,7 @@ pub async fn upgrade(
         .on_upgrade(move |socket| async move {
             serve_socket(socket, env).await;
             drop(permit);
+            drop(slot);
         })
 }
 
@@ -78,13 +107,15 @@ async fn serve_socket(socket: WebSocket, env: SessionEnv) {
             std::future::ready(match m {
                 Ok(Message::Text(t)) => Some(Inbound::Text(t.as_str().to_owned())),
                 Ok(Message::Binary(b)) => Some(Inbound::Binary(b.to_vec())),
-                _ => None, // pings are answered by the library
+                Ok(Message::Pong(_)) => Some(Inbound::Pong),
+                _ => None, // pings from the page are answered by the library
             })
         });
     let outgoing = sink.with(|m: Outbound| {
         std::future::ready(Ok::<_, axum::Error>(match m {
             Outbound::Text(t) => Message::Text(t.into()),
             Outbound::Binary(b) => Message::Binary(b.into()),
+            Outbound::Ping => Message::Ping(Default::default()),
         }))
     });
     run_session(Box::pin(incoming), Box::pin(outgoing), env).await;

@@ -49,6 +49,8 @@ pub enum Inbound {
     Text(String),
     /// A binary data frame.
     Binary(Vec<u8>),
+    /// The page answered a keepalive ping: it is still there.
+    Pong,
 }
 
 /// A message to the page.
@@ -58,6 +60,8 @@ pub enum Outbound {
     Text(String),
     /// A binary read frame.
     Binary(Vec<u8>),
+    /// A keepalive ping (browsers answer it by themselves).
+    Ping,
 }
 
 impl Outbound {
@@ -254,64 +258,109 @@ where
     let stopping = shutdown.cancelled();
     let page_gone = page.gone();
     tokio::pin!(idle_check, stopping, page_gone);
+    // Keepalive: a page that vanished without closing (a laptop lid shut, a
+    // network gone) answers no ping; after three unanswered ones it is gone,
+    // whatever its sockets are doing.
+    let keepalive = session.env.ctx.config.bridge.keepalive;
+    let mut ping = tokio::time::interval_at(Instant::now() + keepalive, keepalive);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut alive_at = Instant::now();
+    let gone_after = keepalive * 3;
+    // One message read while another was being handled (see below).
+    let mut stashed: Option<Inbound> = None;
 
-    loop {
-        let msg = tokio::select! {
-            biased;
-            () = &mut stopping => {
-                say_bye(&page).await;
-                break;
-            }
-            () = &mut page_gone => break,
-            // A socket the peer ended is freed at once, not when the page
-            // next speaks: its descriptor and its slot come back now.
-            Some(key) = session.freed_rx.recv() => {
-                session.free(key);
-                continue;
-            }
-            next = incoming.next() => match next {
-                Some(msg) => msg,
-                None => break, // the page closed the WebSocket
-            },
-            () = &mut idle_check => {
-                if last_heard + idle > Instant::now() {
-                    idle_check.as_mut().reset(last_heard + idle);
+    'session: loop {
+        let msg = match stashed.take() {
+            Some(msg) => msg,
+            None => tokio::select! {
+                biased;
+                () = &mut stopping => {
+                    say_bye(&page).await;
+                    break;
+                }
+                () = &mut page_gone => break,
+                // A socket the peer ended is freed at once, not when the page
+                // next speaks: its descriptor and its slot come back now.
+                Some(key) = session.freed_rx.recv() => {
+                    session.free(key);
                     continue;
                 }
-                session
-                    .send(error(
-                        None,
-                        "idle_timeout",
-                        format!(
-                            "no message from the page for {} s; reload to reconnect",
-                            idle.as_secs()
-                        ),
-                    ))
-                    .await;
-                break;
-            }
+                next = incoming.next() => match next {
+                    Some(Inbound::Pong) => {
+                        alive_at = Instant::now();
+                        continue;
+                    }
+                    Some(msg) => msg,
+                    None => break, // the page closed the WebSocket
+                },
+                _ = ping.tick() => {
+                    if alive_at.elapsed() >= gone_after {
+                        break;
+                    }
+                    ping_page(&page).await;
+                    continue;
+                }
+                () = &mut idle_check => {
+                    if last_heard + idle > Instant::now() {
+                        idle_check.as_mut().reset(last_heard + idle);
+                        continue;
+                    }
+                    session
+                        .send(error(
+                            None,
+                            "idle_timeout",
+                            format!(
+                                "no message from the page for {} s; the page reconnects when it is next used",
+                                idle.as_secs()
+                            ),
+                        ))
+                        .await;
+                    break;
+                }
+            },
         };
         last_heard = Instant::now();
+        alive_at = last_heard;
         // A notice sent before the page heard `closed` is in the channel
         // already; take it first, so an `open` that reuses the id succeeds.
         session.free_ended();
         // Handling one message can wait a long time: a send waits for the
         // socket, which waits for the peer, which (an echo server) waits for
-        // us to take its replies, which wait for the page to read. If the page
-        // vanishes meanwhile, only a write to it notices: watch for that, and
-        // for shutdown, or the session and its sockets would wait forever.
+        // us to take its replies, which wait for the page to read. Meanwhile
+        // keep listening to the page: a closed WebSocket or unanswered pings
+        // mean it is gone, and so are shutdown and a failed write to it. One
+        // message that arrives meanwhile is kept for afterwards (and reading
+        // stops until then, so nothing queues up).
         let handled = async {
             match msg {
                 Inbound::Text(text) => session.on_text(&text).await,
                 Inbound::Binary(bytes) => session.on_binary(&bytes).await,
+                Inbound::Pong => {}
             }
         };
-        tokio::select! {
-            _ = handled => {}
-            () = &mut page_gone => break,
-            () = &mut stopping => {
-                say_bye(&page).await;
-                break;
+        tokio::pin!(handled);
+        loop {
+            tokio::select! {
+                _ = &mut handled => break,
+                () = &mut page_gone => break 'session,
+                () = &mut stopping => {
+                    say_bye(&page).await;
+                    break 'session;
+                }
+                next = incoming.next(), if stashed.is_none() => match next {
+                    None => break 'session,
+                    Some(Inbound::Pong) => alive_at = Instant::now(),
+                    Some(msg) => {
+                        alive_at = Instant::now();
+                        stashed = Some(msg);
+                    }
+                },
+                _ = ping.tick() => {
+                    if stashed.is_none() && alive_at.elapsed() >= gone_after {
+                        break 'session;
+                    }
+                    ping_page(&page).await;
+                }
             }
         }
     }
@@ -334,6 +383,11 @@ where
         page.close().await;
     };
     let _ = tokio::time::timeout(FAREWELL, farewell).await;
+}
+
+/// Sends a keepalive ping, bounded: a page that is not reading gets none.
+async fn ping_page(page: &Page) {
+    let _ = tokio::time::timeout(Duration::from_millis(100), page.send(Outbound::Ping)).await;
 }
 
 /// Tells the page the server is going, bounded: it may not be reading.
@@ -472,13 +526,13 @@ impl Session {
                     }
                 }
             },
-            ClientMsg::Status => {
+            ClientMsg::Status {} => {
                 let sockets = self.sockets.len();
                 self.send(Outbound::msg(&ServerMsg::Status { sockets }))
                     .await;
             }
             ClientMsg::Subscribe { demos } => self.subscribe(demos),
-            ClientMsg::Unsubscribe => {
+            ClientMsg::Unsubscribe {} => {
                 if let Some(events) = self.events.take() {
                     events.abort();
                 }

@@ -30,6 +30,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::events::{ConnEvents, EventBus};
+use crate::per_client::PerClient;
 
 pub use sticky::StickyRegistry;
 
@@ -107,6 +108,11 @@ pub async fn serve_tcp<H, F>(
     F: Future<Output = io::Result<Ending>> + Send + 'static,
 {
     let limit = Arc::new(Semaphore::new(ctx.config.max_connections));
+    // At descriptor exhaustion every listener fails every 50 ms: one line a
+    // second per listener, with how many were left out.
+    let accept_failed = crate::log_limit::LogLimit::per_second();
+    // One address other than this machine's own cannot take every slot.
+    let per_client = PerClient::new(ctx.config.max_connections_per_client);
     let local = listener
         .local_addr()
         .map(|a| a.to_string())
@@ -121,21 +127,42 @@ pub async fn serve_tcp<H, F>(
             Err(e) => {
                 // Usually EMFILE (out of file descriptors) or a connection reset
                 // before accept: keep serving, but do not spin.
-                tracing::warn!(%demo, error = %e, "accept failed");
+                if let Some(suppressed) = accept_failed.allow() {
+                    tracing::warn!(%demo, error = %e, suppressed, "accept failed");
+                }
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
         };
         let events = ctx.bus.conn(demo, peer);
-        let Ok(permit) = limit.clone().try_acquire_owned() else {
-            events.emit(EventKind::Refused {
-                reason: format!(
-                    "{} connections are already open (--max-connections); try again shortly",
-                    ctx.config.max_connections
-                ),
-            });
-            drop(stream);
-            continue;
+        let slot = if peer.ip().is_loopback() {
+            Ok(None)
+        } else {
+            per_client.try_acquire(peer.ip()).map(Some).ok_or_else(|| {
+                format!(
+                    "{} already holds {} connections to this demo (--max-connections-per-client); \
+                     close some and try again",
+                    peer.ip(),
+                    per_client.cap()
+                )
+            })
+        };
+        let permit = limit.clone().try_acquire_owned().map_err(|_| {
+            format!(
+                "{} connections are already open (--max-connections); try again shortly",
+                ctx.config.max_connections
+            )
+        });
+        let (permit, slot) = match (permit, slot) {
+            (Ok(permit), Ok(slot)) => (permit, slot),
+            (Err(reason), _) | (_, Err(reason)) => {
+                // Settings the bridge registered for this client must not
+                // wait for a later client that happens to get the same port.
+                ctx.sticky.forget(peer);
+                events.emit(EventKind::Refused { reason });
+                drop(stream);
+                continue;
+            }
         };
         events.emit(EventKind::Accepted {
             local: local.clone(),
@@ -145,12 +172,12 @@ pub async fn serve_tcp<H, F>(
             Style::Iterative => {
                 // Like the notes' `while True: accept(); serve until closed`.
                 conversation.await;
-                drop(permit);
+                drop((permit, slot));
             }
             Style::Concurrent => {
                 ctx.tasks.spawn(async move {
                     conversation.await;
-                    drop(permit);
+                    drop((permit, slot));
                 });
             }
         }
