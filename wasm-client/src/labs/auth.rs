@@ -49,6 +49,8 @@ struct Attempt {
     received: usize,
     /// The server's wait, when it timed out.
     timed_out_ms: Option<u64>,
+    /// The answer the page sent on this connection.
+    answer: Option<[u8; 32]>,
     open: bool,
 }
 
@@ -140,7 +142,7 @@ impl Lab {
         if play == Play::Replay && self.last_answer.get().is_none() {
             tl.row(
                 Side::Note,
-                "No earlier answer yet, so this replays 32 zero bytes. Click Connect and answer once first to have an answer to replay.",
+                "No answer has been granted yet, so this replays 32 zero bytes. Click Connect and answer once first: its answer, if granted, is the one replayed.",
                 None,
             );
         }
@@ -161,6 +163,7 @@ impl Lab {
                     got: Vec::new(),
                     received: 0,
                     timed_out_ms: None,
+                    answer: None,
                     open: true,
                 });
                 mine.set(sock);
@@ -246,22 +249,19 @@ impl Lab {
     fn answer(&self, sock: SocketId, play: Play, secret: &[u8], challenge: &[u8]) {
         let tl = &self.frame.timeline;
         let answer = match play {
-            Play::Honest => {
-                let a = respond(secret, challenge);
-                self.last_answer.set(Some(a));
-                Some((
-                    a,
-                    "the page's answer: HMAC-SHA256(your secret, this challenge)",
-                ))
-            }
+            Play::Honest => Some((
+                respond(secret, challenge),
+                "the page's answer: HMAC-SHA256(your secret, this challenge)",
+            )),
             Play::Replay => Some((
                 self.last_answer.get().unwrap_or([0; 32]),
-                "the page's answer: the answer from an earlier connection, replayed",
+                "the page's answer: the answer granted on an earlier connection, replayed",
             )),
             Play::Silent => None,
         };
         match answer {
             Some((a, label)) => {
+                self.with_attempt(|at| at.answer = Some(a));
                 self.bridge().send(sock, &a);
                 let row = tl.hex_row(Side::Send, label, &a);
                 attr(&row, "data-event", "answer");
@@ -351,6 +351,10 @@ impl Lab {
             .with_attempt(|a| (a.received, a.timed_out_ms, a.play))
             .unwrap_or((0, None, Play::Honest));
         if granted {
+            // The answer a listener could have recorded: the one to replay.
+            if let Some(a) = self.with_attempt(|a| a.answer).flatten() {
+                self.last_answer.set(Some(a));
+            }
             self.set_verdict(
                 "granted",
                 "Access Granted: the 32 bytes the server received were HMAC-SHA256(its secret, this challenge), \

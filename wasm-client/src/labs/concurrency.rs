@@ -98,6 +98,12 @@ pub fn judge(demo: &str, clients: &[ClientTimes]) -> (&'static str, String) {
     }
 }
 
+/// Whether a socket event ends that client's connect (opened or failed).
+enum Settles {
+    Yes,
+    No,
+}
+
 /// One client of a run.
 struct Client {
     sock: SocketId,
@@ -109,6 +115,10 @@ struct Run {
     demo: Demo,
     hold_ms: u32,
     clients: Vec<Client>,
+    /// Clients whose connect has settled (opened or failed).
+    settled: usize,
+    /// Whether the clients have sent their line.
+    sent: bool,
 }
 
 struct Lab {
@@ -167,12 +177,14 @@ impl Lab {
             demo,
             hold_ms,
             clients: Vec::new(),
+            settled: 0,
+            sent: false,
         });
-        for i in 0..n {
+        for _ in 0..n {
             let lab = self.clone();
             let id = Rc::new(std::cell::Cell::new(0));
             let mine = id.clone();
-            let sock = self.bridge().open(
+            self.bridge().open(
                 |sock| {
                     if let Some(run) = self.run.borrow_mut().as_mut() {
                         run.clients.push(Client {
@@ -193,8 +205,6 @@ impl Lab {
                 },
                 move |ev| lab.on_sock(id.get(), ev),
             );
-            self.bridge()
-                .send(sock, format!("hello from client {}", i + 1).as_bytes());
         }
         self.render();
         self.refresh();
@@ -205,6 +215,10 @@ impl Lab {
             return;
         };
         let tl = &self.frame.timeline;
+        let ev_kind = match &ev {
+            SockEvent::Opened { .. } | SockEvent::Error { .. } => Settles::Yes,
+            _ => Settles::No,
+        };
         match ev {
             SockEvent::Read { data, .. } => {
                 let row = tl.row(
@@ -249,9 +263,41 @@ impl Lab {
                 self.bridge().close(sock);
                 self.forget(sock);
             }
-            SockEvent::Opened { .. } | SockEvent::Sent { .. } => {}
+            SockEvent::Opened { .. } => {}
+            SockEvent::Sent { .. } => {}
+        }
+        if matches!(ev_kind, Settles::Yes) {
+            self.settle();
         }
         self.refresh();
+    }
+
+    /// One more client's connect has settled; once all have, every client
+    /// sends its line. Sending only then (as many_clients.py does) is what
+    /// lets a concurrent server show it had them all at once: each was
+    /// accepted before any was answered.
+    fn settle(&self) {
+        let sends: Vec<(usize, SocketId)> = {
+            let mut run = self.run.borrow_mut();
+            let Some(run) = run.as_mut() else {
+                return;
+            };
+            run.settled += 1;
+            if run.sent || run.settled < run.clients.len() {
+                return;
+            }
+            run.sent = true;
+            run.clients
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.open)
+                .map(|(i, c)| (i, c.sock))
+                .collect()
+        };
+        for (i, sock) in sends {
+            self.bridge()
+                .send(sock, format!("hello from client {}", i + 1).as_bytes());
+        }
     }
 
     /// The page no longer holds `sock`.
@@ -314,8 +360,8 @@ impl Lab {
         attr(
             &axis,
             "style",
-            "position: relative; height: 1.4em; margin-left: 6.5em; border-bottom: 1px solid var(--sl-border); \
-             color: var(--sl-muted); font-size: .8em;",
+            "position: relative; height: 1.4em; margin: 0 1em 0 5.5em; border-bottom: 1px solid var(--sl-border); \
+             color: var(--sl-muted);",
         );
         for t in &l.ticks {
             let tick = add(&axis, el("span", "sl-gantt-tick", &t.label));
@@ -323,7 +369,7 @@ impl Lab {
                 &tick,
                 "style",
                 &format!(
-                    "position: absolute; left: {:.2}%; transform: translateX(-50%); white-space: nowrap;",
+                    "position: absolute; left: {:.2}%; transform: translateX(-50%); white-space: nowrap; font-size: .8em;",
                     t.left_pct
                 ),
             );
@@ -334,7 +380,7 @@ impl Lab {
             attr(
                 &line,
                 "style",
-                "display: flex; align-items: center; gap: .5em; margin: .25em 0;",
+                "display: flex; flex-wrap: wrap; align-items: center; margin: .3em 1em .3em 0;",
             );
             attr(&line, "data-role", "gantt-row");
             attr(&line, "data-client", &(row.client + 1).to_string());
@@ -358,7 +404,7 @@ impl Lab {
                     &format!("client {}", row.client + 1),
                 ),
             );
-            attr(&label, "style", "width: 6em; flex: none; font-size: .85em;");
+            attr(&label, "style", "width: 5.5em; flex: none;");
             let track = add(&line, el("span", "sl-gantt-track", ""));
             attr(
                 &track,
@@ -408,7 +454,7 @@ impl Lab {
             attr(
                 &text,
                 "style",
-                "flex: none; width: 17em; font-size: .8em; color: var(--sl-muted);",
+                "flex-basis: 100%; padding-left: 6.9em; font-size: .8em; color: var(--sl-muted);",
             );
         }
         let (key, sentence) = judge(run.demo.name(), &times);
@@ -439,8 +485,8 @@ pub fn mount(root: &HtmlElement, bridge: Bridge) -> Mounted {
     let frame = Frame::new(
         root,
         "Iterative vs concurrent",
-        "Launch several clients at once. Each sends one line and reads the answer; an echo client then stays \
-         connected a while. The chart puts every client on one time axis, from the server's own clock: \
+        "Launch several clients at once. Once all are connected, each sends one line and reads the answer; an echo \
+         client then stays connected a while. The chart puts every client on one time axis, from the server's own clock: \
          hatched while it waits to be accepted, blue while the server has it, green once answered.",
         bridge.clone(),
     );
@@ -456,6 +502,11 @@ pub fn mount(root: &HtmlElement, bridge: Bridge) -> Mounted {
     let buttons = add(&frame.controls, el("div", "sl-buttons", ""));
     let chart = add(&frame.controls, el("div", "sl-gantt", ""));
     attr(&chart, "data-role", "gantt");
+    attr(
+        &chart,
+        "style",
+        "flex-basis: 100%; width: 100%; margin: .5em 0;",
+    );
     let cell: Rc<RefCell<Option<Rc<Lab>>>> = Rc::default();
     let mut listeners = Vec::new();
     for (text, role, demo) in [
