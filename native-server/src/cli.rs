@@ -98,6 +98,9 @@ pub struct ServeArgs {
     /// Largest frame payload the framed demo accepts, in bytes.
     #[arg(long, default_value_t = protocol::frame::DEFAULT_MAX_FRAME)]
     pub max_frame: usize,
+    /// Bytes all framed connections together may hold for unfinished frames.
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    pub frame_budget: usize,
     /// Seconds a client may stay silent before it is dropped.
     #[arg(long, default_value = "60", value_parser = parse_secs)]
     pub idle_timeout: Duration,
@@ -172,6 +175,7 @@ impl ServeArgs {
             demos,
             secret: self.secret.into_bytes(),
             max_frame: self.max_frame,
+            frame_budget: self.frame_budget,
             idle_timeout: self.idle_timeout,
             handshake_timeout: self.handshake_timeout,
             hold_limit: self.hold_limit,

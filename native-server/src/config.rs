@@ -31,6 +31,8 @@ pub struct Config {
     pub secret: Vec<u8>,
     /// Largest frame payload `framed` accepts.
     pub max_frame: usize,
+    /// Bytes all `framed` connections together may hold for frames in progress.
+    pub frame_budget: usize,
     /// How long a client may stay silent before it is dropped.
     pub idle_timeout: Duration,
     /// How long the `auth` demo waits for the 32-byte answer.
@@ -108,6 +110,7 @@ impl Default for Config {
             demos: Demo::ALL.to_vec(),
             secret: DEFAULT_SECRET.as_bytes().to_vec(),
             max_frame: DEFAULT_MAX_FRAME,
+            frame_budget: 64 * 1024 * 1024,
             idle_timeout: Duration::from_secs(60),
             handshake_timeout: Duration::from_secs(10),
             hold_limit: Duration::from_secs(300),
@@ -185,6 +188,7 @@ impl Config {
             return Err(ConfigError::ZeroLimit("--max-frame"));
         }
         for (value, flag) in [
+            (self.frame_budget, "--frame-budget"),
             (
                 self.max_connections_per_client,
                 "--max-connections-per-client",

@@ -209,6 +209,7 @@ impl Server {
             shutdown: token.clone(),
             tasks: tasks.clone(),
             sticky: self.sticky.clone(),
+            frame_budget: demos::ByteBudget::new(self.config.frame_budget),
         };
         if self.config.log_events {
             tasks.spawn(log_events(self.bus.clone(), token.clone()));

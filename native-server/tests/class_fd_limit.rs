@@ -13,11 +13,11 @@
 
 mod common;
 
-use std::io::BufRead;
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::binary::{Binary, open_fds, rss_mib};
 use common::page::{Page, open};
 use protocol::Demo;
 use protocol::auth::respond;
@@ -29,62 +29,6 @@ use tokio::net::{TcpSocket, TcpStream};
 
 const ATTACKERS: usize = 1000;
 const LIMIT: u64 = 1024;
-
-/// Starts the binary under `ulimit -n 1024` (soft and hard, so it cannot
-/// raise it) with every port 0; returns it and its services.
-fn spawn_limited(assets: &std::path::Path) -> (std::process::Child, Vec<(String, SocketAddr)>) {
-    let mut args = vec![
-        "-c".to_owned(),
-        format!("ulimit -n {LIMIT} && exec \"$0\" \"$@\""),
-        env!("CARGO_BIN_EXE_socket-lab").to_owned(),
-        "--assets".to_owned(),
-        assets.display().to_string(),
-    ];
-    for flag in [
-        "--http-port",
-        "--tcp-echo-port",
-        "--udp-echo-port",
-        "--uppercase-port",
-        "--framed-port",
-        "--auth-port",
-        "--sticky-port",
-    ] {
-        args.extend([flag.to_owned(), "0".to_owned()]);
-    }
-    let mut child = Command::new("sh")
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sh starts the socket-lab binary");
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut services = Vec::new();
-    while services.len() < 7 {
-        let line = lines.next().expect("a startup line per service").unwrap();
-        let (name, url) = line.split_once(' ').unwrap();
-        let addr = url.split_once("://").unwrap().1.parse().unwrap();
-        services.push((name.to_owned(), addr));
-    }
-    (child, services)
-}
-
-/// Resident memory of process `pid` in MiB.
-fn rss_mib(pid: u32) -> u64 {
-    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    pages * 4096 / (1024 * 1024)
-}
-
-fn open_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| d.count())
-        .unwrap_or(0)
-}
 
 /// Asks for the big file 16 times in one go and never reads.
 async fn non_reader(http: SocketAddr) -> TcpStream {
@@ -162,9 +106,12 @@ async fn a_thousand_non_readers_at_1024_descriptors_then_sigterm() {
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
         .collect();
     std::fs::write(assets.join("big.bin"), big).unwrap();
-    let (mut child, services) = {
+    let Binary {
+        mut child,
+        services,
+    } = {
         let assets = assets.clone();
-        tokio::task::spawn_blocking(move || spawn_limited(&assets))
+        tokio::task::spawn_blocking(move || Binary::spawn(&assets, Some(LIMIT), &[]))
             .await
             .unwrap()
     };

@@ -114,4 +114,5 @@ async fn five_hundred_refused_upgrades_make_a_line_a_second() {
     );
     // The lines count what they stood for; the last few may still be pending.
     assert!(counted <= UPGRADES);
+    assert_eq!(others, 0, "no line per refusal besides the summaries");
 }

@@ -426,6 +426,34 @@ impl Conversation {
         );
     }
 
+    /// Bytes this connection holds for a message in progress (a frame being
+    /// read, reserved at its announced length); 0 for the demos that keep
+    /// nothing between reads. A driver keeps the sum under a budget.
+    pub fn held_bytes(&self) -> usize {
+        match &self.role {
+            Role::Framed(server) => server.held(),
+            _ => 0,
+        }
+    }
+
+    /// The server cannot go on with this connection (its memory budget is
+    /// used up): refuse with an error frame where the demo speaks frames,
+    /// then close.
+    pub fn refuse(&mut self, code: &str, message: &str) {
+        if self.closed {
+            return;
+        }
+        if let Role::Framed(_) = self.role {
+            self.event(EventKind::FrameRejected {
+                code: code.to_owned(),
+                message: message.to_owned(),
+            });
+            let reply = serde_json::json!({"error": code, "message": message});
+            self.send(crate::frame::encode_json(&reply).unwrap_or_default());
+        }
+        self.close(Closer::Server, format!("refused: {message}"));
+    }
+
     /// The server is stopping: end the conversation politely.
     pub fn handle_shutdown(&mut self) {
         if !self.closed {

@@ -300,6 +300,11 @@ impl FramedServer {
         }
     }
 
+    /// Memory this connection holds for frames in progress, in bytes.
+    pub fn held(&self) -> usize {
+        self.decoder.reserved()
+    }
+
     /// Call when the client closed: an error if it stopped mid-frame.
     pub fn finish(&self) -> Result<(), FrameError> {
         if self.failed {

@@ -343,9 +343,9 @@ impl FrameDecoder {
         Err(FrameError::EndedMidFrame { have, need })
     }
 
-    /// Bytes reserved for payloads (tests check nothing is reserved for a refused header).
-    #[cfg(test)]
-    fn reserved(&self) -> usize {
+    /// Bytes reserved for payloads: the frame being read (at its announced
+    /// length) and those not yet decoded. Nothing for a refused header.
+    pub fn reserved(&self) -> usize {
         let current = match &self.state {
             State::Payload { payload, .. } => payload.capacity(),
             State::Header { .. } | State::TooLarge { .. } => 0,

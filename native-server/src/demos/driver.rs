@@ -70,7 +70,14 @@ pub async fn converse(
     let sticky = (demo == Demo::Sticky).then(|| ctx.sticky.take(events.peer()));
     let mut conv = Conversation::new(demo, &settings(&ctx.config), 0, challenge, sticky);
     let mut ending = None;
+    // What this connection holds of the shared frame budget; given back
+    // however the connection ends.
+    let mut held = Held {
+        budget: &ctx.frame_budget,
+        bytes: 0,
+    };
     loop {
+        held.update(&mut conv);
         conv.set_detail(events.is_watched());
         while let Some(out) = conv.poll_output() {
             match out {
@@ -113,6 +120,42 @@ pub async fn converse(
             Woke::Deadline => conv.handle_timeout(now_us()),
             Woke::Shutdown => conv.handle_shutdown(),
         }
+    }
+}
+
+/// This connection's share of the frame budget.
+struct Held<'a> {
+    budget: &'a super::ByteBudget,
+    bytes: usize,
+}
+
+impl Held<'_> {
+    /// Follows what the conversation holds now; refuses it when the budget
+    /// has no room for more.
+    fn update(&mut self, conv: &mut Conversation) {
+        let now = conv.held_bytes();
+        if now > self.bytes {
+            if !self.budget.try_take(now - self.bytes) {
+                conv.refuse(
+                    "server_busy",
+                    &format!(
+                        "the server is holding {} bytes of unfinished frames from all its clients, \
+                         its limit (--frame-budget); send smaller frames or try again shortly",
+                        self.budget.cap()
+                    ),
+                );
+                return;
+            }
+        } else {
+            self.budget.give(self.bytes - now);
+        }
+        self.bytes = now;
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.budget.give(self.bytes);
     }
 }
 

@@ -47,6 +47,52 @@ pub struct DemoCtx {
     pub tasks: TaskTracker,
     /// Per-connection read settings for `sticky`, set by the bridge.
     pub sticky: StickyRegistry,
+    /// Bytes all connections together may hold for frames in progress.
+    pub frame_budget: ByteBudget,
+}
+
+/// A shared allowance of bytes: what all connections together may hold for
+/// messages in progress (`--frame-budget`), so memory is bounded by
+/// configuration, not by how many connections arrive.
+#[derive(Debug, Clone)]
+pub struct ByteBudget {
+    cap: usize,
+    used: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl ByteBudget {
+    /// A budget of `cap` bytes.
+    pub fn new(cap: usize) -> Self {
+        Self {
+            cap,
+            used: Arc::default(),
+        }
+    }
+
+    /// Takes `n` bytes if they fit; false (and nothing taken) if not.
+    pub fn try_take(&self, n: usize) -> bool {
+        use std::sync::atomic::Ordering;
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(n).filter(|t| *t <= self.cap)
+            })
+            .is_ok()
+    }
+
+    /// Gives `n` bytes back.
+    pub fn give(&self, n: usize) {
+        self.used.fetch_sub(n, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// Bytes taken now.
+    pub fn used(&self) -> usize {
+        self.used.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The cap.
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
 }
 
 /// How a connection ended, as the handler saw it.

@@ -111,6 +111,7 @@ pub fn rss_bytes() -> u64 {
         .unwrap_or(0);
     pages * 4096
 }
+pub mod binary;
 pub mod page;
 
 /// Open file descriptors of this process (Linux): sockets, files, epoll.
