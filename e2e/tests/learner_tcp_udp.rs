@@ -595,6 +595,216 @@ async fn udp_echo_learner_session_simulated() -> Result<()> {
     result
 }
 
+const PORTS: &str = "socket-lab[lab=ports]";
+const LAYERS: &str = "socket-lab[lab=layers]";
+
+/// The ports lab's two rows, as text cells.
+const TUPLE: &str = r#"
+const lab = document.querySelector(arguments[0]);
+const row = (r) => [...lab.querySelectorAll(`[data-role=tuple] tr[data-role=${r}] td`)].map(td => td.textContent);
+return {mine: row('mine'), theirs: row('theirs'), open: lab.dataset.openSockets,
+        verdict: lab.querySelector('[data-role=verdict]').textContent};
+"#;
+
+async fn ports_session(c: &Client, site: &Site) -> Result<()> {
+    open_chapter(c, site, "addresses-and-ports", PORTS).await?;
+    let mut client_ports = Vec::new();
+    for i in 0..10 {
+        press(c, PORTS, "Connect to uppercase").await?;
+        let deadline = tokio::time::Instant::now() + PAGE_TIMEOUT;
+        let t = loop {
+            let t = c.execute(TUPLE, vec![PORTS.into()]).await?;
+            let full = |r: &Value| r.as_array().is_some_and(|a| a.len() == 5 && a[2] != "…");
+            if full(&t["mine"]) && full(&t["theirs"]) && t["open"] == "0" && t["verdict"] != "" {
+                break t;
+            }
+            if tokio::time::Instant::now() > deadline {
+                let all = snapshot(c, PORTS).await?;
+                bail!(
+                    "ports run {i}: the two ends did not both appear: {t:#}; the lab shows {all:#}"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(40)).await;
+        };
+        // The same four numbers from both ends, and the verdict says so.
+        ensure!(
+            t["mine"].as_array().map(|a| &a[1..]) == t["theirs"].as_array().map(|a| &a[1..]),
+            "ports run {i}: ends differ: {t:#}"
+        );
+        ensure!(
+            t["verdict"]
+                .as_str()
+                .is_some_and(|v| v.contains("Same four numbers")),
+            "ports run {i}: verdict {t:#}"
+        );
+        client_ports.push(t["mine"][2].as_str().unwrap_or_default().to_owned());
+    }
+    let mut distinct = client_ports.clone();
+    distinct.sort();
+    distinct.dedup();
+    ensure!(
+        distinct.len() > 1,
+        "ten connections, one client port: {client_ports:?}"
+    );
+    Ok(())
+}
+
+async fn layers_session(c: &Client, site: &Site) -> Result<()> {
+    open_chapter(c, site, "osi-and-sockets", LAYERS).await?;
+    for (i, msg) in ["Hello, Server", "ünïcödé", "a b c", &"y".repeat(300)]
+        .iter()
+        .enumerate()
+    {
+        type_into(c, &format!("{LAYERS} [data-role=message]"), msg).await?;
+        press(c, LAYERS, "Send it").await?;
+        let s = wait_snapshot(c, LAYERS, &format!("layers run {i}"), |s| {
+            open_sockets(s) == Some(0)
+                && s["verdict"]
+                    .as_str()
+                    .is_some_and(|v| v.contains(&format!("exactly the {} bytes", msg.len())))
+        })
+        .await?;
+        // The TCP row names the port the page's socket reported.
+        let local = rows(&s)
+            .iter()
+            .find_map(|r| {
+                r["text"]
+                    .as_str()?
+                    .split("your end ")
+                    .nth(1)?
+                    .split(',')
+                    .next()
+                    .map(str::to_owned)
+            })
+            .context("no connected row")?;
+        let port = local.rsplit(':').next().unwrap_or_default().to_owned();
+        let tcp: Value = c
+            .execute(
+                "return document.querySelector(arguments[0] + ' tr[data-layer=\"0\"]').textContent",
+                vec![LAYERS.into()],
+            )
+            .await?;
+        ensure!(
+            tcp.as_str()
+                .is_some_and(|t| t.contains(&format!("source port {port} "))),
+            "layers run {i}: the TCP row does not show port {port}: {tcp}"
+        );
+        ensure!(
+            last_page_conn(&s).is_some_and(|g| entries(g)
+                .iter()
+                .any(|e| e["event"] == "read" && e["size"] == msg.len() as u64)),
+            "layers run {i}: the server view lacks the read"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn ports_and_layers_live() -> Result<()> {
+    let site = start_live().await?;
+    let result = with_browser(BrowserOptions::default(), |c| {
+        let site = &site;
+        async move {
+            ports_session(&c, site).await?;
+            layers_session(&c, site).await
+        }
+    })
+    .await;
+    site.stop().await?;
+    result
+}
+
+#[tokio::test]
+async fn ports_and_layers_simulated() -> Result<()> {
+    let site = start_static().await?;
+    let result = with_browser(BrowserOptions::default(), |c| {
+        let site = &site;
+        async move {
+            ports_session(&c, site).await?;
+            layers_session(&c, site).await
+        }
+    })
+    .await;
+    site.stop().await?;
+    result
+}
+
+/// Pictures of each lab after a run: light, dark, and a 390-pixel phone.
+/// Written under target/e2e-learner (not the committed screenshots).
+#[tokio::test]
+async fn lab_pictures() -> Result<()> {
+    let site = start_live().await?;
+    let looks = [
+        (
+            "light",
+            BrowserOptions {
+                dark: false,
+                size: (1280, 2600),
+            },
+        ),
+        (
+            "dark",
+            BrowserOptions {
+                dark: true,
+                size: (1280, 2600),
+            },
+        ),
+        (
+            "narrow",
+            BrowserOptions {
+                dark: false,
+                size: (390, 3200),
+            },
+        ),
+    ];
+    let mut result = Ok(());
+    for (look, options) in looks {
+        result = with_browser(options, |c| {
+            let site = &site;
+            async move {
+                for (chapter, lab, button) in [
+                    ("tcp-echo", TCP, "Send"),
+                    ("udp-echo", UDP, "Send datagrams"),
+                    ("addresses-and-ports", PORTS, "Connect to uppercase"),
+                    ("osi-and-sockets", LAYERS, "Send it"),
+                ] {
+                    open_chapter(&c, site, chapter, lab).await?;
+                    press(&c, lab, button).await?;
+                    if lab == TCP {
+                        press(&c, lab, "Open a second connection").await?;
+                        press(&c, lab, "Send on the second").await?;
+                        wait_snapshot(&c, lab, "second waits", |s| {
+                            s["second"]
+                                .as_str()
+                                .is_some_and(|t| t.contains("still serving"))
+                        })
+                        .await?;
+                    } else {
+                        wait_no_sockets(&c, lab, chapter).await?;
+                    }
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    let el = c.find(Locator::Css(lab)).await?;
+                    let png = el.screenshot().await?;
+                    std::fs::create_dir_all(out_dir())?;
+                    std::fs::write(out_dir().join(format!("{chapter}-{look}.png")), png)?;
+                    if lab == TCP {
+                        press(&c, lab, "Close").await?;
+                        press(&c, lab, "Close the second").await?;
+                        wait_no_sockets(&c, lab, chapter).await?;
+                    }
+                }
+                Ok(())
+            }
+        })
+        .await;
+        if result.is_err() {
+            break;
+        }
+    }
+    site.stop().await?;
+    result
+}
+
 async fn start_live() -> Result<Site> {
     Ok(Site::Live(
         start_server(|config| {

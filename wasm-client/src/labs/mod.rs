@@ -31,13 +31,6 @@ pub struct Mounted {
 }
 
 impl Mounted {
-    pub(crate) fn new(listeners: Vec<Listener>) -> Self {
-        Self {
-            _listeners: listeners,
-            _state: None,
-        }
-    }
-
     pub(crate) fn with_state(listeners: Vec<Listener>, state: Rc<dyn std::any::Any>) -> Self {
         Self {
             _listeners: listeners,
