@@ -7,7 +7,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use protocol::Demo;
 
 use crate::config::{BridgeLimits, Config, DEFAULT_HTTP_PORT};
@@ -23,6 +24,48 @@ pub struct Cli {
     #[command(flatten)]
     pub serve: ServeArgs,
 }
+
+impl Cli {
+    /// Parses these arguments; with `--class`, the class preset fills every
+    /// flag not given explicitly (on the command line or in the environment).
+    pub fn try_parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let matches = Cli::command().try_get_matches_from(args)?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        if cli.serve.class {
+            let explicit = |id: &str| {
+                matches!(
+                    matches.value_source(id),
+                    Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+                )
+            };
+            cli.serve.apply_class_preset(explicit);
+        }
+        Ok(cli)
+    }
+
+    /// [`Cli::try_parse_args`] on the process's arguments; prints the usage
+    /// error and exits on bad flags, as clap does.
+    pub fn parse_args() -> Cli {
+        Self::try_parse_args(std::env::args_os()).unwrap_or_else(|e| e.exit())
+    }
+}
+
+/// What `--class` sets, as (flag, value, why): tighter turns and timeouts for
+/// a server a whole class shares. Caps per address keep their defaults,
+/// which already fit a class of 50 behind one NAT.
+pub const CLASS_PRESET: [(&str, &str, &str); 7] = [
+    ("idle-timeout", "30", "silent clients give their place back sooner"),
+    ("hold-limit", "60", "a turn at the one-at-a-time tcp-echo is a minute"),
+    ("header-timeout", "5", "slow request heads are dropped sooner"),
+    ("write-timeout", "5", "clients that do not read their answers are dropped sooner"),
+    ("bridge-idle-timeout", "120", "idle tabs give their session back (they reconnect when used)"),
+    ("max-connections-per-client", "128", "one address holds at most an eighth of a demo"),
+    ("frame-budget", "33554432", "32 MiB for every unfinished frame together"),
+];
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
@@ -152,9 +195,43 @@ pub struct ServeArgs {
     /// Seconds between keepalive pings to each page (a page silent for three is gone).
     #[arg(long, default_value = "5", value_parser = parse_secs)]
     pub bridge_keepalive: Duration,
+    /// Settings for a server a whole class shares (see SECURITY.md): shorter
+    /// timeouts and turns; flags given explicitly win. Printed at start.
+    #[arg(long)]
+    pub class: bool,
+    /// What `--class` set (for the start-up log).
+    #[arg(skip)]
+    pub class_applied: Vec<String>,
 }
 
 impl ServeArgs {
+    /// Applies [`CLASS_PRESET`] to every flag for which `explicit(id)` is
+    /// false; returns one line per setting applied, for the start-up log.
+    pub fn apply_class_preset(&mut self, explicit: impl Fn(&str) -> bool) -> Vec<String> {
+        let mut applied = Vec::new();
+        for (flag, value, why) in CLASS_PRESET {
+            let id = flag.replace('-', "_");
+            if explicit(&id) {
+                continue;
+            }
+            let secs = || parse_secs(value).expect("preset values parse");
+            let n = || value.parse::<usize>().expect("preset values parse");
+            match flag {
+                "idle-timeout" => self.idle_timeout = secs(),
+                "hold-limit" => self.hold_limit = secs(),
+                "header-timeout" => self.header_timeout = secs(),
+                "write-timeout" => self.write_timeout = secs(),
+                "bridge-idle-timeout" => self.bridge_idle_timeout = secs(),
+                "max-connections-per-client" => self.max_connections_per_client = n(),
+                "frame-budget" => self.frame_budget = n(),
+                other => unreachable!("CLASS_PRESET names {other}, which has no field"),
+            }
+            applied.push(format!("--{flag} {value}: {why}"));
+        }
+        self.class_applied = applied.clone();
+        applied
+    }
+
     /// The configuration these flags describe.
     pub fn into_config(self) -> Config {
         let ports = [
@@ -220,6 +297,20 @@ mod tests {
         assert_eq!(config.demos, vec![Demo::TcpEcho, Demo::Sticky]);
         assert_eq!(config.port(Demo::TcpEcho), 0);
         assert_eq!(config.idle_timeout, Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn the_class_preset_fills_what_was_not_given() {
+        let cli = Cli::try_parse_args(["socket-lab", "--class", "--idle-timeout", "45"]).unwrap();
+        assert_eq!(cli.serve.idle_timeout, Duration::from_secs(45), "explicit wins");
+        assert_eq!(cli.serve.hold_limit, Duration::from_secs(60));
+        assert_eq!(cli.serve.class_applied.len(), CLASS_PRESET.len() - 1);
+        let config = cli.serve.into_config();
+        assert_eq!(config.frame_budget, 32 * 1024 * 1024);
+        assert_eq!(config.bridge.idle_timeout, Duration::from_secs(120));
+        let plain = Cli::try_parse_args(["socket-lab"]).unwrap();
+        assert_eq!(plain.serve.hold_limit, Duration::from_secs(300));
+        assert!(plain.serve.class_applied.is_empty());
     }
 
     #[test]

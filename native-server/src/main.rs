@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Result;
-use clap::Parser;
 use native_server::Server;
 use native_server::cli::{Cli, Command};
 
@@ -49,7 +48,7 @@ async fn run() -> Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let cli = Cli::parse_args();
     if let Some(Command::Client(args)) = cli.command {
         return native_server::client::run(args).await;
     }
@@ -57,6 +56,9 @@ async fn run() -> Result<()> {
     // below what they allow: ask for all of it before any socket is opened.
     if let Some(limit) = native_server::fd_limit::raise() {
         tracing::debug!(limit, "open-file limit");
+    }
+    for line in &cli.serve.class_applied {
+        eprintln!("socket-lab: class preset: {line}");
     }
     let server = Server::bind(cli.serve.into_config()).await?;
     // One line per service with its real address: tests (and people) read these.
