@@ -268,7 +268,10 @@ async fn tcp_run(c: &Client, i: usize) -> Result<()> {
     .await?;
     let verdict = s["verdict"].as_str().unwrap_or_default();
     ensure!(
-        verdict.contains(&format!("ACK: and then the {} bytes it sent", msg.len())),
+        verdict.contains(&format!(
+            "ACK: and a space followed by the {} bytes it sent",
+            msg.len()
+        )),
         "{what}: the verdict does not follow from the read: {verdict:?}"
     );
     let (button, closed_by) = match i % 3 {
@@ -753,7 +756,7 @@ async fn lab_pictures() -> Result<()> {
             "narrow",
             BrowserOptions {
                 dark: false,
-                size: (390, 3200),
+                size: (390, 2000),
             },
         ),
     ];
@@ -783,10 +786,12 @@ async fn lab_pictures() -> Result<()> {
                         wait_no_sockets(&c, lab, chapter).await?;
                     }
                     tokio::time::sleep(Duration::from_millis(300)).await;
-                    let el = c.find(Locator::Css(lab)).await?;
-                    let png = el.screenshot().await?;
-                    std::fs::create_dir_all(out_dir())?;
-                    std::fs::write(out_dir().join(format!("{chapter}-{look}.png")), png)?;
+                    c.execute(
+                        "document.querySelector(arguments[0]).scrollIntoView()",
+                        vec![lab.into()],
+                    )
+                    .await?;
+                    screenshot(&c, &out_dir().join(format!("{chapter}-{look}.png"))).await?;
                     if lab == TCP {
                         press(&c, lab, "Close").await?;
                         press(&c, lab, "Close the second").await?;

@@ -250,10 +250,10 @@ impl ServerView {
         let head = add(&root, el("div", "sl-sv-head", ""));
         let title = add(&head, el("h4", "sl-sv-title", "Server view"));
         let names: Vec<&str> = demos.iter().map(|d| d.name()).collect();
-        let scope = if names.is_empty() {
-            "every demo".to_owned()
-        } else {
-            names.join(", ")
+        let scope = match names.as_slice() {
+            [] => "demo servers".to_owned(),
+            [one] => format!("{one} server"),
+            [rest @ .., last] => format!("{} and {last} servers", rest.join(", ")),
         };
         let title_id = format!("sl-sv-{}", unique());
         attr(&title, "id", &title_id);
@@ -270,9 +270,9 @@ impl ServerView {
                 "p",
                 "sl-sv-help",
                 &format!(
-                    "What the {scope} server saw: every connection that reached it, from this page \
+                    "What the {scope} saw: every connection that reached them, from this page \
                      and from any other program on this machine (a client you run in a terminal), \
-                     with the server's own account of it."
+                     in the server's own words."
                 ),
             ),
         );

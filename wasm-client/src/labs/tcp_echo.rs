@@ -363,7 +363,7 @@ impl Lab {
                 };
                 let said = match expected {
                     Some(sent) if data == echo_reply(&sent) => format!(
-                        "The {} read {} bytes: ACK: and then the {} bytes it sent, because the server read them in one recv and answered that read.",
+                        "The {} read {} bytes, ACK: and a space followed by the {} bytes it sent: the server read them in one recv and answered that read.",
                         slot.name(),
                         data.len(),
                         sent.len()
