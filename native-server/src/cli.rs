@@ -58,13 +58,41 @@ impl Cli {
 /// a server a whole class shares. Caps per address keep their defaults,
 /// which already fit a class of 50 behind one NAT.
 pub const CLASS_PRESET: [(&str, &str, &str); 7] = [
-    ("idle-timeout", "30", "silent clients give their place back sooner"),
-    ("hold-limit", "60", "a turn at the one-at-a-time tcp-echo is a minute"),
-    ("header-timeout", "5", "slow request heads are dropped sooner"),
-    ("write-timeout", "5", "clients that do not read their answers are dropped sooner"),
-    ("bridge-idle-timeout", "120", "idle tabs give their session back (they reconnect when used)"),
-    ("max-connections-per-client", "128", "one address holds at most an eighth of a demo"),
-    ("frame-budget", "33554432", "32 MiB for every unfinished frame together"),
+    (
+        "idle-timeout",
+        "30",
+        "silent clients give their place back sooner",
+    ),
+    (
+        "hold-limit",
+        "60",
+        "a turn at the one-at-a-time tcp-echo is a minute",
+    ),
+    (
+        "header-timeout",
+        "5",
+        "slow request heads are dropped sooner",
+    ),
+    (
+        "write-timeout",
+        "5",
+        "clients that do not read their answers are dropped sooner",
+    ),
+    (
+        "bridge-idle-timeout",
+        "120",
+        "tabs with nothing open give their session back sooner",
+    ),
+    (
+        "max-connections-per-client",
+        "128",
+        "one address holds at most an eighth of a demo",
+    ),
+    (
+        "frame-budget",
+        "33554432",
+        "32 MiB for every unfinished frame together",
+    ),
 ];
 
 /// Subcommands.
@@ -189,7 +217,7 @@ pub struct ServeArgs {
     /// Most simultaneous bridge sessions from one client address.
     #[arg(long, default_value_t = BridgeLimits::default().max_sessions_per_client)]
     pub max_sessions_per_client: usize,
-    /// Seconds a bridge session may go without a message from its page.
+    /// Seconds a bridge session with no socket and no event watch may go without a message from its page.
     #[arg(long, default_value = "300", value_parser = parse_secs)]
     pub bridge_idle_timeout: Duration,
     /// Seconds between keepalive pings to each page (a page silent for three is gone).
@@ -302,7 +330,11 @@ mod tests {
     #[test]
     fn the_class_preset_fills_what_was_not_given() {
         let cli = Cli::try_parse_args(["socket-lab", "--class", "--idle-timeout", "45"]).unwrap();
-        assert_eq!(cli.serve.idle_timeout, Duration::from_secs(45), "explicit wins");
+        assert_eq!(
+            cli.serve.idle_timeout,
+            Duration::from_secs(45),
+            "explicit wins"
+        );
         assert_eq!(cli.serve.hold_limit, Duration::from_secs(60));
         assert_eq!(cli.serve.class_applied.len(), CLASS_PRESET.len() - 1);
         let config = cli.serve.into_config();

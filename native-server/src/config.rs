@@ -76,8 +76,8 @@ pub struct BridgeLimits {
     pub sockets_per_session: usize,
     /// Largest WebSocket message accepted from a page.
     pub max_message: usize,
-    /// A session with no messages from the page for this long is closed
-    /// (the page reconnects when it is next used).
+    /// A session that holds no socket, watches no events and hears nothing
+    /// from its page for this long is closed.
     pub idle_timeout: Duration,
     /// The server pings every page this often; a page that has not answered
     /// for three pings is gone, whatever its sockets are doing.

@@ -86,8 +86,37 @@ impl Sim {
     }
 }
 
+/// One WebSocket to the server and the handlers attached to it.
+struct Conn {
+    ws: WebSocket,
+    /// Which attempt this is; handlers of older ones are ignored.
+    generation: u32,
+    _handlers: Vec<Closure<dyn FnMut(web_sys::Event)>>,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        // Detach first: a handler must never run after its closure is gone.
+        self.ws.set_onmessage(None);
+        self.ws.set_onclose(None);
+        self.ws.set_onerror(None);
+        let _ = self.ws.close();
+    }
+}
+
+/// How long the page waits between tries to get back to a server it lost.
+const RETRY_MS: i32 = 5_000;
+
 struct Inner {
-    ws: Option<WebSocket>,
+    /// The server's URL, for reconnecting.
+    server: String,
+    ws: Option<Conn>,
+    /// A try to get back to the server while the labs run simulated.
+    trial: Option<Conn>,
+    retry: Option<(i32, Closure<dyn FnMut()>)>,
+    next_generation: u32,
+    /// Whether a server ever answered: only then is it worth trying again.
+    was_live: bool,
     sim: Option<Sim>,
     mode: Mode,
     demos: Vec<DemoInfo>,
@@ -98,7 +127,6 @@ struct Inner {
     subscribed: bool,
     own_ports: Vec<String>,
     mode_handlers: Vec<ModeHandler>,
-    _closures: Vec<Closure<dyn FnMut(web_sys::Event)>>,
 }
 
 /// A handle on the page's bridge connection to one server. Cheap to clone.
@@ -137,7 +165,12 @@ impl Bridge {
     fn connect(server: &str) -> Bridge {
         let bridge = Bridge {
             inner: Rc::new(RefCell::new(Inner {
+                server: server.to_owned(),
                 ws: None,
+                trial: None,
+                retry: None,
+                next_generation: 1,
+                was_live: false,
                 sim: None,
                 mode: Mode::Connecting,
                 demos: Vec::new(),
@@ -148,37 +181,138 @@ impl Bridge {
                 subscribed: false,
                 own_ports: Vec::new(),
                 mode_handlers: Vec::new(),
-                _closures: Vec::new(),
             })),
         };
-        let ws = ws_url(server).and_then(|url| WebSocket::new(&url).ok());
-        let Some(ws) = ws else {
-            bridge.simulate();
-            return bridge;
-        };
+        match bridge.dial() {
+            Some(conn) => bridge.inner.borrow_mut().ws = Some(conn),
+            None => bridge.simulate(),
+        }
+        bridge
+    }
+
+    /// Opens a WebSocket to the server with this bridge's handlers on it.
+    fn dial(&self) -> Option<Conn> {
+        let url = ws_url(&self.inner.borrow().server)?;
+        let ws = WebSocket::new(&url).ok()?;
         ws.set_binary_type(BinaryType::Arraybuffer);
+        let generation = {
+            let mut inner = self.inner.borrow_mut();
+            inner.next_generation += 1;
+            inner.next_generation
+        };
         let on_message = {
-            let b = bridge.clone();
+            let b = self.clone();
             Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
                 if let Ok(msg) = e.dyn_into::<MessageEvent>() {
-                    b.on_message(msg);
+                    b.on_ws_message(generation, msg);
                 }
             })
         };
         let on_close = {
-            let b = bridge.clone();
-            Closure::<dyn FnMut(web_sys::Event)>::new(move |_| b.on_close())
+            let b = self.clone();
+            Closure::<dyn FnMut(web_sys::Event)>::new(move |_| b.on_ws_close(generation))
         };
         ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
         ws.set_onerror(Some(on_close.as_ref().unchecked_ref()));
-        {
-            let mut inner = bridge.inner.borrow_mut();
-            inner.ws = Some(ws);
-            inner._closures.push(on_message);
-            inner._closures.push(on_close);
+        Some(Conn {
+            ws,
+            generation,
+            _handlers: vec![on_message, on_close],
+        })
+    }
+
+    fn is_current(&self, generation: u32) -> bool {
+        self.inner
+            .borrow()
+            .ws
+            .as_ref()
+            .is_some_and(|c| c.generation == generation)
+    }
+
+    fn is_trial(&self, generation: u32) -> bool {
+        self.inner
+            .borrow()
+            .trial
+            .as_ref()
+            .is_some_and(|c| c.generation == generation)
+    }
+
+    fn on_ws_message(&self, generation: u32, msg: MessageEvent) {
+        if self.is_trial(generation) {
+            // The server is back: leave the simulation for it.
+            self.go_live_again();
         }
-        bridge
+        if self.is_current(generation) {
+            self.on_message(msg);
+        }
+    }
+
+    fn on_ws_close(&self, generation: u32) {
+        if self.is_current(generation) {
+            self.on_close();
+        } else if self.is_trial(generation) {
+            // Dropped from inside its own handler: defer, then try again later.
+            let trial = self.inner.borrow_mut().trial.take();
+            self.later(move || drop(trial));
+            self.schedule_retry();
+        }
+    }
+
+    /// Runs `f` soon, outside the current handler.
+    fn later(&self, f: impl FnOnce() + 'static) {
+        if let Some(window) = web_sys::window() {
+            let cb = Closure::once_into_js(f);
+            let _ =
+                window.set_timeout_with_callback_and_timeout_and_arguments_0(cb.unchecked_ref(), 0);
+        }
+    }
+
+    /// In a while, try to reach the server again (the labs run simulated meanwhile).
+    fn schedule_retry(&self) {
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        let b = self.clone();
+        let tick = Closure::<dyn FnMut()>::new(move || {
+            b.inner.borrow_mut().retry = None;
+            if let Some(conn) = b.dial() {
+                b.inner.borrow_mut().trial = Some(conn);
+            }
+        });
+        if let Ok(id) = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+            tick.as_ref().unchecked_ref(),
+            RETRY_MS,
+        ) {
+            let old = self.inner.borrow_mut().retry.replace((id, tick));
+            if let Some((old, _)) = old {
+                window.clear_timeout_with_handle(old);
+            }
+        }
+    }
+
+    /// The trial connection got an answer: it becomes the connection, and the
+    /// simulated sockets end (their labs can run again, live).
+    fn go_live_again(&self) {
+        let (handlers, old_ws) = {
+            let mut inner = self.inner.borrow_mut();
+            inner.sim = None;
+            let trial = inner.trial.take();
+            let old = std::mem::replace(&mut inner.ws, trial);
+            (
+                inner.sockets.drain().map(|(_, h)| h).collect::<Vec<_>>(),
+                old,
+            )
+        };
+        self.later(move || drop(old_ws));
+        for h in handlers {
+            h(SockEvent::Closed {
+                by: ClosedBy::Bridge,
+                reason:
+                    "the Socket Lab server answered again: this lab runs live now; run it again"
+                        .into(),
+            });
+        }
     }
 
     /// The current mode.
@@ -216,7 +350,7 @@ impl Bridge {
     fn send_msg(&self, msg: &ClientMsg) {
         {
             let mut inner = self.inner.borrow_mut();
-            if let Some(ws) = &inner.ws {
+            if let Some(Conn { ws, .. }) = &inner.ws {
                 let text = serde_json::to_string(msg).expect("bridge messages serialize");
                 let _ = ws.send_with_str(&text);
                 return;
@@ -234,7 +368,6 @@ impl Bridge {
     fn simulate(&self) {
         let welcome = {
             let mut inner = self.inner.borrow_mut();
-            inner.ws = None;
             // The seed only varies ports and challenges from page to page.
             let seed = js_sys::Date::now() as u64;
             let bridge = SimBridge::new(protocol::conversation::Settings::default(), seed);
@@ -343,7 +476,7 @@ impl Bridge {
     pub fn send(&self, sock: SocketId, bytes: &[u8]) {
         {
             let mut inner = self.inner.borrow_mut();
-            if let Some(ws) = &inner.ws {
+            if let Some(Conn { ws, .. }) = &inner.ws {
                 let _ = ws.send_with_u8_array(&bridge::encode_send(sock, bytes));
                 return;
             }
@@ -465,7 +598,9 @@ impl Bridge {
                 let (resubscribe, simulated) = {
                     let mut inner = self.inner.borrow_mut();
                     inner.demos = demos;
-                    (inner.subscribed, inner.sim.is_some())
+                    let simulated = inner.sim.is_some();
+                    inner.was_live |= !simulated;
+                    (inner.subscribed, simulated)
                 };
                 self.set_mode(if simulated {
                     Mode::Simulated
@@ -518,19 +653,35 @@ impl Bridge {
     }
 
     fn on_close(&self) {
-        let handlers: Vec<SockHandler> = {
+        let (handlers, old, was_live) = {
             let mut inner = self.inner.borrow_mut();
-            inner.ws = None;
-            inner.sockets.drain().map(|(_, h)| h).collect()
+            let old = inner.ws.take();
+            (
+                inner
+                    .sockets
+                    .drain()
+                    .map(|(_, h)| h)
+                    .collect::<Vec<SockHandler>>(),
+                old,
+                inner.was_live,
+            )
         };
+        // Dropped from inside its own handler: defer.
+        self.later(move || drop(old));
         for h in handlers {
             h(SockEvent::Closed {
                 by: ClosedBy::Bridge,
-                reason: "the connection to the Socket Lab server was lost".into(),
+                reason:
+                    "the connection to the Socket Lab server was lost; this lab runs simulated \
+                         until the server answers again"
+                        .into(),
             });
         }
         if self.inner.borrow().sim.is_none() {
             self.simulate();
+        }
+        if was_live {
+            self.schedule_retry();
         }
     }
 }

@@ -301,7 +301,15 @@ where
                     continue;
                 }
                 () = &mut idle_check => {
-                    if last_heard + idle > Instant::now() {
+                    // A page that watches the server's events or holds a
+                    // socket is in use, however quiet: a lab's server view
+                    // waits for the learner's terminal client. (A page that
+                    // vanished is caught by the keepalive instead.)
+                    let in_use = session.events.is_some() || !session.sockets.is_empty();
+                    if in_use || last_heard + idle > Instant::now() {
+                        if in_use {
+                            last_heard = Instant::now();
+                        }
                         idle_check.as_mut().reset(last_heard + idle);
                         continue;
                     }
