@@ -105,7 +105,7 @@ pub enum Command {
 /// Flags of `socket-lab client`.
 #[derive(Debug, Args)]
 pub struct ClientArgs {
-    /// The demo: tcp-echo, udp-echo, uppercase, framed, auth or sticky.
+    /// The demo to talk to, by name (e.g. tcp-echo).
     pub demo: Demo,
     /// What to send (for `framed`, JSON text). Each demo has a default from the notes.
     pub message: Option<String>,
@@ -118,6 +118,19 @@ pub struct ClientArgs {
     /// The shared secret for `auth`.
     #[arg(long, env = "SOCKET_LAB_SECRET", default_value = protocol::auth::DEFAULT_SECRET, hide_env_values = true)]
     pub secret: String,
+}
+
+/// `tcp-echo=31432` → (tcp-echo, 31432).
+fn parse_demo_port(text: &str) -> Result<(Demo, u16), String> {
+    let (name, port) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not DEMO=PORT; write e.g. --port tcp-echo=31432"))?;
+    let demo = name.trim().parse::<Demo>().map_err(|e| e.to_string())?;
+    let port = port
+        .trim()
+        .parse::<u16>()
+        .map_err(|_| format!("{port:?} is not a port number (0 to 65535)"))?;
+    Ok((demo, port))
 }
 
 fn parse_secs(text: &str) -> Result<Duration, String> {
@@ -160,6 +173,9 @@ pub struct ServeArgs {
     /// sticky port (TCP).
     #[arg(long, default_value_t = Demo::Sticky.default_port())]
     pub sticky_port: u16,
+    /// A demo's port as DEMO=PORT, e.g. --port tcp-echo=31432 (repeatable; 0 = any free port).
+    #[arg(long = "port", value_name = "DEMO=PORT", value_parser = parse_demo_port)]
+    pub port: Vec<(Demo, u16)>,
     /// Start only these demos (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub only: Option<Vec<Demo>>,
@@ -270,13 +286,16 @@ impl ServeArgs {
             (Demo::Auth, self.auth_port),
             (Demo::Sticky, self.sticky_port),
         ];
+        let mut ports: std::collections::BTreeMap<Demo, u16> = ports.into_iter().collect();
+        // `--port DEMO=PORT` comes last, so it wins over the per-demo flag.
+        ports.extend(self.port.iter().copied());
         let mut demos = self.only.unwrap_or_else(|| Demo::ALL.to_vec());
         demos.sort();
         demos.dedup();
         Config {
             bind: self.bind,
             http_port: self.http_port,
-            ports: ports.into_iter().collect(),
+            ports,
             demos,
             secret: self.secret.into_bytes(),
             max_frame: self.max_frame,
@@ -325,6 +344,28 @@ mod tests {
         assert_eq!(config.demos, vec![Demo::TcpEcho, Demo::Sticky]);
         assert_eq!(config.port(Demo::TcpEcho), 0);
         assert_eq!(config.idle_timeout, Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn ports_can_be_named_by_demo() {
+        let cli = Cli::try_parse_args([
+            "socket-lab",
+            "--tcp-echo-port",
+            "1",
+            "--port",
+            "tcp-echo=31432",
+            "--port",
+            "udp-echo=0",
+        ])
+        .unwrap();
+        let config = cli.serve.into_config();
+        assert_eq!(config.port(Demo::TcpEcho), 31432);
+        assert_eq!(config.port(Demo::UdpEcho), 0);
+        assert_eq!(config.port(Demo::Auth), 8080);
+        let err = Cli::try_parse_args(["socket-lab", "--port", "ftp=21"]).unwrap_err();
+        assert!(err.to_string().contains("the demos are tcp-echo"), "{err}");
+        let err = Cli::try_parse_args(["socket-lab", "--port", "tcp-echo"]).unwrap_err();
+        assert!(err.to_string().contains("DEMO=PORT"), "{err}");
     }
 
     #[test]

@@ -145,9 +145,7 @@ pub enum ConfigError {
     )]
     NoOriginOnSharedBind(IpAddr),
     /// Nothing to run.
-    #[error(
-        "--only named no demo; give at least one of tcp-echo, udp-echo, uppercase, framed, auth, sticky"
-    )]
+    #[error("--only named no demo; give at least one of {}", Demo::names())]
     NoDemos,
     /// A limit of zero.
     #[error("{0} must be at least 1")]

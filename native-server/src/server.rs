@@ -218,13 +218,9 @@ impl Server {
         for (demo, listener) in self.demos {
             let ctx = ctx.clone();
             match (demo, listener) {
-                (Demo::TcpEcho, Listener::Tcp(l)) => tasks.spawn(demos::tcp_echo::serve(l, ctx)),
-                (Demo::Uppercase, Listener::Tcp(l)) => tasks.spawn(demos::uppercase::serve(l, ctx)),
-                (Demo::Framed, Listener::Tcp(l)) => tasks.spawn(demos::framed::serve(l, ctx)),
-                (Demo::Auth, Listener::Tcp(l)) => tasks.spawn(demos::auth::serve(l, ctx)),
-                (Demo::Sticky, Listener::Tcp(l)) => tasks.spawn(demos::sticky::serve(l, ctx)),
-                (Demo::UdpEcho, Listener::Udp(s)) => tasks.spawn(demos::udp_echo::serve(s, ctx)),
-                (demo, _) => unreachable!("{demo} was bound with the wrong transport"),
+                // Each listener was bound for its demo's transport (see `bind`).
+                (demo, Listener::Tcp(l)) => tasks.spawn(demos::serve(l, demo, ctx)),
+                (_, Listener::Udp(s)) => tasks.spawn(demos::udp_echo::serve(s, ctx)),
             };
         }
         let http_addr = self.http.local_addr()?;

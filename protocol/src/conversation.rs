@@ -81,12 +81,37 @@ pub struct ReadHint {
     pub delay_us: u64,
 }
 
+/// What each TCP demo does with a connection.
 #[derive(Debug)]
 enum Role {
+    /// The notes' first TCP server, served one client at a time on purpose:
+    /// while a client is connected, the next completes its handshake (the
+    /// kernel does that, into the listen backlog) but waits for `accept`.
+    /// Every read is answered with `ACK: ` + exactly the bytes that read
+    /// returned, so the learner sees read boundaries in the replies. An idle
+    /// client is dropped after the idle timeout, and any client after the hold
+    /// limit (a client trickling a byte at a time is never idle).
     TcpEcho,
+    /// The notes' `socketserver.ThreadingTCPServer`, a task per connection:
+    /// reads one chunk of up to 1024 bytes, answers it trimmed and
+    /// upper-cased, and closes: one request, one response.
     Uppercase,
+    /// Length-prefixed JSON, the notes' cure for sticky packets: every
+    /// complete frame gets a reply frame (the request echoed with what the
+    /// server saw). A frame that is not UTF-8 JSON gets an error frame and the
+    /// stream goes on, because its length told us where the next frame
+    /// starts; a header claiming more than the limit gets an error frame and
+    /// a close, and nothing is allocated for the claimed length.
     Framed(Box<FramedServer>),
+    /// HMAC-SHA256 challenge-response, the notes' "socket verification":
+    /// 32 random bytes out, then (within the handshake timeout) exactly 32
+    /// bytes of answer, however the client splits them, checked in constant
+    /// time; `Access Granted` or `Access Denied`, then close.
     Auth(Box<AuthServer>),
+    /// A receiver built to show sticky packets on demand: it waits
+    /// `read_delay_ms` before each read (sends pile up and come out merged)
+    /// and asks for `read_size` bytes (one send comes out split), and echoes
+    /// every read back unchanged.
     Sticky(StickyOptions),
 }
 

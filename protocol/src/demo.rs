@@ -55,6 +55,11 @@ impl Transport {
 }
 
 /// The six demo servers.
+///
+/// What each one is — its name, transport, default port, how it serves, one
+/// line on what it does — is its line in [`REGISTRY`]; everything else (the
+/// flags, the error messages that list names, the spawn step, the bridge's
+/// list) is derived from that table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Demo {
@@ -72,62 +77,138 @@ pub enum Demo {
     Sticky,
 }
 
+/// How a demo serves its clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Serving {
+    /// One connection at a time, like the notes' `while True: accept()`;
+    /// the next client waits in the listen backlog.
+    OneAtATime,
+    /// Every connection in a task of its own, up to `--max-connections`.
+    TaskPerConnection,
+    /// UDP: datagrams, no connections.
+    Datagrams,
+}
+
+/// One demo, as the registry describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DemoSpec {
+    /// Which demo.
+    pub demo: Demo,
+    /// Its name in flags, URLs and bridge messages.
+    pub name: &'static str,
+    /// TCP or UDP.
+    pub transport: Transport,
+    /// The port the notes use (and our default).
+    pub default_port: u16,
+    /// How it serves.
+    pub serving: Serving,
+    /// One line on what it does.
+    pub summary: &'static str,
+}
+
+/// Every demo, in the order the course meets them (and of [`Demo`]'s variants).
+/// Adding a demo is a variant, a line here, its conversation in
+/// [`crate::conversation`], its lab and its chapter.
+pub const REGISTRY: [DemoSpec; 6] = [
+    DemoSpec {
+        demo: Demo::TcpEcho,
+        name: "tcp-echo",
+        transport: Transport::Tcp,
+        default_port: 65432,
+        serving: Serving::OneAtATime,
+        summary: "iterative TCP echo: replies ACK: + each read, one client at a time",
+    },
+    DemoSpec {
+        demo: Demo::UdpEcho,
+        name: "udp-echo",
+        transport: Transport::Udp,
+        default_port: 9999,
+        serving: Serving::Datagrams,
+        summary: "UDP: replies Message received to every datagram",
+    },
+    DemoSpec {
+        demo: Demo::Uppercase,
+        name: "uppercase",
+        transport: Transport::Tcp,
+        default_port: 9999,
+        serving: Serving::TaskPerConnection,
+        summary: "concurrent TCP: reads once, replies upper-cased, closes",
+    },
+    DemoSpec {
+        demo: Demo::Framed,
+        name: "framed",
+        transport: Transport::Tcp,
+        default_port: 5000,
+        serving: Serving::TaskPerConnection,
+        summary: "length-prefixed JSON: a reply frame for every frame",
+    },
+    DemoSpec {
+        demo: Demo::Auth,
+        name: "auth",
+        transport: Transport::Tcp,
+        default_port: 8080,
+        serving: Serving::TaskPerConnection,
+        summary: "HMAC-SHA256 challenge-response: Access Granted or Access Denied",
+    },
+    DemoSpec {
+        demo: Demo::Sticky,
+        name: "sticky",
+        transport: Transport::Tcp,
+        default_port: 5001,
+        serving: Serving::TaskPerConnection,
+        summary: "a receiver whose read size and delay the lab sets, to show merged and split reads",
+    },
+];
+
 impl Demo {
     /// Every demo, in the order the course meets them.
-    pub const ALL: [Demo; 6] = [
-        Demo::TcpEcho,
-        Demo::UdpEcho,
-        Demo::Uppercase,
-        Demo::Framed,
-        Demo::Auth,
-        Demo::Sticky,
-    ];
+    pub const ALL: [Demo; REGISTRY.len()] = {
+        let mut all = [Demo::TcpEcho; REGISTRY.len()];
+        let mut i = 0;
+        while i < REGISTRY.len() {
+            all[i] = REGISTRY[i].demo;
+            i += 1;
+        }
+        all
+    };
+
+    /// The demo's line in the registry.
+    pub fn spec(self) -> &'static DemoSpec {
+        // The registry lists the variants in order (a test checks it).
+        &REGISTRY[self as usize]
+    }
 
     /// The demo's name, as used in flags, URLs and bridge messages.
     pub fn name(self) -> &'static str {
-        match self {
-            Demo::TcpEcho => "tcp-echo",
-            Demo::UdpEcho => "udp-echo",
-            Demo::Uppercase => "uppercase",
-            Demo::Framed => "framed",
-            Demo::Auth => "auth",
-            Demo::Sticky => "sticky",
-        }
+        self.spec().name
     }
 
     /// Whether the demo speaks TCP or UDP.
     pub fn transport(self) -> Transport {
-        match self {
-            Demo::UdpEcho => Transport::Udp,
-            _ => Transport::Tcp,
-        }
+        self.spec().transport
     }
 
     /// The port the notes use (and our default).
     pub fn default_port(self) -> u16 {
-        match self {
-            Demo::TcpEcho => 65432,
-            Demo::UdpEcho => 9999,
-            Demo::Uppercase => 9999,
-            Demo::Framed => 5000,
-            Demo::Auth => 8080,
-            Demo::Sticky => 5001,
-        }
+        self.spec().default_port
+    }
+
+    /// How the demo serves its clients.
+    pub fn serving(self) -> Serving {
+        self.spec().serving
     }
 
     /// One line on what the demo does.
     pub fn summary(self) -> &'static str {
-        match self {
-            Demo::TcpEcho => {
-                "iterative TCP echo: replies `ACK: ` + each read, one client at a time"
-            }
-            Demo::UdpEcho => "UDP: replies `Message received` to every datagram",
-            Demo::Uppercase => "concurrent TCP: reads once, replies upper-cased, closes",
-            Demo::Framed => "length-prefixed JSON: a reply frame for every frame",
-            Demo::Auth => "HMAC-SHA256 challenge-response: `Access Granted` or `Access Denied`",
-            Demo::Sticky => {
-                "a receiver whose read size and delay the lab sets, to show merged and split reads"
-            }
+        self.spec().summary
+    }
+
+    /// The names of every demo, for messages: `tcp-echo, udp-echo, … and sticky`.
+    pub fn names() -> String {
+        let names: Vec<&str> = REGISTRY.iter().map(|s| s.name).collect();
+        match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            _ => names.join(""),
         }
     }
 }
@@ -139,11 +220,21 @@ impl fmt::Display for Demo {
 }
 
 /// A demo name that is not one of ours.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "there is no demo called {0:?}; the demos are tcp-echo, udp-echo, uppercase, framed, auth and sticky"
-)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownDemo(pub String);
+
+impl fmt::Display for UnknownDemo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "there is no demo called {:?}; the demos are {}",
+            self.0,
+            Demo::names()
+        )
+    }
+}
+
+impl std::error::Error for UnknownDemo {}
 
 impl FromStr for Demo {
     type Err = UnknownDemo;
@@ -409,6 +500,36 @@ mod tests {
     use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn the_registry_lists_every_variant_in_order() {
+        // Exhaustive: a new variant does not compile until it is placed here,
+        // and this test fails until it has its line in the registry.
+        fn index(d: Demo) -> usize {
+            match d {
+                Demo::TcpEcho => 0,
+                Demo::UdpEcho => 1,
+                Demo::Uppercase => 2,
+                Demo::Framed => 3,
+                Demo::Auth => 4,
+                Demo::Sticky => 5,
+            }
+        }
+        for (i, spec) in REGISTRY.iter().enumerate() {
+            assert_eq!(index(spec.demo), i, "{} is out of order", spec.name);
+            assert_eq!(spec.demo as usize, i);
+            assert_eq!(
+                spec.transport == Transport::Udp,
+                spec.serving == Serving::Datagrams,
+                "{}: UDP demos serve datagrams, TCP demos connections",
+                spec.name
+            );
+        }
+        assert_eq!(
+            Demo::names(),
+            "tcp-echo, udp-echo, uppercase, framed, auth and sticky"
+        );
+    }
 
     #[test]
     fn names_round_trip() {

@@ -3,17 +3,15 @@
 //! What a demo does with one connection is a sans-IO conversation in
 //! `protocol::conversation`, run by the one driver in [`driver`]; the browser
 //! simulation runs the same conversations, so it answers exactly as these do.
-//! Each demo's file says what the demo is for and how it is served. This file
-//! owns what every TCP demo needs around that: accepting, the connection
-//! limit, cancellation on shutdown, and the accepted/closed events.
+//! How each demo is served (one at a time, a task per connection, datagrams)
+//! is its line in `protocol::demo::REGISTRY`. This file owns what every TCP
+//! demo needs around that: accepting, the connection limits, cancellation on
+//! shutdown, and the accepted/closed events. UDP is [`udp_echo`]; the sticky
+//! demo's per-connection settings live in [`sticky`].
 
-pub mod auth;
 pub mod driver;
-pub mod framed;
 pub mod sticky;
-pub mod tcp_echo;
 pub mod udp_echo;
-pub mod uppercase;
 
 use std::future::Future;
 use std::io;
@@ -137,6 +135,19 @@ pub enum Style {
     Iterative,
     /// Every client in its own task, up to `--max-connections`.
     Concurrent,
+}
+
+/// Runs the TCP demo `demo` on `listener` until shutdown, served as its
+/// registry line says.
+pub async fn serve(listener: TcpListener, demo: Demo, ctx: DemoCtx) {
+    let style = match demo.serving() {
+        protocol::demo::Serving::OneAtATime => Style::Iterative,
+        _ => Style::Concurrent,
+    };
+    serve_tcp(listener, demo, ctx, style, move |stream, events, ctx| {
+        driver::converse(demo, stream, events, ctx)
+    })
+    .await;
 }
 
 /// Accepts connections for `demo` until shutdown, running `handle` for each.

@@ -17,11 +17,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use protocol::Demo;
 use protocol::demo::StickyOptions;
-use tokio::net::TcpListener;
-
-use super::{DemoCtx, Style, driver, serve_tcp};
 
 /// Read settings keyed by the client's address, set before it connects.
 ///
@@ -74,16 +70,4 @@ impl StickyRegistry {
         // A panic while holding this lock cannot leave the map inconsistent.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
-}
-
-/// Runs `sticky` on `listener` until shutdown.
-pub async fn serve(listener: TcpListener, ctx: DemoCtx) {
-    serve_tcp(
-        listener,
-        Demo::Sticky,
-        ctx,
-        Style::Concurrent,
-        |stream, events, ctx| driver::converse(Demo::Sticky, stream, events, ctx),
-    )
-    .await;
 }
