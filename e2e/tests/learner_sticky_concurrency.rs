@@ -345,7 +345,6 @@ async fn sticky_dark_and_narrow() -> Result<()> {
 /// The same session with no server: a static copy of the site, where the
 /// labs run on the in-page simulation behind the same bridge API.
 #[tokio::test]
-#[ignore = "needs the in-page simulation behind the bridge"]
 async fn sticky_chapter_thirty_runs_simulated() -> Result<()> {
     let site = StaticServer::start(dist()?).await?;
     let base = site.base.clone();
@@ -499,7 +498,8 @@ async fn concurrency_chapter_thirty_runs_live() -> Result<()> {
 }
 
 #[tokio::test]
-#[ignore = "needs the in-page simulation behind the bridge"]
+#[ignore = "the in-page bridge delays a send made inside an event handler until its next \
+            deadline (net.rs pump); run with --ignored once that is fixed"]
 async fn concurrency_chapter_thirty_runs_simulated() -> Result<()> {
     let site = StaticServer::start(dist()?).await?;
     let base = site.base.clone();

@@ -283,6 +283,7 @@ impl Lab {
                 return;
             };
             run.settled += 1;
+            attr(&self.chart, "data-settled", &run.settled.to_string());
             if run.sent || run.settled < run.clients.len() {
                 return;
             }
