@@ -40,7 +40,7 @@ impl RunningServer {
     pub fn demo(&self, name: &str) -> Result<SocketAddr> {
         self.services
             .iter()
-            .find(|s| s.name == name)
+            .find(|s| s.name() == name)
             .map(|s| s.addr)
             .with_context(|| format!("{name} is not running"))
     }

@@ -13,6 +13,11 @@ use protocol::Demo;
 use protocol::auth::DEFAULT_SECRET;
 use protocol::frame::DEFAULT_MAX_FRAME;
 
+/// How long shutdown waits for connections to finish before giving up on
+/// them: one grace for the demos, the bridge and HTTP together, so that the
+/// whole process is gone within 2 s of a SIGTERM.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
+
 /// Default HTTP port.
 pub const DEFAULT_HTTP_PORT: u16 = 8000;
 

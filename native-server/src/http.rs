@@ -29,7 +29,7 @@ use crate::bridge::policy::OriginPolicy;
 use crate::bridge::{self, Bridge};
 use crate::demos::DemoCtx;
 use crate::log_limit::LogLimit;
-use crate::server::Service;
+use crate::service::Service;
 
 /// What HTTP handlers share.
 #[derive(Debug, Clone)]
@@ -40,6 +40,18 @@ pub struct AppState {
     pub services: Arc<Vec<Service>>,
     /// The bridge's policy and limits.
     pub bridge: Bridge,
+}
+
+impl axum::extract::FromRef<AppState> for crate::bridge::BridgeState {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            bridge: state.bridge.clone(),
+            env: crate::bridge::session::SessionEnv {
+                ctx: state.ctx.clone(),
+                services: state.services.clone(),
+            },
+        }
+    }
 }
 
 impl AppState {

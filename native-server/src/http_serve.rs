@@ -117,7 +117,7 @@ impl HttpLimits {
             header_timeout: config.http_header_timeout,
             write_timeout: config.http_write_timeout,
             max_connections,
-            drain: crate::server::SHUTDOWN_GRACE,
+            drain: crate::config::SHUTDOWN_GRACE,
         }
     }
 }

@@ -26,7 +26,9 @@ pub mod http_serve;
 pub mod log_limit;
 pub mod per_client;
 pub mod server;
+pub mod service;
 
 pub use config::Config;
 pub use events::EventBus;
-pub use server::{Server, Service, StartError};
+pub use server::{Server, StartError};
+pub use service::{Service, ServiceKind};

@@ -5,7 +5,6 @@
 //! are simply dropped), and so that tests can bind port 0 and read the real
 //! addresses before they connect.
 
-use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -22,10 +21,8 @@ use crate::demos::{self, DemoCtx, StickyRegistry};
 use crate::events::EventBus;
 use crate::http;
 
-/// How long shutdown waits for connections to finish before giving up on
-/// them: one grace for the demos, the bridge and HTTP together, so that the
-/// whole process is gone within 2 s of a SIGTERM.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
+pub use crate::config::SHUTDOWN_GRACE;
+pub use crate::service::{Service, ServiceKind};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -93,24 +90,6 @@ enum Listener {
     Udp(UdpSocket),
 }
 
-/// One listening service and its real address.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Service {
-    /// `http` or a demo name.
-    pub name: String,
-    /// `http`, `tcp` or `udp`.
-    pub scheme: &'static str,
-    /// The bound address.
-    pub addr: SocketAddr,
-}
-
-impl fmt::Display for Service {
-    /// The startup line: `tcp-echo tcp://127.0.0.1:65432`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}://{}", self.name, self.scheme, self.addr)
-    }
-}
-
 /// A server whose sockets are all bound, ready to [`run`](Server::run).
 #[derive(Debug)]
 pub struct Server {
@@ -153,8 +132,7 @@ impl Server {
         let mut out = Vec::with_capacity(1 + self.demos.len());
         if let Ok(addr) = self.http.local_addr() {
             out.push(Service {
-                name: "http".into(),
-                scheme: "http",
+                kind: ServiceKind::Http,
                 addr,
             });
         }
@@ -165,8 +143,7 @@ impl Server {
             };
             if let Ok(addr) = addr {
                 out.push(Service {
-                    name: demo.name().into(),
-                    scheme: demo.transport().scheme(),
+                    kind: ServiceKind::Demo(*demo),
                     addr,
                 });
             }
@@ -178,7 +155,7 @@ impl Server {
     pub fn demo_addr(&self, demo: Demo) -> Option<SocketAddr> {
         self.services()
             .into_iter()
-            .find(|s| s.name == demo.name())
+            .find(|s| s.demo() == Some(demo))
             .map(|s| s.addr)
     }
 

@@ -165,13 +165,13 @@ async fn served(server: &TestServer, demo: Demo, limit: Duration) {
     .await;
 }
 
-const TCP_DEMOS: [Demo; 5] = [
-    Demo::TcpEcho,
-    Demo::Uppercase,
-    Demo::Framed,
-    Demo::Auth,
-    Demo::Sticky,
-];
+/// Every TCP demo, from the registry.
+fn tcp_demos() -> Vec<Demo> {
+    Demo::ALL
+        .into_iter()
+        .filter(|d| d.transport() == protocol::Transport::Tcp)
+        .collect()
+}
 
 /// A raw HTTP/1.1 exchange: (status, whole response as text).
 async fn raw_http(addr: SocketAddr, request: &str) -> (u16, String) {
@@ -559,7 +559,7 @@ async fn ten_thousand_connect_close_cycles() {
     let _serial = serial().await;
     let server = TestServer::start(|_| {}).await;
     let targets: Vec<SocketAddr> = std::iter::once(server.http)
-        .chain(TCP_DEMOS.iter().map(|d| server.addr(*d)))
+        .chain(tcp_demos().into_iter().map(|d| server.addr(d)))
         .collect();
     let baseline = open_sockets();
     let before = rss_bytes();
@@ -598,7 +598,7 @@ async fn ten_thousand_connect_close_cycles() {
     );
     let grown = rss_bytes().saturating_sub(before);
     assert!(grown < MEMORY_BOUND, "memory grew by {grown} bytes");
-    for demo in TCP_DEMOS {
+    for demo in tcp_demos() {
         served(&server, demo, Duration::from_secs(2)).await;
     }
     let (status, _) = raw_http(server.http, &get(server.http, "/")).await;
@@ -620,7 +620,7 @@ async fn half_open_and_vanishing_clients_are_closed() {
 
     // A client that connects and then neither sends nor reads (its host may
     // be gone): dropped after the idle (or handshake) timeout.
-    for demo in TCP_DEMOS {
+    for demo in tcp_demos() {
         let mut s = TcpStream::connect(server.addr(demo)).await.unwrap();
         let got = read_to_close(&mut s, limit).await;
         if demo == Demo::Auth {
@@ -652,7 +652,7 @@ async fn half_open_and_vanishing_clients_are_closed() {
 
     // A client that vanishes with a reset mid-conversation.
     let mut vanished = Vec::new();
-    for demo in TCP_DEMOS {
+    for demo in tcp_demos() {
         let mut s = TcpStream::connect(server.addr(demo)).await.unwrap();
         s.write_all(&[0, 0, 0]).await.unwrap();
         vanished.push(s.local_addr().unwrap().to_string());
@@ -665,7 +665,7 @@ async fn half_open_and_vanishing_clients_are_closed() {
         })
         .await;
     }
-    for demo in TCP_DEMOS {
+    for demo in tcp_demos() {
         served(&server, demo, Duration::from_secs(2)).await;
     }
     server.stop().await;

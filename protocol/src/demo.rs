@@ -54,27 +54,46 @@ impl Transport {
     }
 }
 
-/// The six demo servers.
-///
-/// What each one is — its name, transport, default port, how it serves, one
-/// line on what it does — is its line in [`REGISTRY`]; everything else (the
-/// flags, the error messages that list names, the spawn step, the bridge's
-/// list) is derived from that table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Demo {
-    /// Iterative TCP echo: `ACK: ` + each read.
-    TcpEcho,
-    /// UDP: `Message received` for each datagram.
-    UdpEcho,
-    /// Concurrent TCP: one read, trimmed, upper-cased, close.
-    Uppercase,
-    /// Length-prefixed JSON frames.
-    Framed,
-    /// HMAC-SHA256 challenge-response.
-    Auth,
-    /// A receiver with a settable read size and read delay.
-    Sticky,
+/// Declares [`Demo`] and counts its variants, so that the registry must have
+/// exactly one line per demo: `REGISTRY` is a `[DemoSpec; Demo::COUNT]`, and
+/// a demo without its line does not compile.
+macro_rules! demo_enum {
+    ($(#[$meta:meta])* pub enum Demo { $($(#[$vmeta:meta])* $variant:ident,)* }) => {
+        $(#[$meta])*
+        pub enum Demo {
+            $($(#[$vmeta])* $variant,)*
+        }
+
+        impl Demo {
+            /// How many demos there are.
+            pub const COUNT: usize = [$(Demo::$variant),*].len();
+        }
+    };
+}
+
+demo_enum! {
+    /// The six demo servers.
+    ///
+    /// What each one is — its name, transport, default port, how it serves, one
+    /// line on what it does — is its line in [`REGISTRY`]; everything else (the
+    /// flags, the error messages that list names, the spawn step, the bridge's
+    /// list) is derived from that table.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+    #[serde(rename_all = "kebab-case")]
+    pub enum Demo {
+        /// Iterative TCP echo: `ACK: ` + each read.
+        TcpEcho,
+        /// UDP: `Message received` for each datagram.
+        UdpEcho,
+        /// Concurrent TCP: one read, trimmed, upper-cased, close.
+        Uppercase,
+        /// Length-prefixed JSON frames.
+        Framed,
+        /// HMAC-SHA256 challenge-response.
+        Auth,
+        /// A receiver with a settable read size and read delay.
+        Sticky,
+    }
 }
 
 /// How a demo serves its clients.
@@ -109,7 +128,7 @@ pub struct DemoSpec {
 /// Every demo, in the order the course meets them (and of [`Demo`]'s variants).
 /// Adding a demo is a variant, a line here, its conversation in
 /// [`crate::conversation`], its lab and its chapter.
-pub const REGISTRY: [DemoSpec; 6] = [
+pub const REGISTRY: [DemoSpec; Demo::COUNT] = [
     DemoSpec {
         demo: Demo::TcpEcho,
         name: "tcp-echo",

@@ -213,3 +213,238 @@ fn the_checks_catch_what_they_claim_to() {
         ["sticky", "auth"]
     );
 }
+
+/// The module a source file of a crate is: `src/bridge/session.rs` →
+/// `bridge::session`, `src/bridge/mod.rs` → `bridge`, `src/lib.rs` → ``.
+fn module_of(src: &Path, file: &Path) -> String {
+    let rel = file.strip_prefix(src).unwrap().with_extension("");
+    let mut parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if matches!(
+        parts.last().map(String::as_str),
+        Some("mod" | "lib" | "main")
+    ) {
+        parts.pop();
+    }
+    parts.join("::")
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|x| x == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The modules one file refers to through `crate::…` and `super::…` paths,
+/// each resolved to the longest known module (`crate::bridge::Bridge` →
+/// `bridge`; `super::socket::spawn` from `bridge::session` → `bridge::socket`).
+fn references(module: &str, text: &str, modules: &BTreeSet<String>) -> BTreeSet<String> {
+    let parent = module.rsplit_once("::").map_or("", |(p, _)| p);
+    let mut out = BTreeSet::new();
+    let code: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for (prefix, base) in [("crate::", ""), ("super::", parent)] {
+        for (i, _) in code.match_indices(prefix) {
+            // `foo_crate::` or `self.super::` are not paths of ours.
+            if i > 0
+                && code[..i]
+                    .chars()
+                    .last()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '_')
+            {
+                continue;
+            }
+            let rest = &code[i + prefix.len()..];
+            let path: String = rest
+                .chars()
+                .take_while(|c| {
+                    c.is_alphanumeric()
+                        || *c == '_'
+                        || *c == ':'
+                        || *c == '{'
+                        || *c == ','
+                        || *c == ' '
+                })
+                .collect();
+            // `a::b::{c, d}` → `a::b::c`, `a::b::d`; `a::B` → `a::B`.
+            let (head, group) = match path.split_once('{') {
+                Some((h, g)) => (h.trim_end_matches(':').to_owned(), Some(g.to_owned())),
+                None => (path.trim().trim_end_matches(':').to_owned(), None),
+            };
+            let mut candidates = Vec::new();
+            match group {
+                Some(g) => {
+                    for item in g.split(',') {
+                        let item = item.trim().split("::").next().unwrap_or("").trim();
+                        candidates.push(if head.is_empty() {
+                            item.to_owned()
+                        } else {
+                            format!("{head}::{item}")
+                        });
+                    }
+                }
+                None => candidates.push(head.split_whitespace().next().unwrap_or("").to_owned()),
+            }
+            for candidate in candidates {
+                let full = if base.is_empty() {
+                    candidate
+                } else {
+                    format!("{base}::{candidate}")
+                };
+                // The longest prefix that is a module.
+                let parts: Vec<&str> = full.split("::").collect();
+                let target = (1..=parts.len())
+                    .rev()
+                    .map(|n| parts[..n].join("::"))
+                    .find(|m| modules.contains(m));
+                if let Some(target) = target {
+                    let is_ancestor = module == target
+                        || module.starts_with(&format!("{target}::"))
+                        || target.is_empty();
+                    if !is_ancestor {
+                        out.insert(target);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A cycle in `graph`, if there is one, as the modules along it.
+fn find_cycle(graph: &std::collections::BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &std::collections::BTreeMap<String, BTreeSet<String>>,
+        stack: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = stack.iter().position(|n| n == node) {
+            let mut cycle = stack[at..].to_vec();
+            cycle.push(node.to_owned());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        stack.push(node.to_owned());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(c) = visit(next, graph, stack, done) {
+                return Some(c);
+            }
+        }
+        stack.pop();
+        done.insert(node.to_owned());
+        None
+    }
+    let mut done = BTreeSet::new();
+    for node in graph.keys() {
+        if let Some(c) = visit(node, graph, &mut Vec::new(), &mut done) {
+            return Some(c);
+        }
+    }
+    None
+}
+
+fn module_graph(src: &Path) -> std::collections::BTreeMap<String, BTreeSet<String>> {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let modules: BTreeSet<String> = files.iter().map(|f| module_of(src, f)).collect();
+    files
+        .iter()
+        .filter(|f| !f.ends_with("main.rs"))
+        .map(|f| {
+            let m = module_of(src, f);
+            let refs = references(&m, &read(f), &modules);
+            (m, refs)
+        })
+        .collect()
+}
+
+#[test]
+fn native_server_modules_form_no_cycle_and_nothing_imports_server() {
+    let graph = module_graph(&root().join("native-server/src"));
+    assert!(graph.len() > 10, "the parser found the modules: {graph:?}");
+    if let Some(cycle) = find_cycle(&graph) {
+        panic!(
+            "native-server has a module cycle: {} (ARCHITECTURE.md: modules form a DAG)",
+            cycle.join(" → ")
+        );
+    }
+    for (module, refs) in &graph {
+        assert!(
+            !refs.contains("server"),
+            "{module} imports `server`; nothing does: the server uses the rest (ARCHITECTURE.md)"
+        );
+    }
+}
+
+#[test]
+fn the_cycle_check_finds_cycles() {
+    let modules: BTreeSet<String> = ["a", "b", "b::c", "d"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(
+        references(
+            "b::c",
+            "use super::super::x;\nuse crate::a::{Foo, bar};\nuse super::Thing;",
+            &modules
+        ),
+        ["a".to_owned()].into()
+    );
+    let graph: std::collections::BTreeMap<String, BTreeSet<String>> = [
+        (
+            "a".to_owned(),
+            references("a", "use crate::b::c::X;", &modules),
+        ),
+        (
+            "b::c".to_owned(),
+            references("b::c", "fn f() { crate::d::g() }", &modules),
+        ),
+        ("d".to_owned(), references("d", "use crate::a;", &modules)),
+    ]
+    .into();
+    assert_eq!(
+        find_cycle(&graph),
+        Some(vec!["a".into(), "b::c".into(), "d".into(), "a".into()])
+    );
+}
+
+#[test]
+fn protocol_reads_no_clock_and_owns_no_socket() {
+    let mut files = Vec::new();
+    rust_files(&root().join("protocol/src"), &mut files);
+    for file in files {
+        let text: String = read(&file)
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        for banned in [
+            "std::time",
+            "Instant::",
+            "SystemTime",
+            "TcpStream",
+            "UdpSocket",
+            "tokio::",
+            "OsRng",
+        ] {
+            assert!(
+                !text.contains(banned),
+                "{} mentions {banned}: protocol is sans-IO (ARCHITECTURE.md)",
+                file.display()
+            );
+        }
+    }
+}

@@ -5,6 +5,7 @@
 //! library-independent session in `session.rs`. The sockets themselves live in
 //! `socket.rs`.
 
+pub mod page;
 pub mod policy;
 pub mod session;
 pub mod socket;
@@ -22,7 +23,6 @@ use tokio::sync::Semaphore;
 
 use self::policy::OriginPolicy;
 use self::session::{Inbound, Outbound, SessionEnv, run_session};
-use crate::http::AppState;
 use crate::per_client::PerClient;
 
 /// Bridge-wide state: the policy and the session limit.
@@ -36,9 +36,20 @@ pub struct Bridge {
     pub per_client: PerClient,
 }
 
+/// What the upgrade handler needs: the gate and what a session needs. The
+/// HTTP layer hands it over from its own state (axum's `FromRef`), so the
+/// bridge does not depend on the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct BridgeState {
+    /// Policy and limits.
+    pub bridge: Bridge,
+    /// What each session gets.
+    pub env: SessionEnv,
+}
+
 /// `GET /ws`: check, then upgrade.
 pub async fn upgrade(
-    State(state): State<AppState>,
+    State(state): State<BridgeState>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
@@ -78,11 +89,8 @@ pub async fn upgrade(
         )
             .into_response();
     };
-    let limits = state.ctx.config.bridge.clone();
-    let env = SessionEnv {
-        ctx: state.ctx.clone(),
-        services: state.services.clone(),
-    };
+    let limits = state.env.ctx.config.bridge.clone();
+    let env = state.env;
     // tungstenite zero-fills its read buffer before every read: 128 KiB by
     // default, most of the relay's CPU for small messages. Lab traffic is small.
     ws.read_buffer_size(8 * 1024)

@@ -16,13 +16,11 @@
 //! trip, one for each readable socket, as in a single-threaded select loop.
 
 use std::collections::{HashMap, VecDeque};
-use std::fmt;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use futures_util::{Sink, Stream, StreamExt};
 use protocol::bridge::{
     BinaryError, ClientMsg, ClosedBy, DemoInfo, Limits, PROTOCOL_VERSION, ServerMsg, SocketId,
     decode_send,
@@ -30,110 +28,16 @@ use protocol::bridge::{
 use protocol::demo::StickyOptions;
 use protocol::{Demo, Transport};
 use tokio::net::{TcpSocket, UdpSocket};
-use tokio::sync::Mutex;
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
+pub use super::page::{Inbound, Outbound, Page};
 use super::socket::{FreedTx, SendFailure, SockHandle, SockKey, dial_addr, spawn_tcp, spawn_udp};
 use crate::demos::DemoCtx;
-use crate::server::Service;
+use crate::service::Service;
 
 /// How long a session that is ending waits to tell the page so.
 const FAREWELL: Duration = Duration::from_secs(1);
-
-/// A message from the page.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Inbound {
-    /// A JSON control message.
-    Text(String),
-    /// A binary data frame.
-    Binary(Vec<u8>),
-    /// The page answered a keepalive ping: it is still there.
-    Pong,
-}
-
-/// A message to the page.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outbound {
-    /// A JSON control message.
-    Text(String),
-    /// A binary read frame.
-    Binary(Vec<u8>),
-    /// A keepalive ping (browsers answer it by themselves).
-    Ping,
-}
-
-impl Outbound {
-    /// Serializes a control message.
-    pub fn msg(msg: &ServerMsg) -> Self {
-        Outbound::Text(serde_json::to_string(msg).expect("bridge messages always serialize"))
-    }
-}
-
-type BoxSink = Pin<Box<dyn Sink<Outbound, Error = ()> + Send>>;
-
-/// The way to the page, shared by the session, its sockets' readers and its
-/// event feed: whoever has something for the page writes it.
-///
-/// One message at a time: a writer holds the sink until the message is
-/// written. If the page stops reading, that write waits and so does everyone
-/// else's; nothing queues up in between, so memory stays bounded, and a socket
-/// reader that waits stops reading its socket.
-#[derive(Clone)]
-pub struct Page {
-    sink: Arc<Mutex<BoxSink>>,
-    gone: CancellationToken,
-}
-
-impl fmt::Debug for Page {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Page")
-            .field("gone", &self.gone.is_cancelled())
-            .finish_non_exhaustive()
-    }
-}
-
-impl Page {
-    fn new<O>(sink: O) -> Self
-    where
-        O: Sink<Outbound> + Send + 'static,
-    {
-        Self {
-            sink: Arc::new(Mutex::new(Box::pin(sink.sink_map_err(|_| ())))),
-            gone: CancellationToken::new(),
-        }
-    }
-
-    /// Writes one message to the page, waiting while the page is not reading.
-    /// Returns false once the page is gone.
-    pub async fn send(&self, msg: Outbound) -> bool {
-        let mut sink = self.sink.lock().await;
-        // Checked under the lock: a sink that has failed must not be used again.
-        if self.gone.is_cancelled() {
-            return false;
-        }
-        let written = sink.send(msg).await.is_ok();
-        if !written {
-            self.gone.cancel();
-        }
-        written
-    }
-
-    /// Resolves when a write to the page has failed: it went away.
-    async fn gone(&self) {
-        self.gone.cancelled().await;
-    }
-
-    /// Closes the WebSocket (a close frame, then the connection).
-    async fn close(&self) {
-        let mut sink = self.sink.lock().await;
-        if !self.gone.is_cancelled() {
-            let _ = sink.close().await;
-            self.gone.cancel();
-        }
-    }
-}
 
 /// What a session needs from the server.
 #[derive(Debug, Clone)]
@@ -451,7 +355,7 @@ impl Session {
             .services
             .iter()
             .filter_map(|s| {
-                let demo = s.name.parse::<Demo>().ok()?;
+                let demo = s.demo()?;
                 Some(DemoInfo {
                     demo,
                     transport: demo.transport(),
@@ -611,7 +515,7 @@ impl Session {
                 .env
                 .services
                 .iter()
-                .find(|s| s.name == demo.name())
+                .find(|s| s.demo() == Some(demo))
                 .map(|s| (dial_addr(s.addr), demo.transport(), Some(demo)))
                 .ok_or_else(|| {
                     error(

@@ -26,7 +26,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use super::session::{Outbound, Page};
+use super::page::{Outbound, Page};
 
 /// Bytes asked of each read.
 pub const READ_CHUNK: usize = 64 * 1024;
