@@ -93,7 +93,9 @@ async fn shot(c: &Client, lab: &str, name: &str) -> Result<()> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/learner-shots");
     js(
         c,
-        &format!("document.querySelector('{lab}').scrollIntoView(); return null;"),
+        &format!(
+            "document.querySelector('{lab} [data-role=timeline]').scrollIntoView(); return null;"
+        ),
     )
     .await?;
     screenshot(c, &dir.join(format!("{name}.png"))).await

@@ -307,7 +307,10 @@ async fn shots(c: &Client, name: &str) -> Result<()> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/learner-shots");
     js(
         c,
-        &format!("document.querySelector('socket-lab[lab={name}]').scrollIntoView(); return null;"),
+        &format!(
+            "document.querySelector('socket-lab[lab={name}] [data-role=timeline]').scrollIntoView(); \
+             return null;"
+        ),
     )
     .await?;
     screenshot(c, &dir.join(format!("{name}-light.png"))).await
@@ -315,7 +318,7 @@ async fn shots(c: &Client, name: &str) -> Result<()> {
 
 /// Dark and narrow screenshots, one run each.
 #[tokio::test]
-async fn sticky_dark_and_narrow() -> Result<()> {
+async fn sticky_and_concurrency_dark_and_narrow() -> Result<()> {
     let server = start_server(|_| {}).await?;
     let base = server.base.clone();
     let mut result = Ok(());
@@ -328,10 +331,25 @@ async fn sticky_dark_and_narrow() -> Result<()> {
             let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/learner-shots");
             js(
                 &c,
-                &format!("document.querySelector('{STICKY}').scrollIntoView(); return null;"),
+                &format!(
+                    "document.querySelector('{STICKY} [data-role=timeline]').scrollIntoView(); \
+                     return null;"
+                ),
             )
             .await?;
-            screenshot(&c, &dir.join(format!("sticky-{tag}.png"))).await
+            screenshot(&c, &dir.join(format!("sticky-{tag}.png"))).await?;
+            c.goto(&format!("{base}/book/concurrency.html")).await?;
+            wait_lab(&c, CONCURRENCY).await?;
+            concurrency_run(&c, 0, true, 4, 60).await?;
+            js(
+                &c,
+                &format!(
+                    "document.querySelector('{CONCURRENCY} [data-role=gantt]').scrollIntoView(); \
+                     return null;"
+                ),
+            )
+            .await?;
+            screenshot(&c, &dir.join(format!("concurrency-{tag}.png"))).await
         })
         .await;
         if result.is_err() {

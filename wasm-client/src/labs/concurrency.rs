@@ -364,7 +364,9 @@ impl Lab {
             "position: relative; height: 1.4em; margin: 0 1em 0 5.5em; border-bottom: 1px solid var(--sl-border); \
              color: var(--sl-muted);",
         );
-        for t in &l.ticks {
+        // Every other label when there are many, so narrow screens stay legible.
+        let every = if l.ticks.len() > 5 { 2 } else { 1 };
+        for t in l.ticks.iter().step_by(every) {
             let tick = add(&axis, el("span", "sl-gantt-tick", &t.label));
             attr(
                 &tick,
