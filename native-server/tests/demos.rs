@@ -43,7 +43,8 @@ async fn tcp_echo_acks_each_read() {
     server.stop().await;
 }
 
-#[tokio::test]
+// Paused time: the timeout under test passes at once, with no real wait.
+#[tokio::test(start_paused = true)]
 async fn tcp_echo_second_client_waits_for_the_first() {
     let server = TestServer::start(|_| {}).await;
     let mut sub = server.bus.subscribe();
@@ -310,7 +311,8 @@ async fn auth_uses_the_configured_secret_and_fresh_challenges() {
     server.stop().await;
 }
 
-#[tokio::test]
+// Paused time: the timeout under test passes at once, with no real wait.
+#[tokio::test(start_paused = true)]
 async fn auth_times_out_a_silent_client() {
     let server = TestServer::start(|c| c.handshake_timeout = Duration::from_millis(200)).await;
     let mut sub = server.bus.subscribe();
@@ -324,7 +326,8 @@ async fn auth_times_out_a_silent_client() {
     server.stop().await;
 }
 
-#[tokio::test]
+// Paused time: the timeout under test passes at once, with no real wait.
+#[tokio::test(start_paused = true)]
 async fn idle_clients_are_dropped() {
     let server = TestServer::start(|c| c.idle_timeout = Duration::from_millis(200)).await;
     let mut s = TcpStream::connect(server.addr(Demo::TcpEcho))

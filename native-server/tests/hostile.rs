@@ -342,7 +342,8 @@ async fn an_http_client_that_sends_nothing_is_closed_after_the_header_deadline()
     server.stop().await;
 }
 
-#[tokio::test]
+// Paused time: the timeout under test passes at once, with no real wait.
+#[tokio::test(start_paused = true)]
 async fn tcp_echo_drops_a_busy_client_after_the_hold_limit() {
     let _serial = serial().await;
     let server = TestServer::start(|c| c.hold_limit = Duration::from_millis(300)).await;
@@ -606,7 +607,8 @@ async fn ten_thousand_connect_close_cycles() {
     server.stop().await;
 }
 
-#[tokio::test]
+// Paused time: the timeout under test passes at once, with no real wait.
+#[tokio::test(start_paused = true)]
 async fn half_open_and_vanishing_clients_are_closed() {
     let _serial = serial().await;
     let idle = Duration::from_millis(300);
@@ -1105,7 +1107,8 @@ async fn verdict_for(
     )
 }
 
-#[tokio::test]
+// Paused time: the timeout under test passes at once, with no real wait.
+#[tokio::test(start_paused = true)]
 async fn auth_refuses_replayed_late_and_wrong_length_answers() {
     let _serial = serial().await;
     let timeout = Duration::from_millis(400);

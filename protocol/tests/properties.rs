@@ -50,6 +50,22 @@ proptest! {
     ) {
         // Any answer is fine; panicking or reserving the claimed length is not.
         let _ = decode_in_chunks(&bytes, &cuts, max);
+        // Memory stays bounded by what arrived plus one frame of at most
+        // `max`, whatever a header claims.
+        let mut decoder = FrameDecoder::new(max);
+        let mut fed = 0;
+        for chunk in bytes.chunks(cuts.first().map_or(7, |c| c % 64 + 1)) {
+            decoder.feed(chunk);
+            fed += chunk.len();
+            prop_assert!(
+                decoder.reserved() <= max + fed,
+                "{} bytes reserved after {fed} fed with a limit of {max}",
+                decoder.reserved()
+            );
+            if decoder.decode().is_err() {
+                break;
+            }
+        }
     }
 
     #[test]
