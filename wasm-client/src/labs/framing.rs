@@ -385,12 +385,25 @@ impl Lab {
                     None,
                 );
                 attr(&row, "data-event", "frame-decoded");
+                let refused = self.conn.borrow().as_ref().map_or(0, |c| c.refused);
+                let survived = match refused {
+                    0 => String::new(),
+                    1 => {
+                        " It is the same connection that carried the refused frame above: an error \
+                          frame did not end it."
+                            .to_owned()
+                    }
+                    r => format!(
+                        " It is the same connection that carried the {r} refused frames above: error \
+                         frames did not end it."
+                    ),
+                };
                 self.set_verdict(
                     "decoded",
                     &format!(
                         "Decoded: the header said {len} bytes, the server read exactly that many, parsed \
                          the JSON and answered with a reply frame ({n} on this connection so far). \
-                         The connection stays open for the next frame."
+                         The connection stays open for the next frame.{survived}"
                     ),
                 );
             }
