@@ -8,56 +8,22 @@
 //! asserted.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use fantoccini::{Client, ClientBuilder, Locator};
-use native_server::{Config, Server};
+use native_server::Config;
 use tokio::process::{Child, Command};
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// How long to wait for anything to appear in the page.
 pub const PAGE_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// A Socket Lab server running in this process.
-pub struct RunningServer {
-    /// `http://127.0.0.1:PORT`
-    pub base: String,
-    /// The server's HTTP address.
-    pub http: SocketAddr,
-    /// Every service and its address.
-    pub services: Vec<native_server::Service>,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
-}
-
-impl RunningServer {
-    /// The address of a demo, e.g. `"tcp-echo"`.
-    pub fn demo(&self, name: &str) -> Result<SocketAddr> {
-        self.services
-            .iter()
-            .find(|s| s.name() == name)
-            .map(|s| s.addr)
-            .with_context(|| format!("{name} is not running"))
-    }
-
-    /// Stops the server and waits for it.
-    pub async fn stop(mut self) -> Result<()> {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            tokio::time::timeout(Duration::from_secs(5), task)
-                .await
-                .context("server did not stop within 5 s")???;
-        }
-        Ok(())
-    }
-}
+/// A Socket Lab server running in this process (the one helper every test
+/// crate uses).
+pub type RunningServer = native_server::testing::TestServer;
 
 /// The built site, from `SOCKET_LAB_DIST` (set by `cargo xtask test`).
 pub fn dist() -> Result<PathBuf> {
@@ -75,22 +41,7 @@ pub fn dist() -> Result<PathBuf> {
 
 /// Starts a server on port 0 serving the built site, with `tweak` applied.
 pub async fn start_server(tweak: impl FnOnce(&mut Config)) -> Result<RunningServer> {
-    let mut config = Config::for_tests(dist()?);
-    tweak(&mut config);
-    let server = Server::bind(config).await?;
-    let http = server.http_addr()?;
-    let services = server.services();
-    let (tx, rx) = oneshot::channel();
-    let task = tokio::spawn(server.run(async move {
-        let _ = rx.await;
-    }));
-    Ok(RunningServer {
-        base: format!("http://{http}"),
-        http,
-        services,
-        stop: Some(tx),
-        task: Some(task),
-    })
+    Ok(RunningServer::serving(dist()?, tweak).await?)
 }
 
 fn free_port() -> Result<u16> {

@@ -27,6 +27,7 @@ pub mod log_limit;
 pub mod per_client;
 pub mod server;
 pub mod service;
+pub mod testing;
 
 pub use config::Config;
 pub use events::EventBus;

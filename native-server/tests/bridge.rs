@@ -75,7 +75,7 @@ async fn echo_through_every_demo() {
     page.open(open(6, Demo::Sticky)).await;
     page.send_bytes(6, b"round trip").await;
     assert_eq!(page.read_until(6, |b| b.len() >= 10).await, b"round trip");
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 /// Sends Hello then World to sticky with the given read settings and returns
@@ -117,7 +117,7 @@ async fn sticky_server_reads(options: StickyOptions) -> Vec<Vec<u8>> {
         _ => None,
     })
     .await;
-    server.stop().await;
+    server.stop().await.unwrap();
     reads
 }
 
@@ -173,7 +173,7 @@ async fn udp_datagram_boundaries_are_preserved() {
         "one read per datagram, never merged"
     );
     assert_eq!(sizes, vec![1, 2, 3], "the server saw each datagram whole");
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -201,7 +201,7 @@ async fn a_foreign_origin_is_refused_with_403_and_nothing_opened() {
     let local = page.open(open(1, Demo::TcpEcho)).await;
     let first = common::wait_for(&mut sub, |_| true).await;
     assert_eq!(first.peer, local, "the refused upgrades opened no socket");
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -229,7 +229,7 @@ async fn a_host_and_port_instead_of_a_demo_is_refused() {
             "{attempt}: {code}"
         );
     }
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -250,7 +250,7 @@ async fn an_allowed_extra_target_works() {
     let (_conn, _) = target.accept().await.unwrap();
     page.until(|g| matches!(g, Got::Msg(ServerMsg::Opened { sock: 9, .. })).then_some(()))
         .await;
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -289,7 +289,7 @@ async fn a_thousand_malformed_messages_leave_the_session_usable() {
         page.read_until(1, |b| b.len() >= 15).await,
         b"ACK: still here"
     );
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -308,7 +308,7 @@ async fn closing_the_page_closes_its_sockets() {
             ..
         }
     ));
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -339,7 +339,7 @@ async fn the_socket_limit_is_enforced_with_a_clear_error() {
     })
     .await;
     page.open(open(3, Demo::Sticky)).await;
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -380,7 +380,7 @@ async fn sends_are_acknowledged_only_when_asked() {
         matches!(next, Got::Read { sock: 2, .. }),
         "no `sent` without ack: {next:?}"
     );
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -413,5 +413,5 @@ async fn a_half_closed_socket_refuses_sends_and_still_reads() {
     .await;
     assert_eq!(refused, Some((Some(1), "shut_down".to_owned())));
     assert_eq!(echoed, b"before");
-    server.stop().await;
+    server.stop().await.unwrap();
 }

@@ -80,5 +80,5 @@ async fn a_stalled_page_does_not_grow_server_memory() {
         "memory grew by {grown} bytes for a stalled page"
     );
     drop(page);
-    server.stop().await;
+    server.stop().await.unwrap();
 }

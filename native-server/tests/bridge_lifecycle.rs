@@ -129,7 +129,7 @@ async fn cycles(demo: Demo, ender: Ender) {
             }
         }
     }
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 macro_rules! lifecycle_tests {
@@ -199,7 +199,7 @@ async fn events_say_which_socket_of_the_page_they_belong_to() {
     .await;
     assert_eq!(other.await.unwrap(), b"THEIRS");
     assert!(theirs.iter().all(Option::is_none), "{theirs:?}");
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 /// A reset is an RST: the demo's read fails with "connection reset", and it
@@ -228,5 +228,5 @@ async fn a_reset_reaches_the_demo_as_a_connection_reset() {
     assert_eq!(by, protocol::events::Closer::Client);
     assert!(reason.contains("reset"), "{reason}");
     assert_eq!(closed_then_count(&mut page, 1, false).await, 0);
-    server.stop().await;
+    server.stop().await.unwrap();
 }

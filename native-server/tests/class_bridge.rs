@@ -68,7 +68,7 @@ async fn one_address_cannot_hold_more_than_its_cap_of_sessions() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(again.is_some(), "the freed place is taken again");
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -101,7 +101,7 @@ async fn a_refused_sticky_connection_leaves_no_settings_behind() {
         0,
         "settings of refused connections are forgotten, so no later client inherits them"
     );
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -171,7 +171,7 @@ async fn a_vanished_page_blocked_on_a_frozen_peer_frees_its_session() {
         "freed within the keepalive bound (3 × {keepalive:?}), took {took:?}"
     );
     drop(page);
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 /// The bytes of a 1 MiB frame but its last one.

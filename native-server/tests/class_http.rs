@@ -145,7 +145,7 @@ async fn a_client_that_never_reads_its_answers_is_dropped_at_the_write_deadline(
     let (head, body) = get(server.http, "/big.bin").await;
     assert!(head.starts_with("http/1.1 200"), "{head}");
     assert_eq!(body.len(), BIG);
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -212,7 +212,7 @@ async fn four_times_the_cap_of_non_readers_leave_pages_the_bridge_and_the_demos_
     let echoed = page.read_until(1, |b| b.len() >= 10).await;
     assert_eq!(echoed, b"ACK: again");
     drop(held);
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -242,7 +242,7 @@ async fn a_request_body_that_never_arrives_does_not_hold_the_connection() {
         "an unfinished body: answered and closed after {:?}",
         started.elapsed()
     );
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[cfg(unix)]
@@ -292,7 +292,7 @@ async fn symlinks_out_of_the_assets_are_refused_and_those_inside_are_served() {
     );
     assert!(String::from_utf8_lossy(&body).contains("Socket Lab"));
     println!("{refused} paths through symlinks out of --assets: 404");
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -312,7 +312,7 @@ async fn a_double_slash_never_redirects_to_another_host() {
         assert!(head.starts_with("http/1.1 404"), "{path}: {head}");
         assert!(!head.contains("location:"), "{path}: {head}");
     }
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -344,7 +344,7 @@ async fn shutdown_with_stuck_http_and_demo_clients_takes_one_grace_not_two() {
         held.push(s);
     }
     let started = Instant::now();
-    server.stop().await;
+    server.stop().await.unwrap();
     let took = started.elapsed();
     println!("shutdown with 8 stuck HTTP clients and a stuck tcp-echo client took {took:?}");
     assert!(took < Duration::from_secs(2), "{took:?}");

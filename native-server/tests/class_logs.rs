@@ -79,7 +79,7 @@ async fn five_hundred_refused_upgrades_make_a_line_a_second() {
         }
     }
     let elapsed = started.elapsed();
-    server.stop().await;
+    server.stop().await.unwrap();
 
     let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let summaries: Vec<&str> = text

@@ -40,7 +40,7 @@ async fn tcp_echo_acks_each_read() {
     let mut buf = [0u8; 1024];
     let n = s.read(&mut buf).await.unwrap();
     assert_eq!(&buf[..n], b"ACK: Hello, Server");
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 // Paused time: the timeout under test passes at once, with no real wait.
@@ -83,7 +83,7 @@ async fn tcp_echo_second_client_waits_for_the_first() {
     .await;
     let accepted = wait_for(&mut sub, |e| matches!(e.kind, EventKind::Accepted { .. })).await;
     assert!(accepted.conn > closed.conn);
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -112,7 +112,7 @@ async fn udp_echo_replies_and_reports_truncation() {
     };
     assert!(truncated);
     assert_eq!(data.0.len(), 1024);
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -135,7 +135,7 @@ async fn two_hundred_uppercase_clients_at_once() {
     for c in clients {
         c.await.unwrap();
     }
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 /// Connects to sticky with read settings registered first, as the bridge does.
@@ -161,7 +161,7 @@ async fn sticky_reads(options: StickyOptions) -> Vec<Vec<u8>> {
     assert_eq!(echoed, b"HelloWorld", "sticky echoes every byte back");
     let accepted = wait_for(&mut sub, |e| e.peer == local).await;
     let reads = reads_until_closed(&mut sub, accepted.conn).await;
-    server.stop().await;
+    server.stop().await.unwrap();
     reads
 }
 
@@ -213,7 +213,7 @@ async fn framed_decodes_a_frame_sent_byte_by_byte() {
         .await
         .unwrap();
     assert_eq!(read_frame(&mut s).await["echo"], json!([1, 2]));
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -241,7 +241,7 @@ async fn framed_refuses_a_4_gib_header_and_keeps_serving() {
         .await
         .unwrap();
     assert_eq!(read_frame(&mut other).await["echo"], json!({"after": true}));
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -259,7 +259,7 @@ async fn framed_reports_a_client_that_closes_mid_frame() {
         unreachable!()
     };
     assert_eq!(code, "ended_mid_frame");
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 async fn auth_exchange(server: &TestServer, secret: &[u8], pieces: usize) -> String {
@@ -288,7 +288,7 @@ async fn auth_accepts_an_answer_in_three_writes_and_denies_a_wrong_key() {
         auth_exchange(&server, b"wrong key", 1).await,
         "Access Denied"
     );
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -308,7 +308,7 @@ async fn auth_uses_the_configured_secret_and_fresh_challenges() {
     a.read_exact(&mut ca).await.unwrap();
     b.read_exact(&mut cb).await.unwrap();
     assert_ne!(ca, cb, "every connection gets its own challenge");
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 // Paused time: the timeout under test passes at once, with no real wait.
@@ -323,7 +323,7 @@ async fn auth_times_out_a_silent_client() {
     s.read_to_string(&mut verdict).await.unwrap();
     assert_eq!(verdict, "Access Denied");
     wait_for(&mut sub, |e| matches!(e.kind, EventKind::Timeout { .. })).await;
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 // Paused time: the timeout under test passes at once, with no real wait.
@@ -346,7 +346,7 @@ async fn idle_clients_are_dropped() {
     next.write_all(b"hi").await.unwrap();
     let n = next.read(&mut buf).await.unwrap();
     assert_eq!(&buf[..n], b"ACK: hi");
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -360,7 +360,7 @@ async fn connection_limit_refuses_politely() {
     let mut buf = [0u8; 4];
     assert_eq!(extra.read(&mut buf).await.unwrap_or(0), 0);
     drop(held);
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]

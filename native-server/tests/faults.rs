@@ -88,7 +88,7 @@ async fn a_client_vanishing_mid_frame_is_closed_and_the_demo_serves_on() {
     let mut buf = vec![0u8; 4096];
     let n = s.read(&mut buf).await.unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).contains("reset"));
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -137,7 +137,7 @@ async fn a_bridged_peer_vanishing_mid_frame_closes_that_socket_only() {
         page.read_until(2, |b| b.len() >= 14).await,
         b"still relaying"
     );
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -205,7 +205,7 @@ async fn a_page_dropped_mid_relay_leaves_no_socket_behind() {
     page.open(open(1, Demo::Sticky)).await;
     page.send_bytes(1, b"next page").await;
     assert_eq!(page.read_until(1, |b| b.len() >= 9).await, b"next page");
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 /// A page that keeps sending to sticky until the server says it is going
@@ -276,7 +276,7 @@ async fn shutdown_under_load_tells_every_session_and_ends_within_2_s() {
         .expect("every client ready");
 
     let started = Instant::now();
-    server.stop().await;
+    server.stop().await.unwrap();
     let took = started.elapsed();
     println!("shutdown under load took {took:?}");
     assert!(took < Duration::from_secs(2), "shutdown took {took:?}");

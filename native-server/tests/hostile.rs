@@ -321,7 +321,7 @@ async fn slowloris_on_every_tcp_demo_and_http_does_not_starve_others() {
     );
     let grown = rss_bytes().saturating_sub(before);
     assert!(grown < MEMORY_BOUND, "memory grew by {grown} bytes");
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -339,7 +339,7 @@ async fn an_http_client_that_sends_nothing_is_closed_after_the_header_deadline()
     read_to_close(&mut partial, Duration::from_secs(5)).await;
     let (status, _) = raw_http(server.http, &get(server.http, "/")).await;
     assert!(status == 200 || status == 503, "status {status}");
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 // Paused time: the timeout under test passes at once, with no real wait.
@@ -378,7 +378,7 @@ async fn tcp_echo_drops_a_busy_client_after_the_hold_limit() {
     .await
     .unwrap();
     assert_eq!(&buf[..n], b"ACK: my turn");
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 // ---------------------------------------------------------------------------
@@ -432,7 +432,7 @@ async fn framed_length_headers_of_0_1mib_plus_1_and_4gib() {
     let grown = rss_bytes().saturating_sub(before);
     assert!(grown < MEMORY_BOUND, "memory grew by {grown} bytes");
     served(&server, Demo::Framed, Duration::from_secs(2)).await;
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -454,7 +454,7 @@ async fn many_connections_claiming_the_largest_allowed_frame_stay_bounded() {
     println!("200 pending 1 MiB frames: memory grew by {grown} bytes");
     assert!(grown < MEMORY_BOUND, "memory grew by {grown} bytes");
     drop(held);
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -548,7 +548,7 @@ async fn invalid_utf8_and_invalid_json_get_errors_and_the_streams_go_on() {
     page.send_bytes(1, b"ok").await;
     assert_eq!(page.read_until(1, |b| b.len() >= 7).await, b"ACK: ok");
     served(&server, Demo::UdpEcho, Duration::from_secs(5)).await;
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 // ---------------------------------------------------------------------------
@@ -604,7 +604,7 @@ async fn ten_thousand_connect_close_cycles() {
     }
     let (status, _) = raw_http(server.http, &get(server.http, "/")).await;
     assert!(status == 200 || status == 503, "status {status}");
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 // Paused time: the timeout under test passes at once, with no real wait.
@@ -670,7 +670,7 @@ async fn half_open_and_vanishing_clients_are_closed() {
     for demo in tcp_demos() {
         served(&server, demo, Duration::from_secs(2)).await;
     }
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -720,7 +720,7 @@ async fn a_flood_of_oversized_datagrams() {
     assert!(grown < MEMORY_BOUND, "memory grew by {grown} bytes");
     served(&server, Demo::UdpEcho, Duration::from_secs(10)).await;
     served(&server, Demo::TcpEcho, Duration::from_secs(2)).await;
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 // ---------------------------------------------------------------------------
@@ -831,7 +831,7 @@ async fn the_bridge_opens_nothing_but_demos_and_allowed_targets() {
         })
         .await;
     assert_eq!(peer.to_string(), opened);
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 /// A masked client WebSocket frame with `opcode` and `payload` (< 126 bytes).
@@ -967,7 +967,7 @@ async fn upgrades_from_foreign_or_missing_origins_and_rebinding_hosts_get_403() 
     let mut page = Page::connect(server.http).await;
     let local = page.open(open(1, Demo::TcpEcho)).await;
     assert_eq!(wait_for(&mut sub, |_| true).await.peer, local);
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 // ---------------------------------------------------------------------------
@@ -1066,7 +1066,7 @@ async fn static_paths_never_leave_the_assets_directory() {
     let (status, text) = raw_http(http, &get(http, "/")).await;
     assert_eq!(status, 200);
     assert!(text.contains("lab index"));
-    server.stop().await;
+    server.stop().await.unwrap();
     let _ = std::fs::remove_dir_all(assets.parent().unwrap());
 }
 
@@ -1177,5 +1177,5 @@ async fn auth_refuses_replayed_late_and_wrong_length_answers() {
     drop(s);
 
     served(&server, Demo::Auth, Duration::from_secs(2)).await;
-    server.stop().await;
+    server.stop().await.unwrap();
 }

@@ -94,7 +94,7 @@ async fn pages_carry_csp_and_static_assets_allow_cors() {
 
     let (head, _) = get(&server, "/socket-lab.js", "Accept-Encoding: gzip\r\n").await;
     assert!(head.contains("content-encoding: gzip"), "{head}");
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -109,7 +109,7 @@ async fn the_bridge_is_not_cors_open() {
     assert!(head.starts_with("http/1.1 403"), "{head}");
     assert!(!head.contains("access-control-allow-origin"), "{head}");
     assert!(String::from_utf8_lossy(&body).contains("--allow-origin https://course.example"));
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -129,7 +129,7 @@ async fn embed_pages_exist_for_every_lab_and_explain_unknown_ones() {
         !String::from_utf8_lossy(&body).contains("<script>"),
         "names are not reflected as HTML"
     );
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -138,5 +138,5 @@ async fn an_unbuilt_site_says_how_to_build_it() {
     let (head, body) = get(&server, "/", "").await;
     assert!(head.starts_with("http/1.1 503"), "{head}");
     assert!(String::from_utf8_lossy(&body).contains("cargo xtask serve"));
-    server.stop().await;
+    server.stop().await.unwrap();
 }

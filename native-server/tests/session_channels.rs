@@ -180,5 +180,5 @@ async fn open_send_read_close_through_channels() {
     );
     drop(page);
     session.await.unwrap();
-    server.stop().await;
+    server.stop().await.unwrap();
 }

@@ -305,5 +305,5 @@ async fn a_minute_of_random_traffic_arrives_whole_and_in_order() {
         total as f64 / took.as_secs_f64() / 1e6,
         common::rss_bytes().saturating_sub(before)
     );
-    server.stop().await;
+    server.stop().await.unwrap();
 }
