@@ -34,7 +34,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 use self::procs::{Proc, listening};
-use crate::{Ctx, run_cmd};
+use crate::{Ctx, flags, run_cmd};
 
 /// The websockify release compared with (issue 4).
 const WEBSOCKIFY_VERSION: &str = "0.13.0";
@@ -64,15 +64,9 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
-    fn new(ctx: &Ctx, args: &[String]) -> Result<Plan> {
-        let mut quick = false;
-        for a in args {
-            match a.as_str() {
-                "--quick" => quick = true,
-                other => bail!("unknown flag {other:?} for `cargo xtask bench` (known: --quick)"),
-            }
-        }
-        Ok(if quick {
+    fn new(ctx: &Ctx, args: &flags::Bench) -> Plan {
+        let quick = args.quick;
+        if quick {
             Plan {
                 quick,
                 secs: 1.0,
@@ -94,7 +88,7 @@ impl Plan {
                 codec_passes: 3,
                 out: ctx.root.join("BENCHMARKS.md"),
             }
-        })
+        }
     }
 }
 
@@ -213,8 +207,8 @@ fn s(v: &str) -> String {
 }
 
 /// Runs the whole bench and writes the report.
-pub(crate) fn bench(ctx: &Ctx, args: &[String]) -> Result<()> {
-    let plan = Plan::new(ctx, args)?;
+pub(crate) fn bench(ctx: &Ctx, args: &flags::Bench) -> Result<()> {
+    let plan = Plan::new(ctx, args);
     let started = Instant::now();
     let date = report::now();
     let dir = procs::bench_dir(&ctx.target());

@@ -7,9 +7,14 @@
 //!   `dist/book`, `web/` → `dist/`; prints the gzipped size of the labs.
 //! - `cargo xtask serve [-- server flags]` — build, then run `socket-lab` on `dist/`.
 //! - `cargo xtask test [--long]` — every test layer, inside out.
+//! - `cargo xtask fuzz [--smoke] [--seconds N] [TARGET…]` — the fuzz targets, one at a time.
+//! - `cargo xtask bench [--quick]` — the benchmarks side by side with their peers.
+//!
+//! The flags are declared in `flags.rs`; `cargo xtask --help` lists them.
 
 mod bench;
 mod build;
+mod flags;
 mod fuzz;
 mod links;
 mod quiz_check;
@@ -22,17 +27,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+use clap::{CommandFactory, Parser};
 
-const USAGE: &str = "\
-usage: cargo xtask <command>
-
-commands:
-  build            build the site into dist/ (wasm, JS glue, book, pages)
-  serve [-- ARGS]  build, then run socket-lab serving dist/ (ARGS go to socket-lab)
-  test [--long]    run every test layer (unit, property, wasm, integration, Python, book, browser)
-  fuzz [--smoke] [--seconds N] [TARGET...]  run each cargo-fuzz target in turn (default 300 s, --smoke 30 s)
-  bench [--quick]  measure codec, servers and bridge against their peers; write BENCHMARKS.md
-";
+use crate::flags::{Command as Cmd, Xtask};
 
 fn main() {
     if let Err(e) = run() {
@@ -42,22 +39,19 @@ fn main() {
 }
 
 fn run() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (cmd, rest) = args
-        .split_first()
-        .map(|(c, r)| (c.as_str(), r))
-        .unwrap_or(("", &[]));
-    match cmd {
-        "build" => build::build(&Ctx::new()?),
-        "serve" => serve::serve(&Ctx::new()?, rest),
-        "test" => test::test(&Ctx::new()?, rest),
-        "fuzz" => fuzz::fuzz(&Ctx::new()?, rest),
-        "bench" => bench::bench(&Ctx::new()?, rest),
-        "" | "help" | "--help" | "-h" => {
-            print!("{USAGE}");
+    // clap prints its own message (what was wrong, what is allowed, `--help`)
+    // and exits with status 2 on a mistake.
+    let flags = Xtask::parse();
+    match flags.command {
+        Some(Cmd::Build) => build::build(&Ctx::new()?),
+        Some(Cmd::Serve(args)) => serve::serve(&Ctx::new()?, &args),
+        Some(Cmd::Test(args)) => test::test(&Ctx::new()?, &args),
+        Some(Cmd::Fuzz(args)) => fuzz::fuzz(&Ctx::new()?, &args),
+        Some(Cmd::Bench(args)) => bench::bench(&Ctx::new()?, &args),
+        None => {
+            Xtask::command().print_help()?;
             Ok(())
         }
-        other => bail!("unknown command {other:?}\n\n{USAGE}"),
     }
 }
 

@@ -5,13 +5,12 @@ use std::process::Stdio;
 
 use anyhow::{Context, Result, bail};
 
-use crate::Ctx;
 use crate::build::build;
+use crate::{Ctx, flags};
 
 /// Builds, then runs `socket-lab --assets dist` until Ctrl-C.
-pub(crate) fn serve(ctx: &Ctx, args: &[String]) -> Result<()> {
+pub(crate) fn serve(ctx: &Ctx, args: &flags::Serve) -> Result<()> {
     build(ctx)?;
-    let extra = args.strip_prefix(&["--".to_owned()]).unwrap_or(args);
     let mut child = ctx
         .cargo()
         .args([
@@ -26,7 +25,7 @@ pub(crate) fn serve(ctx: &Ctx, args: &[String]) -> Result<()> {
             "--assets",
         ])
         .arg(ctx.dist())
-        .args(extra)
+        .args(&args.server_args)
         .stdout(Stdio::piped())
         .spawn()
         .context("could not start socket-lab")?;

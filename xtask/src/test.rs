@@ -10,19 +10,12 @@
 //! 7. with `--long`: the bridge soak (`native-server/tests/soak.rs`) and
 //!    30 s of every fuzz target (`cargo xtask fuzz --smoke`).
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 
-use crate::{Ctx, build, fuzz, run_cmd, tools};
+use crate::{Ctx, build, flags, fuzz, run_cmd, tools};
 
 /// Runs every layer; `--long` adds the slow ones.
-pub(crate) fn test(ctx: &Ctx, args: &[String]) -> Result<()> {
-    let mut long = false;
-    for a in args {
-        match a.as_str() {
-            "--long" => long = true,
-            other => bail!("unknown flag {other:?} for `cargo xtask test` (known: --long)"),
-        }
-    }
+pub(crate) fn test(ctx: &Ctx, args: &flags::Test) -> Result<()> {
     // Fail early on what a browser test would need, before minutes of building.
     let browser = tools::browser()?;
 
@@ -74,7 +67,7 @@ pub(crate) fn test(ctx: &Ctx, args: &[String]) -> Result<()> {
             .env("CHROMEDRIVER", &browser.chromedriver),
     )?;
 
-    if long {
+    if args.long {
         // The soak: 60 s of random traffic through the bridge, every byte checked.
         run_cmd(ctx.cargo().args([
             "test",
@@ -85,7 +78,13 @@ pub(crate) fn test(ctx: &Ctx, args: &[String]) -> Result<()> {
             "--",
             "--ignored",
         ]))?;
-        fuzz::fuzz(ctx, &["--smoke".to_owned()])?;
+        fuzz::fuzz(
+            ctx,
+            &flags::Fuzz {
+                smoke: true,
+                ..flags::Fuzz::default()
+            },
+        )?;
     }
     println!("xtask: every test layer passed");
     Ok(())
