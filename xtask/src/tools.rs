@@ -4,12 +4,48 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use crate::{Ctx, run_cmd};
 
-/// The wasm-bindgen version the workspace pins (Cargo.toml); the test runner must match.
-pub(crate) const WASM_BINDGEN_VERSION: &str = "0.2.130";
+/// The version of `package` that `Cargo.lock` (the text of the lock file)
+/// resolved, if it holds exactly one.
+///
+/// Each package is a `[[package]]` table whose first two keys are `name` and
+/// `version`; a crate locked at two versions is ambiguous and gives `None`.
+fn locked_version(lock: &str, package: &str) -> Option<String> {
+    let wanted = format!("name = \"{package}\"");
+    let mut found = None;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() != wanted {
+            continue;
+        }
+        let version = lines
+            .next()?
+            .trim()
+            .strip_prefix("version = \"")?
+            .strip_suffix('"')?;
+        if found.replace(version.to_owned()).is_some() {
+            return None;
+        }
+    }
+    found
+}
+
+/// The `wasm-bindgen` version in the workspace's `Cargo.lock`: the test
+/// runner (part of wasm-bindgen-cli) must be exactly that version.
+fn wasm_bindgen_version(ctx: &Ctx) -> Result<String> {
+    let path = ctx.root.join("Cargo.lock");
+    let lock = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading {} (run `cargo generate-lockfile`)", path.display()))?;
+    locked_version(&lock, "wasm-bindgen").with_context(|| {
+        format!(
+            "{} does not lock exactly one wasm-bindgen version; the workspace pins one with `=`",
+            path.display()
+        )
+    })
+}
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
@@ -43,14 +79,15 @@ pub(crate) fn wasm_test_runner(ctx: &Ctx) -> Result<PathBuf> {
     let root = ctx.target().join("tools");
     let bin = root.join("bin");
     let runner = bin.join("wasm-bindgen-test-runner");
+    let version = wasm_bindgen_version(ctx)?;
     let version_ok = Command::new(&runner)
         .arg("--version")
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).contains(WASM_BINDGEN_VERSION))
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains(&version))
         .unwrap_or(false);
     if !version_ok {
         println!(
-            "xtask: installing wasm-bindgen-test-runner {WASM_BINDGEN_VERSION} into {} (once; a few minutes)",
+            "xtask: installing wasm-bindgen-test-runner {version} into {} (once; a few minutes)",
             root.display()
         );
         run_cmd(
@@ -59,7 +96,7 @@ pub(crate) fn wasm_test_runner(ctx: &Ctx) -> Result<PathBuf> {
                     "install",
                     "wasm-bindgen-cli",
                     "--version",
-                    WASM_BINDGEN_VERSION,
+                    &version,
                     "--root",
                 ])
                 .arg(&root)
@@ -103,5 +140,56 @@ pub(crate) fn browser() -> Result<Browser> {
              sudo apt-get update && sudo apt-get install -y --no-install-recommends chromium chromium-driver\n\
              (or point CHROMIUM and CHROMEDRIVER at them)"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOCK: &str = r#"
+[[package]]
+name = "wasm-bindgen"
+version = "0.2.130"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+
+[[package]]
+name = "wasm-bindgen-backend"
+version = "0.2.130"
+
+[[package]]
+name = "twice"
+version = "1.0.0"
+
+[[package]]
+name = "twice"
+version = "2.0.0"
+"#;
+
+    #[test]
+    fn the_locked_version_is_read_by_exact_name() {
+        assert_eq!(
+            locked_version(LOCK, "wasm-bindgen").as_deref(),
+            Some("0.2.130")
+        );
+        assert_eq!(locked_version(LOCK, "wasm"), None);
+        assert_eq!(locked_version(LOCK, "twice"), None, "ambiguous");
+    }
+
+    #[test]
+    fn the_workspace_lock_matches_the_exact_pins() {
+        let ctx = Ctx::new().expect("workspace root");
+        let version = wasm_bindgen_version(&ctx).expect("Cargo.lock locks wasm-bindgen");
+        let lock = std::fs::read_to_string(ctx.root.join("Cargo.lock")).expect("Cargo.lock");
+        assert_eq!(
+            locked_version(&lock, "wasm-bindgen-cli-support").as_deref(),
+            Some(version.as_str()),
+            "the JS glue generator must be the wasm-bindgen version"
+        );
+        let manifest = std::fs::read_to_string(ctx.root.join("Cargo.toml")).expect("Cargo.toml");
+        assert!(
+            manifest.contains(&format!("wasm-bindgen = \"={version}\"")),
+            "Cargo.toml pins wasm-bindgen to exactly the locked {version}"
+        );
     }
 }

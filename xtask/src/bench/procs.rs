@@ -15,6 +15,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
 use serde_json::Value;
 
 /// A running server; stopped on drop.
@@ -37,24 +39,23 @@ impl Proc {
 impl Drop for Proc {
     fn drop(&mut self) {
         let pid = self.child.id();
-        if self.group {
-            // SIGTERM to the group we created for it: the server and its forks.
-            let _ = Command::new("kill")
-                .args(["-TERM", "--", &format!("-{pid}")])
-                .stderr(Stdio::null())
-                .status();
-            for _ in 0..40 {
-                if matches!(self.child.try_wait(), Ok(Some(_))) {
-                    return;
+        match i32::try_from(pid).ok().filter(|_| self.group) {
+            // The group we created for it: the server and its forks. SIGTERM
+            // first, so they can close their sockets; SIGKILL after 2 s.
+            Some(group) => {
+                let group = Pid::from_raw(group);
+                let _ = killpg(group, Signal::SIGTERM);
+                let stopped = (0..40).any(|_| {
+                    std::thread::sleep(Duration::from_millis(50));
+                    matches!(self.child.try_wait(), Ok(Some(_)))
+                });
+                if !stopped {
+                    let _ = killpg(group, Signal::SIGKILL);
                 }
-                std::thread::sleep(Duration::from_millis(50));
             }
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{pid}")])
-                .stderr(Stdio::null())
-                .status();
-        } else {
-            let _ = self.child.kill();
+            None => {
+                let _ = self.child.kill();
+            }
         }
         let _ = self.child.wait();
         println!("xtask: stopped {} (pid {pid})", self.name);
