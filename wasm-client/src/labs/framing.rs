@@ -726,7 +726,7 @@ mod tests {
         let (_, w, _) = plan(How::Header, "{}", "ff ff ff ff").unwrap();
         assert_eq!(w[0], [0xff, 0xff, 0xff, 0xff, b'{', b'}']);
         assert!(plan(How::Header, "{}", "00 00 10").is_err());
-        assert!(std::str::from_utf8(INVALID_UTF8).is_err());
+        assert!(String::from_utf8(INVALID_UTF8.to_vec()).is_err());
         assert!(serde_json::from_slice::<serde_json::Value>(INVALID_JSON).is_err());
     }
 }
