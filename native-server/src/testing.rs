@@ -11,8 +11,30 @@ use protocol::Demo;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::demos::StickyRegistry;
+use crate::demos::{ByteBudget, DemoCtx, StickyRegistry};
 use crate::{Config, EventBus, Server, Service};
+
+/// What the demos, the bridge and the HTTP layer share, for `config`, with
+/// nothing running: for tests that drive one layer directly (a session
+/// through channels, the router with `oneshot`).
+pub fn ctx(config: Config) -> DemoCtx {
+    DemoCtx {
+        frame_budget: ByteBudget::new(config.frame_budget),
+        config: std::sync::Arc::new(config),
+        bus: EventBus::default(),
+        shutdown: tokio_util::sync::CancellationToken::new(),
+        tasks: tokio_util::task::TaskTracker::new(),
+        sticky: StickyRegistry::default(),
+    }
+}
+
+/// The whole HTTP application for `config`, with no socket: call it with
+/// `tower::ServiceExt::oneshot` (axum's `testing` example). `services` are
+/// what the bridge offers.
+pub fn app(config: Config, services: Vec<Service>) -> axum::Router {
+    let http = SocketAddr::from(([127, 0, 0, 1], crate::config::DEFAULT_HTTP_PORT));
+    crate::http::router(crate::http::AppState::new(ctx(config), services, http))
+}
 
 /// A running server and the means to stop it.
 #[derive(Debug)]

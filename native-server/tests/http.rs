@@ -1,11 +1,43 @@
 //! The HTTP side: pages, MIME types, CSP, CORS for static assets only,
 //! caching and compression headers, the per-lab embed pages.
+//!
+//! Through the router itself with `oneshot` (axum's `testing` example), except
+//! the upgrade, whose raw request and answer are the point.
 
 mod common;
 
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
 use common::TestServer;
+use native_server::Config;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tower::ServiceExt;
+
+/// One request through the router: (status, headers lowercased as text, body).
+async fn call(
+    assets: &std::path::Path,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, String, Vec<u8>) {
+    let app = native_server::testing::app(Config::for_tests(assets), Vec::new());
+    let mut req = Request::get(path);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let res = app.oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+    let status = res.status();
+    let head: String = res
+        .headers()
+        .iter()
+        .map(|(k, v)| format!("{}: {}\n", k, v.to_str().unwrap_or("")).to_ascii_lowercase())
+        .collect();
+    let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+        .await
+        .unwrap()
+        .to_vec();
+    (status, head, body)
+}
 
 /// A minimal site like `dist/`, one per test: tests run in parallel, and
 /// rewriting a file another test is serving would cut its response short.
@@ -73,9 +105,8 @@ async fn get(server: &TestServer, path: &str, extra: &str) -> (String, Vec<u8>) 
 #[tokio::test]
 async fn pages_carry_csp_and_static_assets_allow_cors() {
     let dir = site();
-    let server = TestServer::start(|c| c.assets = dir.clone()).await;
-    let (head, _) = get(&server, "/", "Origin: https://course.example\r\n").await;
-    assert!(head.starts_with("http/1.1 200"), "{head}");
+    let (status, head, _) = call(&dir, "/", &[("origin", "https://course.example")]).await;
+    assert_eq!(status, StatusCode::OK, "{head}");
     assert!(
         head.contains(
             "content-security-policy: default-src 'self'; script-src 'self' 'wasm-unsafe-eval'"
@@ -89,12 +120,11 @@ async fn pages_carry_csp_and_static_assets_allow_cors() {
         "static assets may be loaded by course pages: {head}"
     );
 
-    let (head, _) = get(&server, "/pkg/wasm_client_bg.wasm", "").await;
+    let (_, head, _) = call(&dir, "/pkg/wasm_client_bg.wasm", &[]).await;
     assert!(head.contains("content-type: application/wasm"), "{head}");
 
-    let (head, _) = get(&server, "/socket-lab.js", "Accept-Encoding: gzip\r\n").await;
+    let (_, head, _) = call(&dir, "/socket-lab.js", &[("accept-encoding", "gzip")]).await;
     assert!(head.contains("content-encoding: gzip"), "{head}");
-    server.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -114,29 +144,27 @@ async fn the_bridge_is_not_cors_open() {
 
 #[tokio::test]
 async fn embed_pages_exist_for_every_lab_and_explain_unknown_ones() {
-    let server = TestServer::start(|c| c.assets = site()).await;
+    let dir = site();
     for lab in protocol::demo::LABS {
-        let (head, body) = get(&server, &format!("/embed/{lab}"), "").await;
-        assert!(head.starts_with("http/1.1 200"), "{lab}: {head}");
+        let (status, head, body) = call(&dir, &format!("/embed/{lab}"), &[]).await;
+        assert_eq!(status, StatusCode::OK, "{lab}: {head}");
         assert!(String::from_utf8_lossy(&body).contains(&format!("<socket-lab lab=\"{lab}\">")));
     }
-    let (head, body) = get(&server, "/embed/ftp", "").await;
-    assert!(head.starts_with("http/1.1 404"), "{head}");
+    let (status, _, body) = call(&dir, "/embed/ftp", &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(String::from_utf8_lossy(&body).contains("tcp-echo"));
-    let (head, body) = get(&server, "/embed/%3Cscript%3E", "").await;
-    assert!(head.starts_with("http/1.1 404"));
+    let (status, _, body) = call(&dir, "/embed/%3Cscript%3E", &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(
         !String::from_utf8_lossy(&body).contains("<script>"),
         "names are not reflected as HTML"
     );
-    server.stop().await.unwrap();
 }
 
 #[tokio::test]
 async fn an_unbuilt_site_says_how_to_build_it() {
-    let server = TestServer::start(|_| {}).await;
-    let (head, body) = get(&server, "/", "").await;
-    assert!(head.starts_with("http/1.1 503"), "{head}");
+    let nothing = std::env::temp_dir().join("socket-lab-no-site");
+    let (status, _, body) = call(&nothing, "/", &[]).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(String::from_utf8_lossy(&body).contains("cargo xtask serve"));
-    server.stop().await.unwrap();
 }

@@ -10,13 +10,10 @@ use std::time::Duration;
 
 use futures_util::{Sink, Stream, sink, stream};
 use native_server::bridge::session::{Inbound, Outbound, SessionEnv, run_session};
-use native_server::demos::{ByteBudget, DemoCtx, StickyRegistry};
-use native_server::{Config, EventBus, Service, ServiceKind};
+use native_server::{Config, Service, ServiceKind};
 use protocol::Demo;
 use protocol::bridge::{ClientMsg, ServerMsg, decode_read, encode_send};
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 /// The page's ends of the two channels.
 struct ChannelPage {
@@ -50,14 +47,7 @@ fn channels() -> (
 
 fn env(config: Config, services: Vec<Service>) -> SessionEnv {
     SessionEnv {
-        ctx: DemoCtx {
-            frame_budget: ByteBudget::new(config.frame_budget),
-            config: Arc::new(config),
-            bus: EventBus::default(),
-            shutdown: CancellationToken::new(),
-            tasks: TaskTracker::new(),
-            sticky: StickyRegistry::default(),
-        },
+        ctx: native_server::testing::ctx(config),
         services: Arc::new(services),
     }
 }
