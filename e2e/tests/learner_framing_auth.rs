@@ -350,6 +350,8 @@ enum Play {
     Wrong,
     Silent,
     Replay,
+    /// The right client secret, but a wrong guess typed as the demo's secret.
+    WrongGuess,
 }
 
 async fn auth_state(c: &Client) -> Result<Value> {
@@ -381,8 +383,13 @@ async fn auth_run(
         _ => "my_super_secret_key".to_owned(),
     };
     set_value(c, &format!("{AUTH} [data-role=secret]"), &secret).await?;
+    let guess = match play {
+        Play::WrongGuess => format!("a guess {i}"),
+        _ => "my_super_secret_key".to_owned(),
+    };
+    set_value(c, &format!("{AUTH} [data-role=server-secret]"), &guess).await?;
     let role = match play {
-        Play::Right | Play::Wrong => "run",
+        Play::Right | Play::Wrong | Play::WrongGuess => "run",
         Play::Silent => "silent",
         Play::Replay => "replay",
     };
@@ -434,6 +441,16 @@ async fn auth_run(
                     && one("answer") == one("expected")
                     && one("answer") == one("received"),
                 "auth run {i}: the answer, the expected HMAC and what the server received must be the same: {s}"
+            );
+            *last_answer = one("answer");
+        }
+        Play::WrongGuess => {
+            ensure!(
+                s["verdict"] == "granted"
+                    && one("answer") == one("received")
+                    && one("answer") != one("expected")
+                    && text.contains("not the one the server uses"),
+                "auth run {i}: granted, with a note that the typed demo secret is wrong, expected: {s}"
             );
             *last_answer = one("answer");
         }

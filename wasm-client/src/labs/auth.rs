@@ -51,6 +51,8 @@ struct Attempt {
     timed_out_ms: Option<u64>,
     /// The answer the page sent on this connection.
     answer: Option<[u8; 32]>,
+    /// HMAC-SHA256(demo secret as typed, challenge).
+    expected: Option<[u8; 32]>,
     open: bool,
 }
 
@@ -164,6 +166,7 @@ impl Lab {
                     received: 0,
                     timed_out_ms: None,
                     answer: None,
+                    expected: None,
                     open: true,
                 });
                 mine.set(sock);
@@ -294,6 +297,7 @@ impl Lab {
                     .with_attempt(|a| a.server_secret.clone())
                     .unwrap_or_default();
                 let expected = respond(&server_secret, &data.0);
+                self.with_attempt(|a| a.expected = Some(expected));
                 let row = tl.hex_row(
                     Side::Server,
                     "the server expects HMAC-SHA256(demo secret, challenge), computed here with the demo secret you typed",
@@ -350,15 +354,30 @@ impl Lab {
         let (received, waited, play) = self
             .with_attempt(|a| (a.received, a.timed_out_ms, a.play))
             .unwrap_or((0, None, Play::Honest));
+        let (answer, expected) = self
+            .with_attempt(|a| (a.answer, a.expected))
+            .unwrap_or((None, None));
+        // The expected HMAC shown is computed from the demo secret as typed
+        // here; say so when the server's verdict shows it is not the server's.
+        let typed_wrong = match (answer, expected) {
+            (Some(a), Some(e)) if (a == e) != granted => {
+                " The expected HMAC shown above disagrees with the server's verdict: the demo secret typed \
+                 here is not the one the server uses."
+            }
+            _ => "",
+        };
         if granted {
             // The answer a listener could have recorded: the one to replay.
-            if let Some(a) = self.with_attempt(|a| a.answer).flatten() {
+            if let Some(a) = answer {
                 self.last_answer.set(Some(a));
             }
             self.set_verdict(
                 "granted",
-                "Access Granted: the 32 bytes the server received were HMAC-SHA256(its secret, this challenge), \
-                 so the client knows the secret, and the secret itself never crossed the network.",
+                &format!(
+                    "Access Granted: the 32 bytes the server received were HMAC-SHA256(its secret, this \
+                     challenge), so the client knows the secret, and the secret itself never crossed the \
+                     network.{typed_wrong}"
+                ),
             );
             return;
         }
@@ -367,14 +386,15 @@ impl Lab {
                 "wrong_answer",
                 &format!(
                     "Access Denied: the server received 32 bytes, and they were not HMAC-SHA256(its secret, this \
-                     challenge). {}",
+                     challenge). {}{}",
                     if play == Play::Replay {
                         "A replayed answer belongs to an earlier challenge; this connection's challenge was new, \
                          so the old answer is worthless."
                     } else {
                         "Compare the answer with what the server expects, above: a different secret gives a \
                          different HMAC."
-                    }
+                    },
+                    typed_wrong
                 ),
             ),
             Some(DenyReason::TooShort) => self.set_verdict(
