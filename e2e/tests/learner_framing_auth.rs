@@ -503,6 +503,7 @@ async fn auth_session(c: &Client, base: &str, python_port: Option<u16>) -> Resul
         Play::Silent,
         Play::Replay,
         Play::Right,
+        Play::WrongGuess,
     ];
     let mut last = None;
     for i in 0..30 {
