@@ -152,7 +152,7 @@ impl Site {
 
     async fn stop(self) -> Result<()> {
         match self {
-            Site::Live(s) => s.stop().await,
+            Site::Live(s) => Ok(s.stop().await?),
             Site::Static(_) => Ok(()),
         }
     }
@@ -775,36 +775,102 @@ async fn ports_and_layers_simulated() -> Result<()> {
     result
 }
 
+/// Opens `path` on the site, either as the page itself or, for a phone-sized
+/// look, inside a 390-pixel-wide frame (headless Chromium will not make its
+/// window that narrow); in the frame case the session is left inside it.
+async fn show(c: &Client, site: &Site, path: &str, narrow: bool) -> Result<()> {
+    let url = format!("{}{path}", site.base());
+    if narrow {
+        // A parent on the same origin (a blank page elsewhere would be held
+        // back by the browser's local-network checks).
+        c.goto(&format!("{}/socket-lab.css", site.base())).await?;
+        c.execute(
+            "document.body.style.margin = '0'; \
+             document.body.innerHTML = '<iframe style=\"width:390px;height:2400px;border:0\"></iframe>'; \
+             document.querySelector('iframe').src = arguments[0];",
+            vec![url.into()],
+        )
+        .await?;
+        // Enter the frame once it holds the page (not its first about:blank).
+        let deadline = tokio::time::Instant::now() + PAGE_TIMEOUT;
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            c.enter_frame(0).await?;
+            let here: Value = c
+                .execute(
+                    "return document.readyState === 'complete' ? location.href : null",
+                    vec![],
+                )
+                .await?;
+            if here.as_str().is_some_and(|h| h.starts_with(site.base())) {
+                break;
+            }
+            c.enter_parent_frame().await?;
+            if tokio::time::Instant::now() > deadline {
+                bail!("{path}: the frame did not load");
+            }
+        }
+    } else {
+        c.goto(&url).await?;
+    }
+    let deadline = tokio::time::Instant::now() + PAGE_TIMEOUT;
+    loop {
+        let labs = c.find_all(Locator::Css("socket-lab")).await?.len();
+        let ready = c
+            .find_all(Locator::Css("socket-lab[data-ready=true]"))
+            .await?
+            .len();
+        if labs > 0 && labs == ready {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("{path}: {ready} of {labs} labs ready");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Scrolls `lab` into view, checks the page does not scroll sideways, and
+/// saves a picture of the window.
+async fn picture(c: &Client, lab: &str, name: &str, narrow: bool) -> Result<()> {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let wide: Value = c
+        .execute(
+            "document.querySelector(arguments[0]).scrollIntoView(); \
+             const d = document.documentElement; \
+             if (d.scrollWidth <= d.clientWidth) return null; \
+             return [d.scrollWidth, d.clientWidth, ...[...document.querySelectorAll('body *')] \
+               .filter(e => e.getBoundingClientRect().right > d.clientWidth + 1 && !e.parentElement.closest('pre')) \
+               .slice(0, 6).map(e => e.tagName + '.' + e.className)];",
+            vec![lab.into()],
+        )
+        .await?;
+    if narrow {
+        c.enter_parent_frame().await?;
+    }
+    screenshot(c, &out_dir().join(format!("{name}.png"))).await?;
+    if narrow {
+        c.enter_frame(0).await?;
+    }
+    ensure!(wide.is_null(), "{name}: the page scrolls sideways: {wide}");
+    Ok(())
+}
+
 /// Pictures of each lab after a run: light, dark, and a 390-pixel phone.
 /// Written under target/e2e-learner (not the committed screenshots).
 #[tokio::test]
 async fn lab_pictures() -> Result<()> {
     let site = start_live().await?;
-    let looks = [
-        (
-            "light",
-            BrowserOptions {
-                dark: false,
-                size: (1280, 2600),
-            },
-        ),
-        (
-            "dark",
-            BrowserOptions {
-                dark: true,
-                size: (1280, 2600),
-            },
-        ),
-        (
-            "narrow",
-            BrowserOptions {
-                dark: false,
-                size: (390, 2000),
-            },
-        ),
-    ];
     let mut result = Ok(());
-    for (look, options) in looks {
+    for (look, dark, narrow) in [
+        ("light", false, false),
+        ("dark", true, false),
+        ("narrow", false, true),
+    ] {
+        let options = BrowserOptions {
+            dark,
+            size: (1280, 2600),
+        };
         result = with_browser(options, |c| {
             let site = &site;
             async move {
@@ -814,7 +880,8 @@ async fn lab_pictures() -> Result<()> {
                     ("addresses-and-ports", PORTS, "Connect to uppercase"),
                     ("osi-and-sockets", LAYERS, "Send it"),
                 ] {
-                    open_chapter(&c, site, chapter, lab).await?;
+                    show(&c, site, &format!("/book/{chapter}.html"), narrow).await?;
+                    wait_snapshot(&c, lab, "live", |s| s["mode"] == "live").await?;
                     press(&c, lab, button).await?;
                     if lab == TCP {
                         press(&c, lab, "Open a second connection").await?;
@@ -828,19 +895,31 @@ async fn lab_pictures() -> Result<()> {
                     } else {
                         wait_no_sockets(&c, lab, chapter).await?;
                     }
-                    tokio::time::sleep(Duration::from_millis(300)).await;
-                    c.execute(
-                        "document.querySelector(arguments[0]).scrollIntoView()",
-                        vec![lab.into()],
-                    )
-                    .await?;
-                    screenshot(&c, &out_dir().join(format!("{chapter}-{look}.png"))).await?;
+                    picture(&c, lab, &format!("{chapter}-{look}"), narrow).await?;
                     if lab == TCP {
                         press(&c, lab, "Close").await?;
                         press(&c, lab, "Close the second").await?;
                         wait_no_sockets(&c, lab, chapter).await?;
                     }
                 }
+                // The index page's log of every demo, after a run of the tcp-echo lab there.
+                show(&c, site, "/", narrow).await?;
+                wait_snapshot(&c, TCP, "index live", |s| s["mode"] == "live").await?;
+                press(&c, TCP, "Send").await?;
+                press(&c, TCP, "Close").await?;
+                wait_count(
+                    &c,
+                    "socket-lab[lab=events] .sl-sv-conn[data-state=closed]",
+                    1,
+                )
+                .await?;
+                picture(
+                    &c,
+                    "socket-lab[lab=events]",
+                    &format!("index-events-{look}"),
+                    narrow,
+                )
+                .await?;
                 Ok(())
             }
         })

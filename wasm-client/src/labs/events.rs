@@ -16,6 +16,8 @@ pub fn mount(root: &HtmlElement, bridge: crate::net::Bridge) -> Mounted {
          python3 tcp_echo_client.py, and watch it appear, marked another program.",
         bridge,
     );
+    // Nothing of its own to draw: only the servers' account.
+    frame.verdict.remove();
     let view = frame.server_view(&[]);
     Mounted::with_state(Vec::new(), std::rc::Rc::new(view))
 }
