@@ -932,6 +932,91 @@ async fn lab_pictures() -> Result<()> {
     result
 }
 
+/// client-server.md: the lab's connection and a terminal client side by
+/// side; and while the lab holds the iterative server, the terminal client
+/// waits (the server view has not seen it) until the lab's Close.
+/// beyond-the-notes.md: the book's half-close client in that chapter's view.
+#[tokio::test]
+async fn terminal_clients_beside_the_lab() -> Result<()> {
+    let site = start_live().await?;
+    let result = with_browser(BrowserOptions::default(), |c| {
+        let site = &site;
+        async move {
+            let server = site.live().context("live")?;
+            open_chapter(&c, site, "client-server", TCP).await?;
+            press(&c, TCP, "Send").await?;
+            wait_snapshot(&c, TCP, "the lab's ACK", |s| {
+                rows(s).iter().any(|r| is_ack_read(r, "Hello, Server"))
+            })
+            .await?;
+            // The lab holds the server; the terminal client has to wait.
+            let port = server.demo("tcp-echo")?.port();
+            let waiting = tokio::process::Command::new("python3")
+                .arg(book_src().join("code/python/tcp_echo_client.py"))
+                .env("SOCKET_LAB_TCP_ECHO_PORT", port.to_string())
+                .output();
+            let waiting = tokio::spawn(waiting);
+            tokio::time::sleep(Duration::from_millis(800)).await;
+            let s = snapshot(&c, TCP).await?;
+            ensure!(
+                !conns(&s).iter().any(|g| g["origin"] == "other"),
+                "the server accepted the terminal client while the lab held it: {s:#}"
+            );
+            press(&c, TCP, "Close").await?;
+            let out = waiting.await??;
+            ensure!(
+                out.status.success()
+                    && String::from_utf8_lossy(&out.stdout).contains("ACK: Hello, Server"),
+                "the waiting client: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let s = wait_snapshot(&c, TCP, "both connections in the view", |s| {
+                let page = last_page_conn(s).is_some_and(|g| server_echoed(g, "Hello, Server"));
+                let other = conns(s)
+                    .iter()
+                    .any(|g| g["origin"] == "other" && server_echoed(g, "Hello, Server"));
+                page && other && open_sockets(s) == Some(0)
+            })
+            .await?;
+            let peers: Vec<&str> = conns(&s)
+                .iter()
+                .filter_map(|g| g["peer"].as_str())
+                .collect();
+            ensure!(
+                peers.len() == 2 && peers[0] != peers[1],
+                "two client ports: {peers:?}"
+            );
+
+            open_chapter(&c, site, "beyond-the-notes", TCP).await?;
+            let out = run_python(
+                server,
+                "half_close_client.py",
+                "SOCKET_LAB_TCP_ECHO_PORT",
+                "tcp-echo",
+            )
+            .await?;
+            ensure!(out.contains("ACK: Hello, Server"), "{out}");
+            wait_snapshot(&c, TCP, "the half-close client in the view", |s| {
+                conns(s).iter().any(|g| {
+                    g["origin"] == "other"
+                        && server_echoed(g, "Hello, Server")
+                        && entries(g).iter().any(|e| {
+                            e["event"] == "closed"
+                                && e["text"]
+                                    .as_str()
+                                    .is_some_and(|t| t.contains("closed by the client"))
+                        })
+                })
+            })
+            .await?;
+            Ok(())
+        }
+    })
+    .await;
+    site.stop().await?;
+    result
+}
+
 async fn start_live() -> Result<Site> {
     Ok(Site::Live(
         start_server(|config| {
