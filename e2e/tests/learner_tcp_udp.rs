@@ -778,7 +778,13 @@ async fn ports_and_layers_simulated() -> Result<()> {
 /// Opens `path` on the site, either as the page itself or, for a phone-sized
 /// look, inside a 390-pixel-wide frame (headless Chromium will not make its
 /// window that narrow); in the frame case the session is left inside it.
-async fn show(c: &Client, site: &Site, path: &str, narrow: bool) -> Result<()> {
+async fn show(
+    c: &Client,
+    site: &Site,
+    path: &str,
+    narrow: bool,
+    theme: Option<&str>,
+) -> Result<()> {
     let url = format!("{}{path}", site.base());
     if narrow {
         // A parent on the same origin (a blank page elsewhere would be held
@@ -812,6 +818,15 @@ async fn show(c: &Client, site: &Site, path: &str, narrow: bool) -> Result<()> {
         }
     } else {
         c.goto(&url).await?;
+        if let Some(theme) = theme {
+            // mdBook's theme picker keeps its choice here.
+            c.execute(
+                "localStorage.setItem('mdbook-theme', arguments[0]); location.reload();",
+                vec![theme.into()],
+            )
+            .await?;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
     }
     let deadline = tokio::time::Instant::now() + PAGE_TIMEOUT;
     loop {
@@ -862,10 +877,12 @@ async fn picture(c: &Client, lab: &str, name: &str, narrow: bool) -> Result<()> 
 async fn lab_pictures() -> Result<()> {
     let site = start_live().await?;
     let mut result = Ok(());
-    for (look, dark, narrow) in [
-        ("light", false, false),
-        ("dark", true, false),
-        ("narrow", false, true),
+    for (look, dark, narrow, theme) in [
+        ("light", false, false, None),
+        ("dark", true, false, None),
+        ("narrow", false, true, None),
+        // mdBook's Coal theme on a light system: the labs follow the book.
+        ("coal", false, false, Some("coal")),
     ] {
         let options = BrowserOptions {
             dark,
@@ -880,7 +897,7 @@ async fn lab_pictures() -> Result<()> {
                     ("addresses-and-ports", PORTS, "Connect to uppercase"),
                     ("osi-and-sockets", LAYERS, "Send it"),
                 ] {
-                    show(&c, site, &format!("/book/{chapter}.html"), narrow).await?;
+                    show(&c, site, &format!("/book/{chapter}.html"), narrow, theme).await?;
                     wait_snapshot(&c, lab, "live", |s| s["mode"] == "live").await?;
                     press(&c, lab, button).await?;
                     if lab == TCP {
@@ -903,7 +920,7 @@ async fn lab_pictures() -> Result<()> {
                     }
                 }
                 // The index page's log of every demo, after a run of the tcp-echo lab there.
-                show(&c, site, "/", narrow).await?;
+                show(&c, site, "/", narrow, None).await?;
                 wait_snapshot(&c, TCP, "index live", |s| s["mode"] == "live").await?;
                 press(&c, TCP, "Send").await?;
                 press(&c, TCP, "Close").await?;
