@@ -20,7 +20,6 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use web_sys::{Element, HtmlElement, HtmlInputElement};
 
-use super::server_view::ServerView;
 use super::{Frame, Mounted, button, text_input};
 use crate::dom::{add, attr, el};
 use crate::net::{Bridge, SockEvent};
@@ -72,7 +71,6 @@ impl Drop for Timer {
 
 struct Lab {
     frame: Frame,
-    root: HtmlElement,
     secret: HtmlInputElement,
     server_secret: HtmlInputElement,
     close: Element,
@@ -105,11 +103,7 @@ impl Lab {
     }
 
     fn refresh(&self) {
-        attr(
-            &self.root,
-            "data-open-sockets",
-            &self.bridge().open_count().to_string(),
-        );
+        self.frame.refresh_sockets();
         if self.open_sock().is_some() {
             let _ = self.close.remove_attribute("disabled");
         } else {
@@ -526,7 +520,6 @@ pub fn mount(root: &HtmlElement, bridge: Bridge) -> Mounted {
     listeners.push(close_listener);
     let lab = Rc::new(Lab {
         frame,
-        root: root.clone(),
         secret,
         server_secret,
         close,
@@ -538,7 +531,7 @@ pub fn mount(root: &HtmlElement, bridge: Bridge) -> Mounted {
     *cell.borrow_mut() = Some(lab.clone());
     lab.refresh();
     // Every connection to the demo, this page's and other programs'.
-    let view = ServerView::new(root, &bridge, &[Demo::Auth]);
+    let view = lab.frame.server_view(&[Demo::Auth]);
     let watcher = lab.clone();
     let watch = bridge.watch(move |ev, sock| watcher.on_event(ev, sock));
     Mounted::with_state(listeners, Rc::new((watch, view, cell)))

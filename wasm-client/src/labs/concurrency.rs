@@ -16,7 +16,6 @@ use protocol::events::{EventKind, ServerEvent};
 use web_sys::{Element, HtmlElement};
 
 use super::gantt::{ClientTimes, layout};
-use super::server_view::ServerView;
 use super::{Frame, Mounted, button, number_input, read_number};
 use crate::dom::{add, attr, el};
 use crate::net::{Bridge, SockEvent};
@@ -123,7 +122,6 @@ struct Run {
 
 struct Lab {
     frame: Frame,
-    root: HtmlElement,
     chart: Element,
     close: Element,
     run: RefCell<Option<Run>>,
@@ -145,11 +143,7 @@ impl Lab {
     }
 
     fn refresh(&self) {
-        attr(
-            &self.root,
-            "data-open-sockets",
-            &self.bridge().open_count().to_string(),
-        );
+        self.frame.refresh_sockets();
         if self.open_socks().is_empty() {
             attr(&self.close, "disabled", "");
         } else {
@@ -539,14 +533,13 @@ pub fn mount(root: &HtmlElement, bridge: Bridge) -> Mounted {
     listeners.push(close_listener);
     let lab = Rc::new(Lab {
         frame,
-        root: root.clone(),
         chart,
         close,
         run: RefCell::new(None),
     });
     *cell.borrow_mut() = Some(lab.clone());
     lab.refresh();
-    let view = ServerView::new(root, &bridge, &[Demo::TcpEcho, Demo::Uppercase]);
+    let view = lab.frame.server_view(&[Demo::TcpEcho, Demo::Uppercase]);
     let watcher = lab.clone();
     let watch = bridge.watch(move |ev, sock| watcher.on_event(ev, sock));
     Mounted::with_state(listeners, Rc::new((watch, view, cell)))

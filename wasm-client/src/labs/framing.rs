@@ -20,7 +20,6 @@ use protocol::hex::{from_hex, to_ascii_column, to_spaced_hex};
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlElement, HtmlInputElement, HtmlTextAreaElement};
 
-use super::server_view::ServerView;
 use super::{Frame, Mounted, button, text_input};
 use crate::dom::{Listener, add, attr, el};
 use crate::net::{Bridge, SockEvent};
@@ -184,7 +183,6 @@ struct Conn {
 
 struct Lab {
     frame: Frame,
-    root: HtmlElement,
     status: Element,
     close: Element,
     conn: RefCell<Option<Conn>>,
@@ -204,11 +202,7 @@ impl Lab {
     }
 
     fn refresh(&self) {
-        attr(
-            &self.root,
-            "data-open-sockets",
-            &self.bridge().open_count().to_string(),
-        );
+        self.frame.refresh_sockets();
         if self.open_sock().is_some() {
             let _ = self.close.remove_attribute("disabled");
         } else {
@@ -675,7 +669,6 @@ pub fn mount(root: &HtmlElement, bridge: Bridge) -> Mounted {
     listeners.push(close_listener);
     let lab = Rc::new(Lab {
         frame,
-        root: root.clone(),
         status,
         close,
         conn: RefCell::new(None),
@@ -683,7 +676,7 @@ pub fn mount(root: &HtmlElement, bridge: Bridge) -> Mounted {
     *cell.borrow_mut() = Some(lab.clone());
     lab.refresh();
     // Every connection to the demo, this page's and other programs'.
-    let view = ServerView::new(root, &bridge, &[Demo::Framed]);
+    let view = lab.frame.server_view(&[Demo::Framed]);
     let watcher = lab.clone();
     let watch = bridge.watch(move |ev, sock| watcher.on_event(ev, sock));
     Mounted::with_state(listeners, Rc::new((watch, view, cell)))

@@ -18,7 +18,6 @@ use protocol::events::{EventKind, ServerEvent};
 use protocol::hex::to_hex;
 use web_sys::{Element, HtmlElement};
 
-use super::server_view::ServerView;
 use super::{Frame, Mounted, button, checkbox, number_input, read_number, text_input};
 use crate::dom::{add, attr, el};
 use crate::net::{Bridge, SockEvent};
@@ -64,7 +63,6 @@ pub fn explain(
 /// The lab's parts and its current run.
 struct Lab {
     frame: Frame,
-    root: HtmlElement,
     close: Element,
     run: RefCell<Option<Run>>,
 }
@@ -82,11 +80,7 @@ impl Lab {
     /// Publishes how many sockets the page holds (for tests and the curious),
     /// and whether the close button has anything to close.
     fn refresh(&self) {
-        attr(
-            &self.root,
-            "data-open-sockets",
-            &self.bridge().open_count().to_string(),
-        );
+        self.frame.refresh_sockets();
         let open = self.run.borrow().as_ref().is_some_and(|r| !r.done);
         if open {
             let _ = self.close.remove_attribute("disabled");
@@ -384,7 +378,6 @@ pub fn mount(root: &HtmlElement, bridge: Bridge) -> Mounted {
     });
     let lab = Rc::new(Lab {
         frame,
-        root: root.clone(),
         close,
         run: RefCell::new(None),
     });
@@ -392,7 +385,7 @@ pub fn mount(root: &HtmlElement, bridge: Bridge) -> Mounted {
     lab.refresh();
     // Every connection to the demo, this page's and other programs' (a
     // terminal's sticky_client.py), with the server's account.
-    let view = ServerView::new(root, &bridge, &[Demo::Sticky]);
+    let view = lab.frame.server_view(&[Demo::Sticky]);
     let watcher = lab.clone();
     let watch = bridge.watch(move |ev, sock| watcher.on_event(ev, sock));
     // The buttons reach the lab through `l`; dropping the lab's state
