@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
-use serde_json::json;
+use measurement::{Bench, Load};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout};
@@ -87,12 +87,10 @@ pub(crate) async fn run(args: ConnRateArgs) -> Result<()> {
         }));
     }
     let tally = report::join_workers(workers, args.bounds.deadline()).await;
-    report::emit(
-        "conn_rate",
-        &args.bounds.label,
-        tally,
-        begin.elapsed(),
-        json!({"addr": args.addr.to_string(), "concurrency": args.clients}),
-    );
+    let bench = Bench::ConnRate(Load {
+        addr: args.addr.to_string(),
+        concurrency: args.clients as u64,
+    });
+    report::emit(bench, &args.bounds.label, tally, begin.elapsed());
     Ok(())
 }

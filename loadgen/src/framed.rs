@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
+use measurement::{Bench, Load};
 use protocol::frame::{FrameDecoder, decode_json, encode_json};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -135,12 +136,10 @@ pub(crate) async fn run(args: FramedArgs) -> Result<()> {
         }));
     }
     let tally = report::join_workers(workers, args.bounds.deadline()).await;
-    report::emit(
-        "framed_rtt",
-        &args.bounds.label,
-        tally,
-        begin.elapsed(),
-        json!({"addr": args.addr.to_string(), "concurrency": args.conns}),
-    );
+    let bench = Bench::FramedRtt(Load {
+        addr: args.addr.to_string(),
+        concurrency: args.conns as u64,
+    });
+    report::emit(bench, &args.bounds.label, tally, begin.elapsed());
     Ok(())
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
-use serde_json::{Map, Value, json};
+use measurement::{Bench, Demo, Hold, Memory};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
@@ -20,7 +20,7 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout};
 
 use crate::framed::{FramedConn, RTT_TIMEOUT};
-use crate::report::{self, Memory, MemorySampler, Tally};
+use crate::report::{self, MemorySampler, Tally, memory};
 
 /// What the held connections speak.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -29,6 +29,15 @@ enum Kind {
     Uppercase,
     /// Length-prefixed JSON frames.
     Framed,
+}
+
+impl From<Kind> for Demo {
+    fn from(kind: Kind) -> Demo {
+        match kind {
+            Kind::Uppercase => Demo::Uppercase,
+            Kind::Framed => Demo::Framed,
+        }
+    }
 }
 
 /// Flags of `hold`.
@@ -99,10 +108,6 @@ async fn ask(held: Held, i: u64) -> Result<(), String> {
     }
 }
 
-fn memory(pid: Option<u32>) -> Memory {
-    pid.and_then(Memory::of).unwrap_or_default()
-}
-
 /// Runs the measurement and prints its line.
 pub(crate) async fn run(args: HoldArgs) -> Result<()> {
     // Bounded as a whole, whatever the server does.
@@ -112,7 +117,22 @@ pub(crate) async fn run(args: HoldArgs) -> Result<()> {
         Err(_) => {
             let mut tally = Tally::default();
             tally.error("the hold run did not finish within its deadline");
-            report::emit("hold", &args.label, tally, limit, json!({}));
+            let bench = Bench::Hold(Hold {
+                addr: args.addr.to_string(),
+                kind: args.kind.into(),
+                conns: args.conns as u64,
+                opened: 0,
+                answered: 0,
+                open_secs: 0.0,
+                hold_secs: 0.0,
+                answer_secs: 0.0,
+                bytes_per_conn: 0.0,
+                before: Memory::default(),
+                open: Memory::default(),
+                held: Memory::default(),
+                peak: Memory::default(),
+            });
+            report::emit(bench, &args.label, tally, limit);
             Ok(())
         }
     }
@@ -183,35 +203,27 @@ async fn hold(args: &HoldArgs) -> Result<()> {
     } else {
         0.0
     };
-    let mut extra = Map::new();
-    extra.insert("addr".into(), args.addr.to_string().into());
-    extra.insert(
-        "kind".into(),
-        format!("{:?}", args.kind).to_lowercase().into(),
-    );
-    extra.insert("conns".into(), args.conns.into());
-    extra.insert("opened".into(), opened.into());
-    extra.insert("answered".into(), tally.ops.into());
-    extra.insert(
-        "open_secs".into(),
-        json!((open_secs * 1000.0).round() / 1000.0),
-    );
-    extra.insert("hold_secs".into(), json!(args.hold_secs));
-    extra.insert(
-        "answer_secs".into(),
-        json!((answer_secs * 1000.0).round() / 1000.0),
-    );
-    extra.insert("bytes_per_conn".into(), json!(per_conn.round()));
-    extra.extend(before.fields("before"));
-    extra.extend(open_mem.fields("open"));
-    extra.extend(held_mem.fields("held"));
-    extra.extend(peak.fields("peak"));
+    let ms = |secs: f64| (secs * 1000.0).round() / 1000.0;
+    let bench = Bench::Hold(Hold {
+        addr: args.addr.to_string(),
+        kind: args.kind.into(),
+        conns: args.conns as u64,
+        opened: opened as u64,
+        answered: tally.ops,
+        open_secs: ms(open_secs),
+        hold_secs: args.hold_secs,
+        answer_secs: ms(answer_secs),
+        bytes_per_conn: per_conn.round(),
+        before,
+        open: open_mem,
+        held: held_mem,
+        peak,
+    });
     report::emit(
-        "hold",
+        bench,
         &args.label,
         tally,
         Duration::from_secs_f64(answer_secs),
-        Value::Object(extra),
     );
     Ok(())
 }

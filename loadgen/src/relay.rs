@@ -22,8 +22,9 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use futures_util::{SinkExt, StreamExt};
+use measurement::Memory;
 use protocol::bridge::{decode_read, encode_send};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio::sync::{Barrier, Semaphore};
 use tokio::task::JoinSet;
@@ -35,7 +36,16 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_config};
 
 use crate::Bounds;
-use crate::report::{self, Memory, MemorySampler, Tally};
+use crate::report::{self, MemorySampler, Tally, memory};
+
+impl From<Bridge> for measurement::Bridge {
+    fn from(bridge: Bridge) -> measurement::Bridge {
+        match bridge {
+            Bridge::SocketLab => measurement::Bridge::SocketLab,
+            Bridge::Websockify => measurement::Bridge::Websockify,
+        }
+    }
+}
 
 /// Which bridge is on the other end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -208,19 +218,26 @@ fn payload(sid: usize, n: u64, size: usize, out: &mut Vec<u8>) {
     out.extend((0..size).map(|i| (sid as u64 * 7 + n * 31 + i as u64) as u8));
 }
 
-fn memory(pid: Option<u32>) -> Memory {
-    pid.and_then(Memory::of).unwrap_or_default()
-}
-
 /// Runs the measurement and prints its line.
 pub(crate) async fn run(args: RelayArgs) -> Result<()> {
     let limit = args.bounds.deadline() + Duration::from_secs(60);
-    match timeout(limit, relay(Arc::new(args))).await {
+    let args = Arc::new(args);
+    match timeout(limit, relay(args.clone())).await {
         Ok(result) => result,
         Err(_) => {
             let mut tally = Tally::default();
             tally.error("the relay run did not finish within its deadline");
-            report::emit("relay", "", tally, limit, json!({}));
+            let bench = measurement::Bench::Relay(measurement::Relay {
+                bridge: args.bridge.into(),
+                url: args.url.clone(),
+                concurrency: args.sessions as u64,
+                opened: 0,
+                size: args.size as u64,
+                before: Memory::default(),
+                open: Memory::default(),
+                peak: Memory::default(),
+            });
+            report::emit(bench, &args.bounds.label, tally, limit);
             Ok(())
         }
     }
@@ -308,28 +325,16 @@ async fn relay(args: Arc<RelayArgs>) -> Result<()> {
     let elapsed = end - begin;
     let peak = sampler.peak().max(memory(args.server_pid));
 
-    let mut extra = Map::new();
-    extra.insert(
-        "bridge".into(),
-        match args.bridge {
-            Bridge::SocketLab => "socket-lab",
-            Bridge::Websockify => "websockify",
-        }
-        .into(),
-    );
-    extra.insert("url".into(), args.url.clone().into());
-    extra.insert("concurrency".into(), args.sessions.into());
-    extra.insert("opened".into(), opened.into());
-    extra.insert("size".into(), args.size.into());
-    extra.extend(before.fields("before"));
-    extra.extend(open_mem.fields("open"));
-    extra.extend(peak.fields("peak"));
-    report::emit(
-        "relay",
-        &args.bounds.label,
-        tally,
-        elapsed,
-        Value::Object(extra),
-    );
+    let bench = measurement::Bench::Relay(measurement::Relay {
+        bridge: args.bridge.into(),
+        url: args.url.clone(),
+        concurrency: args.sessions as u64,
+        opened: opened as u64,
+        size: args.size as u64,
+        before,
+        open: open_mem,
+        peak,
+    });
+    report::emit(bench, &args.bounds.label, tally, elapsed);
     Ok(())
 }

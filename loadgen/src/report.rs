@@ -1,14 +1,15 @@
 //! What a measurement prints, and the numbers it is made of.
 //!
-//! Each measurement is one JSON object on one line of stdout, so the bench (or
-//! a person with `jq`) can read it back. Latencies are kept as microseconds per
-//! operation and summarised as percentiles; memory comes from `/proc`.
+//! Each measurement is one [`Measurement`] as a JSON object on one line of
+//! stdout, so the bench (or a person with `jq`) can read it back with the same
+//! type. Latencies are kept as microseconds per operation and summarised as
+//! percentiles; memory comes from `/proc`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use measurement::{Bench, Latency, Measurement, Memory};
 
 static NOFILE: AtomicU64 = AtomicU64::new(0);
 
@@ -33,22 +34,22 @@ impl Latencies {
         self.0.extend(other.0);
     }
 
-    /// p50, p90, p99 and max as JSON fields (nothing if there are no samples).
-    pub(crate) fn summary(mut self) -> Map<String, Value> {
-        let mut out = Map::new();
+    /// p50, p90, p99 and max (`None` if there are no samples).
+    pub(crate) fn summary(mut self) -> Option<Latency> {
         if self.0.is_empty() {
-            return out;
+            return None;
         }
         self.0.sort_unstable();
         let at = |q: f64| {
             let i = ((self.0.len() as f64 - 1.0) * q).round() as usize;
             self.0[i.min(self.0.len() - 1)]
         };
-        out.insert("p50_us".into(), at(0.50).into());
-        out.insert("p90_us".into(), at(0.90).into());
-        out.insert("p99_us".into(), at(0.99).into());
-        out.insert("max_us".into(), at(1.0).into());
-        out
+        Some(Latency {
+            p50_us: at(0.50),
+            p90_us: at(0.90),
+            p99_us: at(0.99),
+            max_us: at(1.0),
+        })
     }
 }
 
@@ -106,30 +107,39 @@ pub(crate) async fn join_workers(
     tally
 }
 
-/// Prints one measurement: the common fields, then `extra`.
-pub(crate) fn emit(bench: &str, label: &str, tally: Tally, elapsed: Duration, extra: Value) {
+/// The measurement a tally over `elapsed` makes, with `bench`'s own figures.
+pub(crate) fn measurement(
+    bench: Bench,
+    label: &str,
+    tally: Tally,
+    elapsed: Duration,
+) -> Measurement {
     let secs = elapsed.as_secs_f64();
-    let mut line = Map::new();
-    line.insert("bench".into(), bench.into());
-    line.insert("label".into(), label.into());
-    line.insert("secs".into(), json!((secs * 1000.0).round() / 1000.0));
-    line.insert("ops".into(), tally.ops.into());
-    line.insert("errors".into(), tally.errors.into());
     let rate = if secs > 0.0 {
         tally.ops as f64 / secs
     } else {
         0.0
     };
-    line.insert("rate".into(), json!(rate.round()));
-    if let Some(e) = tally.first_error {
-        line.insert("first_error".into(), e.into());
+    Measurement {
+        label: label.to_owned(),
+        secs: (secs * 1000.0).round() / 1000.0,
+        ops: tally.ops,
+        errors: tally.errors,
+        rate: rate.round(),
+        first_error: tally.first_error,
+        latency: tally.latencies.summary(),
+        nofile: NOFILE.load(Ordering::Relaxed),
+        bench,
     }
-    line.extend(tally.latencies.summary());
-    if let Value::Object(extra) = extra {
-        line.extend(extra);
-    }
-    line.insert("nofile".into(), NOFILE.load(Ordering::Relaxed).into());
-    println!("{}", Value::Object(line));
+}
+
+/// Prints one measurement as its JSON line.
+pub(crate) fn emit(bench: Bench, label: &str, tally: Tally, elapsed: Duration) {
+    let line = measurement(bench, label, tally, elapsed);
+    println!(
+        "{}",
+        serde_json::to_string(&line).expect("a measurement is plain data")
+    );
 }
 
 /// One `kB` field of `/proc/<pid>/<file>` (e.g. `VmRSS` in `status`, `Pss` in `smaps_rollup`).
@@ -175,51 +185,24 @@ fn tree(pid: u32) -> Vec<u32> {
     out
 }
 
-/// Memory of a server process, as the kernel counts it.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Memory {
-    /// `VmRSS` of the process itself, in KiB.
-    pub(crate) rss_kb: u64,
-    /// Proportional set size summed over the process and its descendants, in
-    /// KiB: pages shared between forked children are counted once, not per child.
-    pub(crate) tree_pss_kb: u64,
-    /// Processes in the tree.
-    pub(crate) procs: usize,
+/// The memory of `pid` (and its descendants) now, if `/proc` shows it.
+pub(crate) fn memory_of(pid: u32) -> Option<Memory> {
+    let rss_kb = proc_kb(pid, "status", "VmRSS")?;
+    let procs = tree(pid);
+    let tree_pss_kb = procs
+        .iter()
+        .filter_map(|p| proc_kb(*p, "smaps_rollup", "Pss"))
+        .sum();
+    Some(Memory {
+        rss_kb,
+        tree_pss_kb,
+        procs: procs.len() as u64,
+    })
 }
 
-impl Memory {
-    /// Reads the memory of `pid` (and its descendants) now.
-    pub(crate) fn of(pid: u32) -> Option<Memory> {
-        let rss_kb = proc_kb(pid, "status", "VmRSS")?;
-        let procs = tree(pid);
-        let tree_pss_kb = procs
-            .iter()
-            .filter_map(|p| proc_kb(*p, "smaps_rollup", "Pss"))
-            .sum();
-        Some(Memory {
-            rss_kb,
-            tree_pss_kb,
-            procs: procs.len(),
-        })
-    }
-
-    /// The larger of each figure.
-    pub(crate) fn max(self, other: Memory) -> Memory {
-        Memory {
-            rss_kb: self.rss_kb.max(other.rss_kb),
-            tree_pss_kb: self.tree_pss_kb.max(other.tree_pss_kb),
-            procs: self.procs.max(other.procs),
-        }
-    }
-
-    /// As JSON fields with `prefix` (e.g. `rss_idle_kb`).
-    pub(crate) fn fields(self, prefix: &str) -> Map<String, Value> {
-        let mut m = Map::new();
-        m.insert(format!("{prefix}_rss_kb"), self.rss_kb.into());
-        m.insert(format!("{prefix}_tree_pss_kb"), self.tree_pss_kb.into());
-        m.insert(format!("{prefix}_procs"), self.procs.into());
-        m
-    }
+/// The memory of `pid` now; zero without a pid or when `/proc` cannot say.
+pub(crate) fn memory(pid: Option<u32>) -> Memory {
+    pid.and_then(memory_of).unwrap_or_default()
 }
 
 /// Samples a server's memory every 100 ms until dropped; `peak` gives the largest seen.
@@ -238,8 +221,7 @@ impl MemorySampler {
             // Bounded: at most 10 minutes of samples, whatever happens.
             for _ in 0..6000 {
                 let pid_now = pid;
-                if let Ok(Some(m)) = tokio::task::spawn_blocking(move || Memory::of(pid_now)).await
-                {
+                if let Ok(Some(m)) = tokio::task::spawn_blocking(move || memory_of(pid_now)).await {
                     let mut p = shared.lock().expect("sampler lock");
                     *p = p.max(m);
                 }
@@ -258,5 +240,46 @@ impl MemorySampler {
 impl Drop for MemorySampler {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use measurement::Load;
+
+    use super::*;
+
+    #[test]
+    fn percentiles_come_from_the_sorted_samples() {
+        let mut l = Latencies::default();
+        for us in (1..=100).rev() {
+            l.record(Duration::from_micros(us));
+        }
+        let s = l.summary().expect("samples");
+        assert_eq!((s.p50_us, s.p90_us, s.p99_us, s.max_us), (51, 90, 99, 100));
+        assert_eq!(Latencies::default().summary(), None);
+    }
+
+    #[test]
+    fn a_measurement_counts_rounds_and_keeps_the_first_error() {
+        let mut a = Tally {
+            ops: 10,
+            ..Tally::default()
+        };
+        a.error("refused");
+        let mut b = Tally {
+            ops: 5,
+            ..Tally::default()
+        };
+        b.error("reset");
+        a.merge(b);
+        let bench = Bench::ConnRate(Load {
+            addr: "127.0.0.1:1".into(),
+            concurrency: 2,
+        });
+        let m = measurement(bench, "x", a, Duration::from_millis(1500));
+        assert_eq!((m.ops, m.errors, m.rate, m.secs), (15, 2, 10.0, 1.5));
+        assert_eq!(m.first_error.as_deref(), Some("refused"));
+        assert_eq!(m.latency, None);
     }
 }

@@ -25,16 +25,16 @@
 mod codec;
 mod procs;
 mod report;
+mod results;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
-use serde_json::{Value, json};
-
 use self::procs::{Proc, listening};
+use self::results::Run;
 use crate::{Ctx, flags, run_cmd};
+use anyhow::{Context, Result, bail};
 
 /// The websockify release compared with (issue 4).
 const WEBSOCKIFY_VERSION: &str = "0.13.0";
@@ -112,7 +112,7 @@ struct Runner {
     nofile: u64,
     /// The CPUs loadgen runs on (`None`: wherever the kernel puts it).
     load_cpus: Option<String>,
-    results: Vec<Value>,
+    results: Vec<Run>,
     problems: Vec<String>,
 }
 
@@ -124,17 +124,17 @@ impl Runner {
         let limit = Duration::from_secs_f64(self.plan.secs) + Duration::from_secs(300);
         let cpus = self.load_cpus.as_deref();
         match procs::loadgen(&self.loadgen, cpus, &self.logs, args, limit) {
-            Ok(values) => {
+            Ok(measurements) => {
                 let cpu = match (cpu_before, pid.and_then(procs::cpu_ms)) {
-                    (Some(a), Some(b)) => Some(b - a),
+                    (Some(a), Some(b)) => Some(((b - a) * 10.0).round() / 10.0),
                     _ => None,
                 };
-                for mut v in values {
-                    v["target"] = json!(target);
-                    if let Some(cpu) = cpu {
-                        v["server_cpu_ms"] = json!((cpu * 10.0).round() / 10.0);
-                    }
-                    self.results.push(v);
+                for measurement in measurements {
+                    self.results.push(Run {
+                        target: target.to_owned(),
+                        server_cpu_ms: cpu,
+                        measurement,
+                    });
                 }
             }
             Err(e) => self.problems.push(format!("{target}: {e:#}")),
@@ -278,8 +278,8 @@ pub(crate) fn bench(ctx: &Ctx, args: &flags::Bench) -> Result<()> {
 
     let results_path = dir.join("results.jsonl");
     let mut raw = String::new();
-    for v in &run.results {
-        raw.push_str(&v.to_string());
+    for r in &run.results {
+        raw.push_str(&serde_json::to_string(r)?);
         raw.push('\n');
     }
     std::fs::write(&results_path, &raw)?;

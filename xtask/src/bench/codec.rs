@@ -11,6 +11,7 @@ use std::fs;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{Ctx, run_cmd};
@@ -173,8 +174,59 @@ pub(crate) fn merge(all: &mut Vec<CodecFigure>, pass: Vec<CodecFigure>) {
     }
 }
 
-/// Runs the allocation-count test and returns its JSON lines.
-pub(crate) fn allocations(ctx: &Ctx) -> Result<Vec<Value>> {
+/// What the allocation test counted for one case (one JSON line it prints).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Allocation {
+    /// Which side of the codec.
+    pub(crate) alloc: Op,
+    /// Payload bytes per frame.
+    pub(crate) frame: u64,
+    /// Bytes per read the stream was fed in (decode only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) chunk: Option<u64>,
+    /// Frames in the stream.
+    pub(crate) frames: u64,
+    /// Allocations and reallocations by `protocol`.
+    pub(crate) protocol_allocs: u64,
+    /// The same for tokio-util's `LengthDelimitedCodec`.
+    pub(crate) tokio_util_allocs: u64,
+}
+
+/// Decoding or encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Op {
+    /// Bytes to frames.
+    Decode,
+    /// Frames to bytes.
+    Encode,
+}
+
+impl Op {
+    /// As the report's table shows it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Op::Decode => "decode",
+            Op::Encode => "encode",
+        }
+    }
+}
+
+/// The allocation lines in the test's output (other lines are the test harness's).
+fn allocation_lines(stdout: &str) -> Result<Vec<Allocation>> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with(r#"{"alloc""#))
+        .map(|l| {
+            serde_json::from_str(l).with_context(|| {
+                format!("protocol/tests/allocations.rs printed a line this bench cannot read: {l}")
+            })
+        })
+        .collect()
+}
+
+/// Runs the allocation-count test and returns what it counted.
+pub(crate) fn allocations(ctx: &Ctx) -> Result<Vec<Allocation>> {
     let shown = "cargo test --release -p protocol --test allocations -- --nocapture";
     println!("xtask: $ {shown}");
     let out = ctx
@@ -198,9 +250,57 @@ pub(crate) fn allocations(ctx: &Ctx) -> Result<Vec<Value>> {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    Ok(text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v.get("alloc").is_some())
-        .collect())
+    allocation_lines(&text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_allocation_tests_lines_are_read_and_the_harness_skipped() {
+        let out = "running 2 tests\n\
+            {\"alloc\":\"decode\",\"frame\":16,\"chunk\":64,\"frames\":100,\"protocol_allocs\":103,\"tokio_util_allocs\":9}\n\
+            {\"alloc\":\"encode\",\"frame\":1024,\"frames\":256,\"protocol_allocs\":0,\"tokio_util_allocs\":1}\n\
+            test decode ... ok\n";
+        let got = allocation_lines(out).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!((got[0].alloc, got[0].chunk), (Op::Decode, Some(64)));
+        assert_eq!((got[1].alloc, got[1].chunk), (Op::Encode, None));
+        let broken = "{\"alloc\":\"decode\",\"frame\":16}";
+        assert!(
+            allocation_lines(broken).is_err(),
+            "a missing count is an error"
+        );
+    }
+
+    fn fig(who: &str, best: f64, median: f64) -> CodecFigure {
+        CodecFigure {
+            op: "decode".into(),
+            frame: "1KiB".into(),
+            chunk: "64".into(),
+            who: who.into(),
+            mib_s: best,
+            median_mib_s: median,
+            worst_pass_mib_s: best,
+        }
+    }
+
+    #[test]
+    fn passes_merge_into_best_figures_and_the_worst_pass() {
+        let mut all = Vec::new();
+        merge(
+            &mut all,
+            vec![fig("protocol", 100.0, 90.0), fig("tokio-util", 80.0, 70.0)],
+        );
+        merge(&mut all, vec![fig("protocol", 90.0, 95.0)]);
+        assert_eq!(all.len(), 2);
+        let ours = &all[0];
+        assert_eq!(
+            (ours.mib_s, ours.median_mib_s, ours.worst_pass_mib_s),
+            (100.0, 95.0, 90.0)
+        );
+        assert!((ours.spread() - 0.1).abs() < 1e-9);
+        assert_eq!(all[1].spread(), 0.0);
+    }
 }

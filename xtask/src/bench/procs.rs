@@ -15,9 +15,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use measurement::Measurement;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use serde_json::Value;
 
 /// A running server; stopped on drop.
 pub(crate) struct Proc {
@@ -185,14 +185,14 @@ pub(crate) fn pinned(cpus: Option<&str>, program: &Path) -> Command {
 }
 
 /// Runs `loadgen` with `args` (on the CPUs `cpus`, if given), waiting at most
-/// `limit`, and returns its JSON lines.
+/// `limit`, and returns its measurements (one JSON line each).
 pub(crate) fn loadgen(
     bin: &Path,
     cpus: Option<&str>,
     logs: &Path,
     args: &[String],
     limit: Duration,
-) -> Result<Vec<Value>> {
+) -> Result<Vec<Measurement>> {
     let shown = args.join(" ");
     match cpus {
         Some(list) => println!("xtask: $ taskset -c {list} loadgen {shown}"),
@@ -235,13 +235,15 @@ pub(crate) fn loadgen(
             logs.join("loadgen.err").display()
         );
     }
-    let values: Vec<Value> = lines
-        .iter()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v.get("bench").is_some())
-        .collect();
-    for v in &values {
-        println!("xtask:   {v}");
+    let mut values = Vec::new();
+    for line in lines.iter().filter(|l| l.starts_with('{')) {
+        println!("xtask:   {line}");
+        values.push(serde_json::from_str(line).with_context(|| {
+            format!(
+                "loadgen {shown} printed a line that is not a measurement; \
+                 rebuild it with xtask (`cargo build --release -p loadgen`): {line}"
+            )
+        })?);
     }
     Ok(values)
 }

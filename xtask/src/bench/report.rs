@@ -9,10 +9,11 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::Value;
+use measurement::{Demo, Hold, Measurement, Relay};
 
 use super::Plan;
-use super::codec::CodecFigure;
+use super::codec::{Allocation, CodecFigure, Op};
+use super::results::{Agg, Run, agg};
 
 /// The line that separates generated text from hand-written notes.
 const NOTES_MARKER: &str =
@@ -27,8 +28,8 @@ pub(crate) struct Report {
     pub(crate) total_secs: f64,
     pub(crate) plan: Plan,
     pub(crate) codec: Vec<CodecFigure>,
-    pub(crate) allocs: Vec<Value>,
-    pub(crate) results: Vec<Value>,
+    pub(crate) allocs: Vec<Allocation>,
+    pub(crate) results: Vec<Run>,
     pub(crate) problems: Vec<String>,
     /// The open-file limit the servers ran with.
     pub(crate) nofile: u64,
@@ -57,20 +58,6 @@ fn file_field(path: &str, key: &str) -> Option<String> {
         let (k, v) = l.split_once(':')?;
         (k.trim() == key).then(|| v.trim().to_owned())
     })
-}
-
-/// Several rounds of one comparison, combined.
-#[derive(Debug, Clone, Default)]
-struct Agg {
-    /// Operations per second over all rounds (total operations / total time).
-    rate: f64,
-    errors: u64,
-    /// Mean of the rounds' medians, µs.
-    p50: f64,
-    /// Worst of the rounds' 99th percentiles, µs.
-    p99: f64,
-    /// Server CPU time per operation, µs (both cores counted).
-    cpu_us: Option<f64>,
 }
 
 /// One codec case, both sides.
@@ -140,52 +127,20 @@ impl Verdict {
     }
 }
 
-fn num(v: &Value, key: &str) -> f64 {
-    v[key].as_f64().unwrap_or(0.0)
-}
-
-fn agg(results: &[Value], bench: &str, target: &str, concurrency: u64) -> Option<Agg> {
-    let runs: Vec<&Value> = results
-        .iter()
-        .filter(|v| {
-            v["bench"] == bench
-                && v["target"] == target
-                && v["concurrency"].as_u64() == Some(concurrency)
-        })
-        .collect();
-    if runs.is_empty() {
-        return None;
-    }
-    let ops: f64 = runs.iter().map(|v| num(v, "ops")).sum();
-    let secs: f64 = runs.iter().map(|v| num(v, "secs")).sum();
-    let cpu: Option<f64> = runs
-        .iter()
-        .map(|v| v["server_cpu_ms"].as_f64())
-        .sum::<Option<f64>>();
-    Some(Agg {
-        rate: if secs > 0.0 { ops / secs } else { 0.0 },
-        errors: runs.iter().map(|v| num(v, "errors") as u64).sum(),
-        p50: runs.iter().map(|v| num(v, "p50_us")).sum::<f64>() / runs.len() as f64,
-        p99: runs.iter().map(|v| num(v, "p99_us")).fold(0.0, f64::max),
-        cpu_us: cpu.filter(|_| ops > 0.0).map(|ms| ms * 1000.0 / ops),
-    })
-}
-
-fn one<'a>(
-    results: &'a [Value],
-    bench: &str,
-    target: &str,
-    key: &str,
-    value: &str,
-) -> Option<&'a Value> {
-    results
-        .iter()
-        .find(|v| v["bench"] == bench && v["target"] == target && v[key] == value)
-}
-
 /// KiB (as /proc reports) to MB (10^6 bytes).
-fn mb(kib: f64) -> f64 {
-    kib * 1024.0 / 1e6
+fn mb(kib: u64) -> f64 {
+    kib as f64 * 1024.0 / 1e6
+}
+
+/// Server RSS growth per opened bridge session, bytes.
+fn per_session(relay: &Relay) -> f64 {
+    relay.open.rss_kb.saturating_sub(relay.before.rss_kb) as f64 * 1024.0
+        / relay.opened.max(1) as f64
+}
+
+/// Microseconds, or `n/a` where no operation completed.
+fn us(v: Option<f64>) -> String {
+    v.map_or_else(|| "n/a".into(), |v| format!("{v:.0} µs"))
 }
 
 fn mark(ok: Option<bool>) -> &'static str {
@@ -302,11 +257,11 @@ impl Report {
         let mut worst_extra = 0i64;
         let mut encode_allocs = 0u64;
         for a in &self.allocs {
-            let ours = a["protocol_allocs"].as_i64().unwrap_or(0);
-            if a["alloc"] == "decode" {
-                worst_extra = worst_extra.max(ours - a["frames"].as_i64().unwrap_or(0));
-            } else {
-                encode_allocs += ours as u64;
+            match a.alloc {
+                Op::Decode => {
+                    worst_extra = worst_extra.max(a.protocol_allocs as i64 - a.frames as i64)
+                }
+                Op::Encode => encode_allocs += a.protocol_allocs,
             }
         }
         // The test allows one allocation per frame plus 40 for the decoder itself.
@@ -318,8 +273,13 @@ impl Report {
         ))
     }
 
-    fn hold(&self, kind: &str) -> Option<&Value> {
-        one(&self.results, "hold", "socket-lab", "kind", kind)
+    /// socket-lab's hold run for `kind`.
+    fn hold(&self, kind: Demo) -> Option<&Hold> {
+        self.results
+            .iter()
+            .filter(|r| r.target == "socket-lab")
+            .filter_map(Run::hold)
+            .find(|h| h.kind == kind)
     }
 
     /// The target suffix the relay goals are judged on: the isolated runs if
@@ -328,14 +288,16 @@ impl Report {
         let isolated = self
             .results
             .iter()
-            .any(|v| v["bench"] == "relay" && v["target"] == "socket-lab-isolated");
+            .any(|r| r.is("relay", "socket-lab-isolated"));
         if isolated { "-isolated" } else { "" }
     }
 
-    fn big_relay(&self) -> Option<&Value> {
+    /// The scale test's relay: many sessions on a fresh socket-lab.
+    fn big_relay(&self) -> Option<(&Measurement, &Relay)> {
         self.results
             .iter()
-            .find(|v| v["bench"] == "relay" && v["target"] == "socket-lab-scale")
+            .filter(|r| r.target == "socket-lab-scale")
+            .find_map(|r| Some((&r.measurement, r.relay()?)))
     }
 
     fn goals(&self) -> Vec<Goal> {
@@ -451,27 +413,24 @@ impl Report {
                 ok: x.map(|x| x > 1.0),
             });
         }
-        for kind in ["uppercase", "framed"] {
+        for (kind, name) in [(Demo::Uppercase, "uppercase"), (Demo::Framed, "framed")] {
             let what = format!(
-                "{} idle `{kind}` connections: server RSS ≤ 100 MB and every one answered",
+                "{} idle `{name}` connections: server RSS ≤ 100 MB and every one answered",
                 self.plan.hold
             );
             goals.push(match self.hold(kind) {
-                Some(v) => {
-                    let held = num(v, "held_rss_kb");
-                    let answered = num(v, "answered") as usize;
-                    Goal {
-                        what,
-                        measured: format!(
-                            "{:.1} MB RSS holding {} ({:.1} KB each); {answered} of {} answered",
-                            mb(held),
-                            num(v, "opened"),
-                            num(v, "bytes_per_conn") / 1000.0,
-                            self.plan.hold
-                        ),
-                        ok: Some(mb(held) <= 100.0 && answered == self.plan.hold),
-                    }
-                }
+                Some(h) => Goal {
+                    what,
+                    measured: format!(
+                        "{:.1} MB RSS holding {} ({:.1} KB each); {} of {} answered",
+                        mb(h.held.rss_kb),
+                        h.opened,
+                        h.bytes_per_conn / 1000.0,
+                        h.answered,
+                        self.plan.hold
+                    ),
+                    ok: Some(mb(h.held.rss_kb) <= 100.0 && h.answered == self.plan.hold as u64),
+                },
                 None => Goal {
                     what,
                     measured: "not measured".into(),
@@ -484,21 +443,19 @@ impl Report {
             self.plan.sessions
         );
         goals.push(match self.big_relay() {
-            Some(v) => Goal {
+            Some((m, relay)) => Goal {
                 what,
                 measured: format!(
                     "{} opened, {} round trips, {} errors; server RSS {:.1} MB idle → {:.1} MB with all open → {:.1} MB peak",
-                    num(v, "opened"),
-                    num(v, "ops"),
-                    num(v, "errors"),
-                    mb(num(v, "before_rss_kb")),
-                    mb(num(v, "open_rss_kb")),
-                    mb(num(v, "peak_rss_kb"))
+                    relay.opened,
+                    m.ops,
+                    m.errors,
+                    mb(relay.before.rss_kb),
+                    mb(relay.open.rss_kb),
+                    mb(relay.peak.rss_kb)
                 ),
                 ok: Some(
-                    num(v, "errors") == 0.0
-                        && num(v, "opened") as usize == self.plan.sessions
-                        && num(v, "ops") > 0.0,
+                    m.errors == 0 && relay.opened == self.plan.sessions as u64 && m.ops > 0,
                 ),
             },
             None => Goal {
@@ -546,7 +503,7 @@ impl Report {
         });
         for sessions in [1, 32] {
             let latency = |pair: (Option<Agg>, Option<Agg>)| match pair {
-                (Some(a), Some(b)) => Some((a.p99, b.p50)),
+                (Some(a), Some(b)) => a.p99.zip(b.p50),
                 _ => None,
             };
             let judged_lat = latency(relay_pair(judged, sessions));
@@ -554,8 +511,9 @@ impl Report {
                 String::new,
                 |f| {
                     format!(
-                        " (copy-only floor in the same place: p50 {:.0}, p99 {:.0} µs)",
-                        f.p50, f.p99
+                        " (copy-only floor in the same place: p50 {}, p99 {})",
+                        us(f.p50),
+                        us(f.p99)
                     )
                 },
             );
@@ -723,13 +681,12 @@ impl Report {
                 let _ = writeln!(
                     o,
                     "| {} | {} B | {} | {} | {} | {} |",
-                    a["alloc"].as_str().unwrap_or_default(),
-                    a["frame"],
-                    a.get("chunk")
-                        .map_or_else(|| "-".to_owned(), |c| c.to_string()),
-                    a["frames"],
-                    a["protocol_allocs"],
-                    a["tokio_util_allocs"]
+                    a.alloc.name(),
+                    a.frame,
+                    a.chunk.map_or_else(|| "-".to_owned(), |c| c.to_string()),
+                    a.frames,
+                    a.protocol_allocs,
+                    a.tokio_util_allocs
                 );
             }
             let _ = writeln!(
@@ -822,27 +779,27 @@ impl Report {
             for sessions in [1, 32] {
                 for name in ["socket-lab", "websockify", "relay-floor"] {
                     let target = format!("{name}{suffix}");
-                    let runs: Vec<&Value> = r
+                    let runs: Vec<&Relay> = r
                         .iter()
-                        .filter(|v| {
-                            v["bench"] == "relay"
-                                && v["target"] == target.as_str()
-                                && v["concurrency"].as_u64() == Some(sessions)
-                        })
+                        .filter(|run| run.target == target)
+                        .filter_map(Run::relay)
+                        .filter(|relay| relay.concurrency == sessions)
                         .collect();
                     if runs.is_empty() {
                         continue;
                     }
+                    // websockify forks per session: count the whole tree, shared pages once.
                     let mem = runs
                         .iter()
-                        .map(|v| {
+                        .map(|relay| {
                             if name == "websockify" {
-                                num(v, "peak_tree_pss_kb")
+                                relay.peak.tree_pss_kb
                             } else {
-                                num(v, "peak_rss_kb")
+                                relay.peak.rss_kb
                             }
                         })
-                        .fold(0.0, f64::max);
+                        .max()
+                        .unwrap_or(0);
                     let a = agg(r, "relay", &target, sessions);
                     let mut line = String::new();
                     let shown = if name == "relay-floor" {
@@ -883,44 +840,44 @@ impl Report {
             o,
             "| demo | held | answered | RSS before | RSS holding | per connection | opening took | answering took |\n|---|---|---|---|---|---|---|---|"
         );
-        for kind in ["uppercase", "framed"] {
-            if let Some(v) = self.hold(kind) {
+        for (kind, name) in [(Demo::Uppercase, "uppercase"), (Demo::Framed, "framed")] {
+            if let Some(h) = self.hold(kind) {
                 let _ = writeln!(
                     o,
-                    "| `{kind}` | {} | {} | {:.1} MB | {:.1} MB | {:.1} KB | {:.1} s | {:.2} s |",
-                    num(v, "opened"),
-                    num(v, "answered"),
-                    mb(num(v, "before_rss_kb")),
-                    mb(num(v, "held_rss_kb")),
-                    num(v, "bytes_per_conn") / 1000.0,
-                    num(v, "open_secs"),
-                    num(v, "answer_secs")
+                    "| `{name}` | {} | {} | {:.1} MB | {:.1} MB | {:.1} KB | {:.1} s | {:.2} s |",
+                    h.opened,
+                    h.answered,
+                    mb(h.before.rss_kb),
+                    mb(h.held.rss_kb),
+                    h.bytes_per_conn / 1000.0,
+                    h.open_secs,
+                    h.answer_secs
                 );
             }
         }
-        if let Some(v) = self.big_relay() {
-            let per = (num(v, "open_rss_kb") - num(v, "before_rss_kb")) * 1024.0
-                / num(v, "opened").max(1.0);
+        if let Some((m, relay)) = self.big_relay() {
+            let per = per_session(relay);
             let _ = writeln!(
                 o,
                 "\n{} bridge sessions (each a WebSocket plus a TCP connection to the echo server), then all \
-                 relaying 128-byte messages for {} s: {} opened, {} round trips ({:.0}/s), {} errors, \
-                 p50 {} µs, p99 {} µs. Server RSS {:.1} MB before, {:.1} MB with every session open \
+                 relaying {}-byte messages for {} s: {} opened, {} round trips ({:.0}/s), {} errors, \
+                 p50 {}, p99 {}. Server RSS {:.1} MB before, {:.1} MB with every session open \
                  ({:.1} KB per session), {:.1} MB at the peak of relaying.\n",
                 self.plan.sessions,
+                relay.size,
                 self.plan.secs,
-                num(v, "opened"),
-                num(v, "ops"),
-                num(v, "rate"),
-                num(v, "errors"),
-                num(v, "p50_us"),
-                num(v, "p99_us"),
-                mb(num(v, "before_rss_kb")),
-                mb(num(v, "open_rss_kb")),
+                relay.opened,
+                m.ops,
+                m.rate,
+                m.errors,
+                us(m.latency.map(|l| f64::from(l.p50_us))),
+                us(m.latency.map(|l| f64::from(l.p99_us))),
+                mb(relay.before.rss_kb),
+                mb(relay.open.rss_kb),
                 per / 1000.0,
-                mb(num(v, "peak_rss_kb"))
+                mb(relay.peak.rss_kb)
             );
-            if let Some(e) = v["first_error"].as_str() {
+            if let Some(e) = &m.first_error {
                 let _ = writeln!(o, "First error: `{e}`\n");
             }
         }
@@ -974,16 +931,18 @@ impl Report {
         }
         let errors: Vec<String> = r
             .iter()
-            .filter_map(|v| {
-                let conc = v["concurrency"]
-                    .as_u64()
+            .filter_map(|run| {
+                let m = &run.measurement;
+                let conc = m
+                    .bench
+                    .concurrency()
                     .map_or_else(String::new, |c| format!(" ×{c}"));
                 Some(format!(
                     "- {} {}{conc}: {} errors, first: `{}`",
-                    v["bench"].as_str()?,
-                    v["target"].as_str()?,
-                    v["errors"],
-                    v["first_error"].as_str()?
+                    m.bench.name(),
+                    run.target,
+                    m.errors,
+                    m.first_error.as_deref()?
                 ))
             })
             .collect();
@@ -999,8 +958,12 @@ impl Report {
             o,
             "<details><summary>Raw loadgen results (one JSON line per measurement)</summary>\n\n```json"
         );
-        for v in r {
-            let _ = writeln!(o, "{v}");
+        for run in r {
+            let _ = writeln!(
+                o,
+                "{}",
+                serde_json::to_string(run).unwrap_or_else(|e| format!("(unprintable: {e})"))
+            );
         }
         let _ = writeln!(o, "```\n\n</details>\n");
 
@@ -1023,12 +986,10 @@ impl Report {
     fn scaling(&self, o: &mut String) {
         let r = &self.results;
         let _ = writeln!(o, "## How it scales (numbers from this run)\n");
-        let upper = self.hold("uppercase");
-        let framed = self.hold("framed");
-        let per = |v: Option<&Value>| v.map_or(0.0, |v| num(v, "bytes_per_conn"));
-        let session = self.big_relay().map(|v| {
-            (num(v, "open_rss_kb") - num(v, "before_rss_kb")) * 1024.0 / num(v, "opened").max(1.0)
-        });
+        let upper = self.hold(Demo::Uppercase);
+        let framed = self.hold(Demo::Framed);
+        let per = |h: Option<&Hold>| h.map_or(0.0, |h| h.bytes_per_conn);
+        let session = self.big_relay().map(|(_, relay)| per_session(relay));
         let _ = writeln!(
             o,
             "- **Cost per connection.** An idle `uppercase` connection costs the server {:.1} KB of \
@@ -1132,10 +1093,10 @@ fn row(o: &mut String, name: &str, a: Option<Agg>) {
     let _ = match a {
         Some(a) => writeln!(
             o,
-            "| {name} | {:.0} | {:.0} µs | {:.0} µs | {} | {} |",
+            "| {name} | {:.0} | {} | {} | {} | {} |",
             a.rate,
-            a.p50,
-            a.p99,
+            us(a.p50),
+            us(a.p99),
             a.errors,
             a.cpu_us
                 .map_or_else(|| "n/a".into(), |c| format!("{c:.1} µs"))
@@ -1157,4 +1118,295 @@ fn modified(path: &Path) -> Option<String> {
         "date",
         &["-u", "-d", &format!("@{secs}"), "+%Y-%m-%d %H:%M UTC"],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use measurement::{Bench, Bridge, Demo};
+
+    use super::super::results::fixtures::{hold, load, measurement, relay, run};
+    use super::*;
+
+    fn plan() -> Plan {
+        Plan {
+            quick: true,
+            secs: 1.0,
+            rounds: 1,
+            hold: 100,
+            sessions: 50,
+            criterion: (0.2, 0.3),
+            codec_passes: 2,
+            out: PathBuf::from("unused"),
+        }
+    }
+
+    /// A report over `results` and `codec`, with nothing built on disk.
+    fn report(results: Vec<Run>, codec: Vec<CodecFigure>) -> Report {
+        let nowhere = std::env::temp_dir().join("socket-lab-report-test-nothing-here");
+        Report {
+            date: "today".into(),
+            command: "cargo xtask bench --quick".into(),
+            build_secs: 1.0,
+            codec_secs: 1.0,
+            total_secs: 3.0,
+            plan: plan(),
+            codec,
+            allocs: Vec::new(),
+            results,
+            problems: Vec::new(),
+            nofile: 20_000,
+            nofile_hard: "20000".into(),
+            websockify: Some("0.13.0".into()),
+            isolation: None,
+            root: nowhere.clone(),
+            target: nowhere,
+        }
+    }
+
+    fn goal<'a>(goals: &'a [Goal], starts: &str) -> &'a Goal {
+        goals
+            .iter()
+            .find(|g| g.what.starts_with(starts))
+            .unwrap_or_else(|| panic!("no goal starting {starts:?}"))
+    }
+
+    /// One side of a decode case: its best and worst pass, MiB/s.
+    fn decode(frame: &str, who: &str, best: f64, worst: f64) -> CodecFigure {
+        CodecFigure {
+            op: "decode".into(),
+            frame: frame.into(),
+            chunk: "64".into(),
+            who: who.into(),
+            mib_s: best,
+            median_mib_s: best,
+            worst_pass_mib_s: worst,
+        }
+    }
+
+    fn case(ours: f64, theirs: f64, noise: f64) -> CodecCase {
+        CodecCase {
+            frame: "1KiB".into(),
+            chunk: "64".into(),
+            ours,
+            theirs,
+            medians: 1.0,
+            noise,
+        }
+    }
+
+    #[test]
+    fn a_codec_case_within_its_noise_is_neither_faster_nor_slower() {
+        assert_eq!(case(100.0, 100.0, 0.0).verdict(), Verdict::Faster);
+        assert_eq!(case(95.0, 100.0, 0.06).verdict(), Verdict::WithinNoise);
+        assert_eq!(case(95.0, 100.0, 0.04).verdict(), Verdict::Slower);
+        assert_eq!(case(90.0, 100.0, 0.0).verdict().mark(), "✗");
+    }
+
+    #[test]
+    fn the_codec_goal_shows_a_slower_case_before_a_lower_one_within_noise() {
+        let codec = vec![
+            // 16B: 0.90×, but the same code moved 20 % between passes: ≈.
+            decode("16B", "protocol", 90.0, 72.0),
+            decode("16B", "tokio-util", 100.0, 100.0),
+            // 1KiB: 0.97×, steady: ✗.
+            decode("1KiB", "protocol", 97.0, 97.0),
+            decode("1KiB", "tokio-util", 100.0, 100.0),
+        ];
+        let goals = report(Vec::new(), codec.clone()).goals();
+        let g = goal(&goals, "codec: decode");
+        assert_eq!(g.ok, Some(false));
+        assert!(
+            g.measured.starts_with("worst 0.97× (1KiB frames"),
+            "{}",
+            g.measured
+        );
+
+        let goals = report(Vec::new(), codec[..2].to_vec()).goals();
+        let g = goal(&goals, "codec: decode");
+        assert_eq!(g.ok, Some(true), "within noise counts as met");
+        assert!(g.measured.contains(": ≈, 10.0 % under"), "{}", g.measured);
+        assert_eq!(goal(&goals, "codec: encode").ok, None, "not measured");
+    }
+
+    fn conn_rate(target: &str, ops: u64) -> Run {
+        run(
+            target,
+            Some(100.0),
+            measurement(Bench::ConnRate(load(32)), ops, 1.0, 100, 200),
+        )
+    }
+
+    #[test]
+    fn uppercase_is_judged_against_nine_tenths_of_the_floor() {
+        let results = vec![conn_rate("socket-lab", 900), conn_rate("tokio-floor", 1000)];
+        let goals = report(results, Vec::new()).goals();
+        let g = goal(&goals, "`uppercase` conn/s (32 clients)");
+        assert_eq!(g.ok, Some(true));
+        assert_eq!(g.measured, "900/s vs 1000/s: 0.90×");
+
+        let results = vec![conn_rate("socket-lab", 899), conn_rate("tokio-floor", 1000)];
+        let goals = report(results, Vec::new()).goals();
+        assert_eq!(goal(&goals, "`uppercase` conn/s (32").ok, Some(false));
+        assert_eq!(
+            goal(&goals, "`uppercase` conn/s vs").ok,
+            None,
+            "Python is shown, not judged"
+        );
+    }
+
+    fn relaying(target: &str, bridge: Bridge, sessions: u64, ops: u64, p50: u32, p99: u32) -> Run {
+        run(
+            target,
+            Some(1000.0),
+            measurement(
+                Bench::Relay(relay(bridge, sessions, [6000, 6500, 7000])),
+                ops,
+                1.0,
+                p50,
+                p99,
+            ),
+        )
+    }
+
+    #[test]
+    fn the_bridge_is_judged_on_the_isolated_runs_when_there_are_any() {
+        let shared = vec![
+            relaying("socket-lab", Bridge::SocketLab, 32, 2000, 300, 900),
+            relaying("websockify", Bridge::Websockify, 32, 1000, 1000, 3000),
+        ];
+        let goals = report(shared.clone(), Vec::new()).goals();
+        let g = goal(&goals, "bridge relay at 32 sessions ≥ 4×");
+        assert_eq!(g.ok, Some(false), "2× shared");
+        assert!(!g.what.contains("isolated"), "{}", g.what);
+        assert_eq!(
+            goal(&goals, "bridge round trip, 32 sessions").ok,
+            Some(true)
+        );
+        assert_eq!(goal(&goals, "bridge round trip, 1 session").ok, None);
+
+        let mut both = shared;
+        both.push(relaying(
+            "socket-lab-isolated",
+            Bridge::SocketLab,
+            32,
+            5000,
+            200,
+            1100,
+        ));
+        both.push(relaying(
+            "websockify-isolated",
+            Bridge::Websockify,
+            32,
+            1000,
+            1000,
+            3000,
+        ));
+        let goals = report(both, Vec::new()).goals();
+        let g = goal(&goals, "bridge relay at 32 sessions ≥ 4×");
+        assert_eq!(g.ok, Some(true), "5× isolated");
+        assert!(g.what.contains("isolated"), "{}", g.what);
+        assert!(
+            g.measured
+                .ends_with("sharing every CPU with the load generator: 2.00×"),
+            "{}",
+            g.measured
+        );
+        assert_eq!(
+            goal(&goals, "bridge round trip, 32 sessions").ok,
+            Some(false),
+            "isolated p99 1100 µs is over websockify's median of 1000 µs"
+        );
+    }
+
+    fn held(kind: Demo, answered: u64, held_kb: u64) -> Run {
+        run(
+            "socket-lab",
+            None,
+            measurement(
+                Bench::Hold(hold(kind, 100, answered, held_kb)),
+                answered,
+                0.5,
+                50,
+                90,
+            ),
+        )
+    }
+
+    #[test]
+    fn every_held_connection_must_answer_within_the_memory_budget() {
+        let results = vec![
+            held(Demo::Uppercase, 100, 20_000),
+            held(Demo::Framed, 99, 20_000),
+        ];
+        let goals = report(results, Vec::new()).goals();
+        let upper = goal(&goals, "100 idle `uppercase`");
+        assert_eq!(upper.ok, Some(true));
+        assert!(
+            upper.measured.starts_with("20.5 MB RSS holding 100"),
+            "{}",
+            upper.measured
+        );
+        assert_eq!(
+            goal(&goals, "100 idle `framed`").ok,
+            Some(false),
+            "one unanswered"
+        );
+
+        let results = vec![held(Demo::Uppercase, 100, 100_000)];
+        let goals = report(results, Vec::new()).goals();
+        assert_eq!(
+            goal(&goals, "100 idle `uppercase`").ok,
+            Some(false),
+            "102 MB"
+        );
+        let framed = goal(&goals, "100 idle `framed`");
+        assert_eq!(
+            (framed.ok, framed.measured.as_str()),
+            (Some(false), "not measured")
+        );
+    }
+
+    #[test]
+    fn the_scale_relay_needs_every_session_and_no_error() {
+        let mut big = relaying("socket-lab-scale", Bridge::SocketLab, 50, 5000, 100, 300);
+        let goals = report(vec![big.clone()], Vec::new()).goals();
+        assert_eq!(goal(&goals, "50 bridge sessions").ok, Some(true));
+        big.measurement.errors = 1;
+        let goals = report(vec![big.clone()], Vec::new()).goals();
+        assert_eq!(goal(&goals, "50 bridge sessions").ok, Some(false));
+        let goals = report(Vec::new(), Vec::new()).goals();
+        assert_eq!(
+            goal(&goals, "50 bridge sessions").ok,
+            Some(false),
+            "not measured"
+        );
+        assert_eq!(goal(&goals, "labs (wasm + JS)").ok, None, "dist/ not built");
+    }
+
+    #[test]
+    fn the_notes_below_the_marker_are_carried_over() {
+        let r = report(
+            vec![
+                conn_rate("socket-lab", 900),
+                held(Demo::Framed, 100, 20_000),
+            ],
+            Vec::new(),
+        );
+        let previous = format!("old figures\n{NOTES_MARKER}\n\n## Notes\n\nkept by hand\n");
+        let text = r.render(&previous);
+        assert!(text.starts_with("# Benchmarks"));
+        assert!(!text.contains("old figures"));
+        assert!(
+            text.contains("| socket-lab `uppercase` | 900 | 100 µs | 200 µs | 0 | 111.1 µs |"),
+            "{text}"
+        );
+        let (_, notes) = text.split_once(NOTES_MARKER).expect("the marker");
+        assert_eq!(notes, "\n## Notes\n\nkept by hand\n");
+
+        let fresh = r.render("");
+        assert!(
+            fresh.ends_with("`cargo xtask bench` keeps it.)\n"),
+            "{fresh}"
+        );
+    }
 }
