@@ -3,7 +3,8 @@
 //! These machines are noisy, so absolute figures alone mean little: every
 //! measurement here runs next to the peer a user would otherwise pick, on the
 //! same machine, in the same minute, driven by the same load generator
-//! (`loadgen/`), and the report gives ratios against the goals of issue 7:
+//! (`loadgen/`), and the report gives ratios against goals (its Goals table,
+//! `bench/report.rs`):
 //!
 //! 1. codec: `protocol`'s framing vs tokio-util's `LengthDelimitedCodec`
 //!    (criterion, `protocol/benches/codec.rs`) and the allocation count;
@@ -36,7 +37,7 @@ use self::results::Run;
 use crate::{Ctx, flags, run_cmd};
 use anyhow::{Context, Result, bail};
 
-/// The websockify release compared with (issue 4).
+/// The websockify release compared with, pinned so that runs stay comparable.
 const WEBSOCKIFY_VERSION: &str = "0.13.0";
 
 /// The open-file limit asked for; the hard limit may allow less.
@@ -202,7 +203,8 @@ impl Runner {
     }
 }
 
-fn s(v: &str) -> String {
+/// One loadgen argument, owned.
+fn arg(v: &str) -> String {
     v.to_owned()
 }
 
@@ -392,15 +394,15 @@ fn side_by_side(run: &mut Runner, websockify: Option<&PathBuf>) -> Result<()> {
             ("python", &py_upper_addr, py_upper.pid()),
         ] {
             let args = vec![
-                s("conn-rate"),
-                s("--addr"),
+                arg("conn-rate"),
+                arg("--addr"),
                 addr.clone(),
-                s("--clients"),
-                s("32"),
-                s("--secs"),
+                arg("--clients"),
+                arg("32"),
+                arg("--secs"),
                 secs.clone(),
-                s("--label"),
-                s(target),
+                arg("--label"),
+                arg(target),
             ];
             run.measure(target, Some(pid), &args);
         }
@@ -412,15 +414,15 @@ fn side_by_side(run: &mut Runner, websockify: Option<&PathBuf>) -> Result<()> {
                 ("python", &py_framed_addr, py_framed.pid()),
             ] {
                 let args = vec![
-                    s("framed-rtt"),
-                    s("--addr"),
+                    arg("framed-rtt"),
+                    arg("--addr"),
                     addr.clone(),
-                    s("--conns"),
-                    s(conns),
-                    s("--secs"),
+                    arg("--conns"),
+                    arg(conns),
+                    arg("--secs"),
                     secs.clone(),
-                    s("--label"),
-                    s(target),
+                    arg("--label"),
+                    arg(target),
                 ];
                 run.measure(target, Some(pid), &args);
             }
@@ -546,40 +548,40 @@ fn relay_rounds(
     for _ in 0..run.plan.rounds {
         for sessions in ["1", "32"] {
             let ours = vec![
-                s("relay"),
-                s("--bridge"),
-                s("socket-lab"),
-                s("--url"),
+                arg("relay"),
+                arg("--bridge"),
+                arg("socket-lab"),
+                arg("--url"),
                 format!("ws://{}/ws", lab.http),
-                s("--origin"),
+                arg("--origin"),
                 format!("http://{}", lab.http),
-                s("--target"),
+                arg("--target"),
                 echo.to_owned(),
-                s("--sessions"),
-                s(sessions),
-                s("--secs"),
+                arg("--sessions"),
+                arg(sessions),
+                arg("--secs"),
                 secs.clone(),
-                s("--server-pid"),
+                arg("--server-pid"),
                 lab.proc.pid().to_string(),
-                s("--label"),
+                arg("--label"),
                 ours_name.clone(),
             ];
             run.measure(&ours_name, Some(lab.proc.pid()), &ours);
             for peer in peers {
                 let name = format!("{}{suffix}", peer.name);
                 let theirs = vec![
-                    s("relay"),
-                    s("--bridge"),
-                    s("websockify"),
-                    s("--url"),
+                    arg("relay"),
+                    arg("--bridge"),
+                    arg("websockify"),
+                    arg("--url"),
                     format!("ws://127.0.0.1:{}/", peer.port),
-                    s("--sessions"),
-                    s(sessions),
-                    s("--secs"),
+                    arg("--sessions"),
+                    arg(sessions),
+                    arg("--secs"),
                     secs.clone(),
-                    s("--server-pid"),
+                    arg("--server-pid"),
                     peer.proc.pid().to_string(),
-                    s("--label"),
+                    arg("--label"),
                     name.clone(),
                 ];
                 run.measure(&name, Some(peer.proc.pid()), &theirs);
@@ -653,17 +655,17 @@ fn scale(run: &mut Runner) -> Result<()> {
         let lab = run.socket_lab("socket-lab-hold-uppercase", &echo_addr)?;
         let pid = lab.proc.pid();
         let args = vec![
-            s("hold"),
-            s("--addr"),
+            arg("hold"),
+            arg("--addr"),
             lab.uppercase.clone(),
-            s("--kind"),
-            s("uppercase"),
-            s("--conns"),
+            arg("--kind"),
+            arg("uppercase"),
+            arg("--conns"),
             hold.clone(),
-            s("--server-pid"),
+            arg("--server-pid"),
             pid.to_string(),
-            s("--label"),
-            s("socket-lab"),
+            arg("--label"),
+            arg("socket-lab"),
         ];
         run.measure("socket-lab", Some(pid), &args);
     }
@@ -671,23 +673,23 @@ fn scale(run: &mut Runner) -> Result<()> {
         let lab = run.socket_lab("socket-lab-sessions", &echo_addr)?;
         let pid = lab.proc.pid();
         let args = vec![
-            s("relay"),
-            s("--bridge"),
-            s("socket-lab"),
-            s("--url"),
+            arg("relay"),
+            arg("--bridge"),
+            arg("socket-lab"),
+            arg("--url"),
             format!("ws://{}/ws", lab.http),
-            s("--origin"),
+            arg("--origin"),
             format!("http://{}", lab.http),
-            s("--target"),
+            arg("--target"),
             echo_addr.clone(),
-            s("--sessions"),
+            arg("--sessions"),
             run.plan.sessions.to_string(),
-            s("--secs"),
+            arg("--secs"),
             run.secs(),
-            s("--server-pid"),
+            arg("--server-pid"),
             pid.to_string(),
-            s("--label"),
-            s("socket-lab-scale"),
+            arg("--label"),
+            arg("socket-lab-scale"),
         ];
         run.measure("socket-lab-scale", Some(pid), &args);
     }
@@ -695,17 +697,17 @@ fn scale(run: &mut Runner) -> Result<()> {
         let lab = run.socket_lab("socket-lab-hold-framed", &echo_addr)?;
         let pid = lab.proc.pid();
         let args = vec![
-            s("hold"),
-            s("--addr"),
+            arg("hold"),
+            arg("--addr"),
             lab.framed.clone(),
-            s("--kind"),
-            s("framed"),
-            s("--conns"),
+            arg("--kind"),
+            arg("framed"),
+            arg("--conns"),
             hold,
-            s("--server-pid"),
+            arg("--server-pid"),
             pid.to_string(),
-            s("--label"),
-            s("socket-lab"),
+            arg("--label"),
+            arg("socket-lab"),
         ];
         run.measure("socket-lab", Some(pid), &args);
     }

@@ -387,7 +387,7 @@ impl Report {
             .zip(python.as_ref())
             .and_then(|(a, b)| ratio(a.rate, b.rate));
         goals.push(Goal {
-            what: "`uppercase` conn/s vs the notes' Python ThreadingTCPServer (no goal; the issue saw the floor at ≈ 6× Python)".into(),
+            what: "`uppercase` conn/s vs the notes' Python ThreadingTCPServer (no goal: shown for scale, beside the floor)".into(),
             measured: format!(
                 "{} vs {}: {} (floor vs Python: {})",
                 rate(&ours),
