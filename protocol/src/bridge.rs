@@ -129,6 +129,10 @@ pub struct Limits {
     pub max_message: usize,
     /// A session with no traffic for this long is closed, in seconds.
     pub idle_timeout_secs: u64,
+    /// How long the `auth` demo waits for the 32-byte answer, in
+    /// milliseconds (so a lab can count down the real deadline).
+    #[serde(default)]
+    pub handshake_timeout_ms: u64,
 }
 
 /// Control messages from the server (JSON text frames).
@@ -392,6 +396,7 @@ mod tests {
                 sockets_per_session: 8,
                 max_message: 65536,
                 idle_timeout_secs: 300,
+                handshake_timeout_ms: 10_000,
             },
         });
         round_trip_server(ServerMsg::Opened {

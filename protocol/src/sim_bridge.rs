@@ -190,6 +190,7 @@ impl SimBridge {
                 sockets_per_session: SOCKETS_PER_SESSION,
                 max_message: 1 << 20,
                 idle_timeout_secs: 600,
+                handshake_timeout_ms: self.settings.handshake_timeout_us / 1000,
             },
         }
     }

@@ -14,7 +14,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use protocol::bridge::{self, ClientMsg, ClosedBy, DemoInfo, ServerMsg, SocketId};
+use protocol::bridge::{self, ClientMsg, ClosedBy, DemoInfo, Limits, ServerMsg, SocketId};
 use protocol::events::ServerEvent;
 use protocol::sim_bridge::{Network, SimBridge, ToPage};
 use wasm_bindgen::JsCast;
@@ -77,7 +77,9 @@ struct Sim {
     bridge: SimBridge,
     /// `Date.now()` when the simulation started: its time zero.
     epoch_ms: f64,
-    timer: Option<(i32, Closure<dyn FnMut()>)>,
+    /// The pending wake-up: its id, its callback, and when it is due
+    /// (`Date.now()` ms).
+    timer: Option<(i32, Closure<dyn FnMut()>, f64)>,
 }
 
 impl Sim {
@@ -120,6 +122,7 @@ struct Inner {
     sim: Option<Sim>,
     mode: Mode,
     demos: Vec<DemoInfo>,
+    limits: Option<Limits>,
     next_sock: SocketId,
     sockets: HashMap<SocketId, SockHandler>,
     events: Vec<(u32, EventHandler)>,
@@ -174,6 +177,7 @@ impl Bridge {
                 sim: None,
                 mode: Mode::Connecting,
                 demos: Vec::new(),
+                limits: None,
                 next_sock: 1,
                 sockets: HashMap::new(),
                 events: Vec::new(),
@@ -401,8 +405,12 @@ impl Bridge {
         let Some(window) = web_sys::window() else {
             return;
         };
-        if self.inner.borrow().sim.is_none() {
-            return;
+        let due = js_sys::Date::now() + delay_ms.max(0.0);
+        match self.inner.borrow().sim.as_ref() {
+            None => return,
+            // An earlier wake-up is already set: it will look again then.
+            Some(sim) if sim.timer.as_ref().is_some_and(|(_, _, at)| *at <= due) => return,
+            Some(_) => {}
         }
         let b = self.clone();
         let tick = Closure::<dyn FnMut()>::new(move || b.pump());
@@ -412,10 +420,13 @@ impl Bridge {
         ) else {
             return;
         };
-        let mut inner = self.inner.borrow_mut();
-        if let Some(sim) = inner.sim.as_mut()
-            && let Some((old, _)) = sim.timer.replace((id, tick))
-        {
+        let old = self
+            .inner
+            .borrow_mut()
+            .sim
+            .as_mut()
+            .and_then(|sim| sim.timer.replace((id, tick, due)));
+        if let Some((old, _, _)) = old {
             window.clear_timeout_with_handle(old);
         }
     }
@@ -423,7 +434,15 @@ impl Bridge {
     /// Delivers what the in-page bridge has for the page now, then sleeps
     /// until its next deadline.
     fn pump(&self) {
-        let (due, next) = {
+        // The wake-up that is running now is spent (its callback is freed
+        // when this function returns, after the call).
+        let _spent = self
+            .inner
+            .borrow_mut()
+            .sim
+            .as_mut()
+            .and_then(|sim| sim.timer.take());
+        let due = {
             let mut inner = self.inner.borrow_mut();
             let Some(sim) = inner.sim.as_mut() else {
                 return;
@@ -434,11 +453,7 @@ impl Bridge {
             while let Some(x) = sim.bridge.poll(now) {
                 due.push(x);
             }
-            let next = sim
-                .bridge
-                .poll_timeout()
-                .map(|t| t.saturating_sub(now) as f64 / 1000.0);
-            (due, next)
+            due
         };
         for x in due {
             match x {
@@ -450,6 +465,16 @@ impl Bridge {
                 }
             }
         }
+        // After the handlers: what they sent may have moved the next deadline.
+        let next = {
+            let inner = self.inner.borrow();
+            inner.sim.as_ref().and_then(|sim| {
+                let now = sim.now_us();
+                sim.bridge
+                    .poll_timeout()
+                    .map(|t| t.saturating_sub(now) as f64 / 1000.0)
+            })
+        };
         if let Some(ms) = next {
             self.schedule(ms);
         }
@@ -512,6 +537,11 @@ impl Bridge {
     /// of a lab that has finished).
     pub fn open_count(&self) -> usize {
         self.inner.borrow().sockets.len()
+    }
+
+    /// The limits the server announced (none before its welcome).
+    pub fn limits(&self) -> Option<Limits> {
+        self.inner.borrow().limits.clone()
     }
 
     /// Where the server said `demo` listens (`127.0.0.1:65432`), once known.
@@ -594,10 +624,11 @@ impl Bridge {
 
     fn on_server_msg(&self, msg: ServerMsg) {
         match msg {
-            ServerMsg::Welcome { demos, .. } => {
+            ServerMsg::Welcome { demos, limits, .. } => {
                 let (resubscribe, simulated) = {
                     let mut inner = self.inner.borrow_mut();
                     inner.demos = demos;
+                    inner.limits = Some(limits);
                     let simulated = inner.sim.is_some();
                     inner.was_live |= !simulated;
                     (inner.subscribed, simulated)

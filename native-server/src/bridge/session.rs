@@ -371,6 +371,10 @@ impl Session {
                 sockets_per_session: limits.sockets_per_session,
                 max_message: limits.max_message,
                 idle_timeout_secs: limits.idle_timeout.as_secs(),
+                handshake_timeout_ms: u64::try_from(
+                    self.env.ctx.config.handshake_timeout.as_millis(),
+                )
+                .unwrap_or(u64::MAX),
             },
         })
     }

@@ -410,7 +410,13 @@ impl Lab {
     }
 
     fn start_countdown(self: &Rc<Self>) {
-        let timeout_ms = default_timeout_ms();
+        // The server says its deadline in its welcome; an older one does not.
+        let announced = self
+            .bridge()
+            .limits()
+            .map(|l| l.handshake_timeout_ms)
+            .filter(|ms| *ms > 0);
+        let timeout_ms = announced.unwrap_or_else(default_timeout_ms);
         let started = now_ms();
         let weak: Weak<Lab> = Rc::downgrade(self);
         let show = move || {
@@ -420,13 +426,13 @@ impl Lab {
             let left = timeout_ms as f64 - (now_ms() - started);
             let text = if left > 0.0 {
                 format!(
-                    "Staying silent: the server gives up in {:.0} s (its handshake timeout, {} s by default). \
+                    "Staying silent: the server gives up in {:.0} s (its handshake timeout is {} s). \
                      Close the connection ends it now.",
                     (left / 1000.0).ceil(),
-                    timeout_ms / 1000
+                    timeout_ms as f64 / 1000.0
                 )
             } else {
-                "Staying silent: the default timeout has passed; this server's timeout is longer."
+                "Staying silent: the handshake timeout has passed; the server's verdict is on its way."
                     .to_owned()
             };
             lab.countdown.set_text_content(Some(&text));
