@@ -12,7 +12,6 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::{Ctx, run_cmd};
 
@@ -105,52 +104,100 @@ pub(crate) fn read(target: &Path) -> Result<Vec<CodecFigure>> {
     Ok(out)
 }
 
+/// The part of criterion's `benchmark.json` read here.
+#[derive(Debug, Deserialize)]
+struct CriterionId {
+    /// `frame_<op>_<frame>`, e.g. `frame_decode_1KiB`.
+    group_id: String,
+    /// `protocol` or `tokio-util`.
+    function_id: Option<String>,
+    /// `chunk<N>` for decode cases.
+    value_str: Option<String>,
+    throughput: Option<CriterionThroughput>,
+}
+
+/// Criterion's `Throughput`; the codec benches set `Bytes`.
+#[derive(Debug, Deserialize)]
+struct CriterionThroughput {
+    #[serde(rename = "Bytes")]
+    bytes: Option<f64>,
+}
+
+/// The part of criterion's `estimates.json` read here.
+#[derive(Debug, Deserialize)]
+struct CriterionEstimates {
+    median: CriterionEstimate,
+}
+
+#[derive(Debug, Deserialize)]
+struct CriterionEstimate {
+    /// Nanoseconds per iteration.
+    point_estimate: f64,
+}
+
+/// Criterion's `sample.json`: sample `i` ran `iters[i]` iterations in `times[i]` ns.
+#[derive(Debug, Deserialize)]
+struct CriterionSample {
+    iters: Vec<f64>,
+    times: Vec<f64>,
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not the criterion output this bench reads; \
+             delete target/criterion and run `cargo xtask bench` again",
+            path.display()
+        )
+    })
+}
+
 fn figure(benchmark_json: &Path) -> Result<Option<CodecFigure>> {
-    let read = |p: &Path| -> Result<Value> {
-        Ok(serde_json::from_str(
-            &fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
-        )?)
-    };
-    let bench = read(benchmark_json)?;
-    let estimates = read(&benchmark_json.with_file_name("estimates.json"))?;
-    let group = bench["group_id"].as_str().unwrap_or_default();
-    let Some(rest) = group.strip_prefix("frame_") else {
+    let id: CriterionId = read_json(benchmark_json)?;
+    let Some(rest) = id.group_id.strip_prefix("frame_") else {
         return Ok(None);
     };
     let Some((op, frame)) = rest.split_once('_') else {
         return Ok(None);
     };
-    let sample = read(&benchmark_json.with_file_name("sample.json"))?;
-    let bytes = bench["throughput"]["Bytes"].as_f64().unwrap_or(0.0);
-    let median_ns = estimates["median"]["point_estimate"]
-        .as_f64()
-        .unwrap_or(0.0);
-    // Each sample is `iters[i]` iterations taking `times[i]` ns in all.
-    let series = |key: &str| -> Vec<f64> {
-        sample[key]
-            .as_array()
-            .map(|a| a.iter().filter_map(Value::as_f64).collect())
-            .unwrap_or_default()
-    };
-    let fastest_ns = series("times")
+    let estimates: CriterionEstimates =
+        read_json(&benchmark_json.with_file_name("estimates.json"))?;
+    let sample: CriterionSample = read_json(&benchmark_json.with_file_name("sample.json"))?;
+    let bytes = id
+        .throughput
+        .and_then(|t| t.bytes)
+        .filter(|b| *b > 0.0)
+        .with_context(|| {
+            format!(
+                "{}: the codec benches must set `Throughput::Bytes`",
+                benchmark_json.display()
+            )
+        })?;
+    let fastest_ns = sample
+        .times
         .iter()
-        .zip(series("iters"))
-        .filter(|(_, n)| *n > 0.0)
+        .zip(&sample.iters)
+        .filter(|(_, n)| **n > 0.0)
         .map(|(t, n)| t / n)
         .fold(f64::INFINITY, f64::min);
-    if bytes == 0.0 || median_ns == 0.0 || !fastest_ns.is_finite() {
-        return Ok(None);
+    let median_ns = estimates.median.point_estimate;
+    if median_ns <= 0.0 || !fastest_ns.is_finite() || fastest_ns <= 0.0 {
+        anyhow::bail!(
+            "{}: criterion recorded no timed sample",
+            benchmark_json.display()
+        );
     }
     let mib_s = |ns: f64| bytes / (ns * 1e-9) / (1024.0 * 1024.0);
-    let chunk = bench["value_str"]
-        .as_str()
+    let chunk = id
+        .value_str
         .map(|v| v.trim_start_matches("chunk").to_owned())
         .unwrap_or_else(|| "-".into());
     Ok(Some(CodecFigure {
         op: op.to_owned(),
         frame: frame.to_owned(),
         chunk,
-        who: bench["function_id"].as_str().unwrap_or_default().to_owned(),
+        who: id.function_id.unwrap_or_default(),
         mib_s: mib_s(fastest_ns),
         median_mib_s: mib_s(median_ns),
         worst_pass_mib_s: mib_s(fastest_ns),
@@ -272,6 +319,74 @@ mod tests {
             allocation_lines(broken).is_err(),
             "a missing count is an error"
         );
+    }
+
+    /// Writes one benchmark's files as criterion lays them out.
+    fn criterion_case(root: &Path, group: &str, who: &str, value: Option<&str>, bytes: u64) {
+        let dir = root.join("criterion").join(group).join(who).join("new");
+        fs::create_dir_all(&dir).unwrap();
+        let value = value.map_or("null".to_owned(), |v| format!("\"{v}\""));
+        fs::write(
+            dir.join("benchmark.json"),
+            format!(
+                r#"{{"group_id":"{group}","function_id":"{who}","value_str":{value},"throughput":{{"Bytes":{bytes}}},"full_id":"x","directory_name":"x","title":"x"}}"#
+            ),
+        )
+        .unwrap();
+        fs::write(
+            dir.join("estimates.json"),
+            r#"{"mean":{"point_estimate":2000.0,"standard_error":1.0},"median":{"point_estimate":2048.0,"standard_error":1.0}}"#,
+        )
+        .unwrap();
+        // Fastest sample: 10 iterations in 10,240 ns, 1,024 ns each.
+        fs::write(
+            dir.join("sample.json"),
+            r#"{"sampling_mode":"Linear","iters":[10.0,20.0],"times":[10240.0,60000.0]}"#,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn criterion_results_are_read_as_fastest_sample_and_median() {
+        let root = std::env::temp_dir().join(format!("xtask-codec-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        criterion_case(
+            &root,
+            "frame_decode_1KiB",
+            "protocol",
+            Some("chunk64"),
+            1 << 20,
+        );
+        criterion_case(&root, "frame_encode_16B", "tokio-util", None, 1 << 20);
+        criterion_case(&root, "something_else", "protocol", None, 1);
+        let figs = read(&root).unwrap();
+        assert_eq!(figs.len(), 2, "{figs:?}");
+        let decode = &figs[0];
+        assert_eq!(
+            (
+                decode.op.as_str(),
+                decode.frame.as_str(),
+                decode.chunk.as_str()
+            ),
+            ("decode", "1KiB", "64")
+        );
+        // 1 MiB in 1,024 ns is 976,562.5 MiB/s; the median is twice as slow.
+        assert!((decode.mib_s - 976_562.5).abs() < 1e-6, "{}", decode.mib_s);
+        assert!((decode.median_mib_s * 2.0 - decode.mib_s).abs() < 1e-6);
+        assert_eq!(
+            (figs[1].who.as_str(), figs[1].chunk.as_str()),
+            ("tokio-util", "-")
+        );
+
+        let broken = root.join("criterion/frame_decode_16B/protocol/new");
+        fs::create_dir_all(&broken).unwrap();
+        fs::write(
+            broken.join("benchmark.json"),
+            r#"{"group_id":"frame_decode_16B"}"#,
+        )
+        .unwrap();
+        assert!(read(&root).is_err(), "a missing file or figure is an error");
+        let _ = fs::remove_dir_all(&root);
     }
 
     fn fig(who: &str, best: f64, median: f64) -> CodecFigure {
