@@ -282,11 +282,34 @@ impl Conversation {
     /// One read returned these bytes (never empty: an empty read is
     /// [`handle_eof`](Self::handle_eof)).
     pub fn handle_data(&mut self, now_us: u64, bytes: &[u8]) {
+        self.data(now_us, bytes, false);
+    }
+
+    /// One read returned these bytes, and the client's FIN was already
+    /// right behind them: the next read would return 0. (A driver that can
+    /// look, looks, so that a client that half-closes and keeps reading is
+    /// seen to have done so before the reply went out.)
+    pub fn handle_data_then_eof(&mut self, now_us: u64, bytes: &[u8]) {
+        self.data(now_us, bytes, true);
+    }
+
+    fn data(&mut self, now_us: u64, bytes: &[u8], fin: bool) {
         if self.closed || bytes.is_empty() {
             return;
         }
         let read = self.bytes_event(bytes, false);
         self.event(read);
+        if fin {
+            // The reply to these bytes is not sent yet: the FIN came first.
+            self.event(EventKind::Fin { before_reply: true });
+        }
+        self.reply_to(now_us, bytes);
+        if fin && !self.closed {
+            self.eof();
+        }
+    }
+
+    fn reply_to(&mut self, now_us: u64, bytes: &[u8]) {
         if self.idle_at.is_some() {
             self.idle_at = Some(now_us + self.settings.idle_timeout_us);
         }
@@ -372,6 +395,15 @@ impl Conversation {
         if self.closed {
             return;
         }
+        let pending = self.out.iter().any(|o| matches!(o, Output::Send(_)));
+        self.event(EventKind::Fin {
+            before_reply: pending,
+        });
+        self.eof();
+    }
+
+    /// What the demo does at the end of the client's stream.
+    fn eof(&mut self) {
         const CLIENT_CLOSED: &str = "the client closed the connection (read returned 0 bytes)";
         match &mut self.role {
             Role::Framed(server) => match server.finish() {
@@ -635,6 +667,8 @@ mod tests {
                 EventKind::FrameRejected { .. } => "rejected",
                 EventKind::Timeout { .. } => "timeout",
                 EventKind::Closed { .. } => "closed",
+                EventKind::Fin { before_reply: true } => "fin-first",
+                EventKind::Fin { .. } => "fin",
                 _ => "other",
             })
             .collect()
@@ -646,9 +680,9 @@ mod tests {
         pair.client_writes(&[(0, b"Hello, Server".to_vec())]);
         pair.client_eof();
         assert_eq!(pair.to_client, b"ACK: Hello, Server");
-        assert_eq!(kinds(&pair), ["read", "reply", "closed"]);
+        assert_eq!(kinds(&pair), ["read", "reply", "fin", "closed"]);
         assert!(matches!(
-            pair.events()[2],
+            pair.events()[3],
             EventKind::Closed {
                 by: Closer::Client,
                 ..
@@ -700,6 +734,31 @@ mod tests {
     }
 
     #[test]
+    fn a_fin_right_behind_the_data_is_seen_before_the_reply() {
+        let mut conv = conv(Demo::TcpEcho);
+        conv.handle_data_then_eof(10, b"Hello, Server");
+        let mut events = Vec::new();
+        let mut sent = Vec::new();
+        while let Some(out) = conv.poll_output() {
+            match out {
+                Output::Event(e) => events.push(e),
+                Output::Send(b) => sent.extend(b),
+                Output::Close => {}
+            }
+        }
+        assert!(
+            matches!(events[1], EventKind::Fin { before_reply: true }),
+            "{events:?}"
+        );
+        assert!(
+            matches!(events[2], EventKind::Reply { .. }),
+            "the reply still goes out"
+        );
+        assert_eq!(sent, b"ACK: Hello, Server");
+        assert!(conv.is_closed());
+    }
+
+    #[test]
     fn uppercase_answers_once_and_closes() {
         let mut pair = Pair::new(conv(Demo::Uppercase));
         pair.client_writes(&[(0, b"  hello\n".to_vec())]);
@@ -719,7 +778,7 @@ mod tests {
         assert_eq!(
             kinds(&pair),
             [
-                "read", "frame", "reply", "rejected", "reply", "frame", "reply", "closed"
+                "read", "frame", "reply", "rejected", "reply", "frame", "reply", "fin", "closed"
             ]
         );
     }
@@ -740,7 +799,7 @@ mod tests {
         let mut pair = Pair::new(conv(Demo::Framed));
         pair.client_writes(&[(0, vec![0, 0, 0, 9, b'{'])]);
         pair.client_eof();
-        assert_eq!(kinds(&pair), ["read", "rejected", "closed"]);
+        assert_eq!(kinds(&pair), ["read", "fin", "rejected", "closed"]);
     }
 
     #[test]
@@ -763,7 +822,7 @@ mod tests {
         short.client_writes(&[(0, vec![1; 31])]);
         short.client_eof();
         assert!(matches!(
-            short.events()[2],
+            short.events()[3],
             EventKind::Verdict {
                 granted: false,
                 reason: Some(DenyReason::TooShort)

@@ -113,6 +113,13 @@ pub enum EventKind {
         /// Why.
         reason: String,
     },
+    /// The client's FIN: a read returned 0 bytes, the client will send no
+    /// more. `before_reply` says it was already there when the server still
+    /// had a reply to send (the client half-closed, then kept reading).
+    Fin {
+        /// Whether a reply was still to be sent when the FIN was seen.
+        before_reply: bool,
+    },
     /// The connection ended.
     Closed {
         /// Who closed it.
@@ -171,6 +178,10 @@ impl ServerEvent {
                 after_ms,
             } => format!("{who}: timed out after {after_ms} ms waiting for {waiting_for}"),
             EventKind::Refused { reason } => format!("{who}: refused: {reason}"),
+            EventKind::Fin { before_reply: true } => format!(
+                "{who}: the client's FIN (a read returned 0 bytes) arrived before the reply was sent"
+            ),
+            EventKind::Fin { .. } => format!("{who}: the client's FIN (a read returned 0 bytes)"),
             EventKind::Closed { by, reason } => format!("{who}: closed by {by:?}: {reason}"),
             EventKind::Error { message } => format!("{who}: error: {message}"),
             EventKind::Lagged { missed } => {

@@ -328,7 +328,15 @@ impl SimBridge {
                     }
                 }
                 tcp.ready_at = t + hint.delay_us;
-                conv.handle_data(t, &data);
+                // The FIN right behind the data, as the native driver's peek sees it.
+                let fin_behind = tcp.to_server.is_empty()
+                    && tcp.held.is_none()
+                    && tcp.fin_at.is_some_and(|f| f <= t);
+                if fin_behind {
+                    conv.handle_data_then_eof(t, &data);
+                } else {
+                    conv.handle_data(t, &data);
+                }
             }
             Due::Eof => {
                 if let Some(conv) = self.tcp(key).and_then(|tcp| tcp.conv.as_mut()) {

@@ -109,7 +109,13 @@ pub async fn converse(
         let woke = tokio::select! {
             _ = ctx.shutdown.cancelled() => Woke::Shutdown,
             _ = sleep_until(deadline) => Woke::Deadline,
-            res = read(&stream, hint.size, hint.delay_us, |bytes| conv.handle_data(now_us(), bytes)) => match res? {
+            res = read(&stream, hint.size, hint.delay_us, |bytes, fin| {
+                if fin {
+                    conv.handle_data_then_eof(now_us(), bytes);
+                } else {
+                    conv.handle_data(now_us(), bytes);
+                }
+            }) => match res? {
                 0 => Woke::Eof,
                 _ => Woke::Data,
             },
@@ -166,8 +172,9 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// One read of at most `size` bytes after `delay_us`, handed to `sink`;
-/// returns how many (0 at end of stream).
+/// One read of at most `size` bytes after `delay_us`, handed to `sink`
+/// with whether the client's FIN is already right behind them; returns how
+/// many (0 at end of stream).
 ///
 /// No buffer is held while waiting: the task waits until the socket is
 /// readable, then reads into a stack buffer and hands the bytes on. An idle
@@ -177,7 +184,7 @@ async fn read(
     stream: &TcpStream,
     size: usize,
     delay_us: u64,
-    sink: impl FnOnce(&[u8]),
+    sink: impl FnOnce(&[u8], bool),
 ) -> io::Result<usize> {
     if delay_us > 0 {
         tokio::time::sleep(Duration::from_micros(delay_us)).await;
@@ -189,7 +196,13 @@ async fn read(
         match stream.try_read(&mut chunk[..want]) {
             Ok(0) => return Ok(0),
             Ok(n) => {
-                sink(&chunk[..n]);
+                // Is the FIN already here (a half-close: the client sent, shut
+                // down its side, and reads on)? A peek of 0 says so, and takes
+                // nothing from the stream.
+                let mut probe = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+                let fin =
+                    n < want && matches!(socket2::SockRef::from(stream).peek(&mut probe), Ok(0));
+                sink(&chunk[..n], fin);
                 return Ok(n);
             }
             // Readiness can be spurious; wait again.

@@ -516,16 +516,19 @@ fn judge_auth(a: &Account<'_>, peer: &str) -> Option<Status> {
 }
 
 fn judge_half_close(a: &Account<'_>, peer: &str) -> Option<Status> {
+    // The server reports the client's FIN; it says whether the reply was
+    // still to be sent then (the client half-closed and read on).
     let eof = a.position(|k| {
         matches!(
             k,
-            EventKind::Read { size: 0, .. }
+            EventKind::Fin { .. }
                 | EventKind::Closed {
                     by: Closer::Client,
                     ..
                 }
         )
     });
+    let fin_first = a.position(|k| matches!(k, EventKind::Fin { before_reply: true }));
     let last_reply = a
         .events
         .iter()
@@ -548,6 +551,11 @@ fn judge_half_close(a: &Account<'_>, peer: &str) -> Option<Status> {
         )));
     }
     match (eof, last_reply, a.closed) {
+        (_, Some(_), Some((Closer::Client, _))) if fin_first.is_some() => {
+            Some(Status::Done(format!(
+                "the demo saw your FIN from {peer} before it sent its reply, and the reply still went out without error: your client half-closed and kept reading."
+            )))
+        }
         (Some(e), Some(r), Some((Closer::Client, _))) if e < r => Some(Status::Done(format!(
             "the demo saw the end of your stream from {peer} before it replied, and its reply still went out without error: your client half-closed and kept reading."
         ))),
@@ -1274,7 +1282,7 @@ mod tests {
             vec![
                 accepted(),
                 read(b"Hello, Server"),
-                read(b""),
+                EventKind::Fin { before_reply: true },
                 reply(b"ACK: Hello, Server"),
                 closed(Closer::Client),
             ],

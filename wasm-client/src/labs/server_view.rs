@@ -178,6 +178,14 @@ pub fn describe(kind: &EventKind) -> Described {
             ends: true,
             ..d("refused", format!("refused the connection: {reason}"))
         },
+        EventKind::Fin { before_reply } => d(
+            "fin",
+            if *before_reply {
+                "the client's FIN (a read returned 0 bytes), before the reply went out: it half-closed and reads on".into()
+            } else {
+                "the client's FIN (a read returned 0 bytes): it will send no more".into()
+            },
+        ),
         EventKind::Closed { by, reason } => {
             let who = match by {
                 Closer::Client => "the client",
