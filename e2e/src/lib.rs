@@ -295,7 +295,13 @@ pub async fn screenshot(client: &Client, path: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-/// Where screenshots go: `docs/screenshots` in the repository.
+/// Where screenshots go: `target/screenshots`, so a test run leaves the tree
+/// as it was; `SOCKET_LAB_SCREENSHOTS=docs/screenshots` (relative to the
+/// repository) refreshes the committed pictures instead (see the README).
 pub fn screenshot_dir() -> PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots")
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    match std::env::var_os("SOCKET_LAB_SCREENSHOTS") {
+        Some(dir) => repo.join(dir),
+        None => repo.join("target/screenshots"),
+    }
 }
