@@ -151,11 +151,6 @@ impl Frame {
         );
     }
 
-    /// Whether to use real sockets now.
-    pub fn live(&self) -> bool {
-        self.bridge.mode() == Mode::Live
-    }
-
     /// Sets the conclusion line.
     pub fn conclude(&self, text: &str) {
         self.verdict.set_text_content(Some(text));
