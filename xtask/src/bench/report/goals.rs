@@ -1,0 +1,611 @@
+//! The goals table: what each measurement is judged against, and how.
+//!
+//! Every goal is a rule over this run's typed results: a ratio against the
+//! peer measured beside it, a budget, or a count that must be complete. A
+//! figure that was not measured shows as such (and fails where the goal needs
+//! it), never as 0. The codec goals allow for noise: a case slower by less
+//! than the same code moved between passes is counted as equal (`≈`).
+
+use measurement::Demo;
+
+use super::super::codec::Op;
+use super::super::results::{Agg, agg};
+use super::{Report, mb, us};
+
+/// One codec case, both sides.
+#[derive(Debug, Clone)]
+pub(super) struct CodecCase {
+    /// Frame payload size, e.g. `1KiB`.
+    pub(super) frame: String,
+    /// Chunk size fed (`-` for encode).
+    pub(super) chunk: String,
+    /// Fastest-sample MiB/s over the passes, `protocol` and tokio-util.
+    pub(super) ours: f64,
+    pub(super) theirs: f64,
+    /// Ratio of criterion's medians (best pass of each).
+    pub(super) medians: f64,
+    /// The larger of the two sides' pass-to-pass spread (see `CodecFigure::spread`).
+    pub(super) noise: f64,
+}
+
+impl CodecCase {
+    fn ratio(&self) -> f64 {
+        self.ours / self.theirs
+    }
+
+    /// The table cells both codec tables share, from the throughputs on.
+    pub(super) fn cells(&self) -> String {
+        format!(
+            "{:.0} | {:.0} | {:.2}× | {} | {:.1} % | {:.2}× |",
+            self.ours,
+            self.theirs,
+            self.ratio(),
+            self.verdict().mark(),
+            self.noise * 100.0,
+            self.medians
+        )
+    }
+
+    /// Met: at least as fast, or slower by less than the same code moved
+    /// between passes, which no run can tell from equal (`≈`). Cases where
+    /// both sides are one `memcpy` land there half the time.
+    fn verdict(&self) -> Verdict {
+        let r = self.ratio();
+        if r >= 1.0 {
+            Verdict::Faster
+        } else if 1.0 - r <= self.noise {
+            Verdict::WithinNoise
+        } else {
+            Verdict::Slower
+        }
+    }
+}
+
+/// How one codec case compares with its goal of ≥ 1.0×.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Faster,
+    WithinNoise,
+    Slower,
+}
+
+impl Verdict {
+    fn mark(self) -> &'static str {
+        match self {
+            Verdict::Faster => "✓",
+            Verdict::WithinNoise => "≈",
+            Verdict::Slower => "✗",
+        }
+    }
+}
+
+fn ratio(a: f64, b: f64) -> Option<f64> {
+    (b > 0.0).then(|| a / b)
+}
+
+fn fmt_ratio(r: Option<f64>) -> String {
+    r.map_or_else(|| "n/a".into(), |r| format!("{r:.2}×"))
+}
+
+fn rate(a: &Option<Agg>) -> String {
+    a.as_ref()
+        .map_or_else(|| "not measured".into(), |a| format!("{:.0}/s", a.rate))
+}
+
+/// One row of the goals table.
+pub(super) struct Goal {
+    /// The rule, in words.
+    pub(super) what: String,
+    /// What this run measured against it.
+    pub(super) measured: String,
+    /// Met, missed, or not a goal (shown for scale).
+    pub(super) ok: Option<bool>,
+}
+
+/// How a goal's placement reads after its name.
+fn placement_words(suffix: &str) -> &'static str {
+    if suffix.is_empty() {
+        ""
+    } else {
+        " (isolated: bridge and load on separate CPUs)"
+    }
+}
+
+impl Report {
+    /// Every measured case of `op`, smallest frames and chunks first.
+    pub(super) fn codec_cases(&self, op: &str) -> Vec<CodecCase> {
+        let get = |frame: &str, chunk: &str, who: &str| {
+            self.codec
+                .iter()
+                .find(|f| f.op == op && f.frame == frame && f.chunk == chunk && f.who == who)
+        };
+        let mut cases: Vec<(String, String)> = self
+            .codec
+            .iter()
+            .filter(|f| f.op == op)
+            .map(|f| (f.frame.clone(), f.chunk.clone()))
+            .collect();
+        let size = |f: &str| match f {
+            "16B" => 0,
+            "1KiB" => 1,
+            _ => 2,
+        };
+        cases.sort_by_key(|(f, c)| (size(f), c.parse::<u64>().unwrap_or(0)));
+        cases.dedup();
+        cases
+            .into_iter()
+            .filter_map(|(frame, chunk)| {
+                let (ours, theirs) = (
+                    get(&frame, &chunk, "protocol")?,
+                    get(&frame, &chunk, "tokio-util")?,
+                );
+                Some(CodecCase {
+                    ours: ours.mib_s,
+                    theirs: theirs.mib_s,
+                    medians: ours.median_mib_s / theirs.median_mib_s,
+                    noise: ours.spread().max(theirs.spread()),
+                    frame,
+                    chunk,
+                })
+            })
+            .collect()
+    }
+
+    fn alloc_ok(&self) -> Option<(bool, String)> {
+        if self.allocs.is_empty() {
+            return None;
+        }
+        let mut worst_extra = 0i64;
+        let mut encode_allocs = 0u64;
+        for a in &self.allocs {
+            match a.alloc {
+                Op::Decode => {
+                    worst_extra = worst_extra.max(a.protocol_allocs as i64 - a.frames as i64)
+                }
+                Op::Encode => encode_allocs += a.protocol_allocs,
+            }
+        }
+        // The test allows one allocation per frame plus 40 for the decoder itself.
+        Some((
+            worst_extra <= 40 && encode_allocs == 0,
+            format!(
+                "decode: one per frame (the payload) + at most {worst_extra} per 1 MiB stream; encode: {encode_allocs}"
+            ),
+        ))
+    }
+
+    /// The target suffix the relay goals are judged on: the isolated runs if
+    /// there are any, else the shared ones.
+    fn relay_suffix(&self) -> &'static str {
+        let isolated = self
+            .results
+            .iter()
+            .any(|r| r.is("relay", "socket-lab-isolated"));
+        if isolated { "-isolated" } else { "" }
+    }
+
+    /// Every goal, in the order the table shows them.
+    pub(super) fn goals(&self) -> Vec<Goal> {
+        let mut goals = Vec::new();
+        for (op, what) in [
+            (
+                "decode",
+                "codec: decode ≥ 1.0× tokio-util in every case (3 frame sizes × 3 chunkings)",
+            ),
+            (
+                "encode",
+                "codec: encode ≥ 1.0× tokio-util for every frame size",
+            ),
+        ] {
+            let cases = self.codec_cases(op);
+            // The case shown: a slower one if there is any (a case within its
+            // noise can have a lower ratio than one outside it), else the lowest ratio.
+            let worst = cases.iter().min_by(|a, b| {
+                let met = |c: &CodecCase| c.verdict() != Verdict::Slower;
+                (met(a), a.ratio())
+                    .partial_cmp(&(met(b), b.ratio()))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
+            goals.push(match worst {
+                Some(w) => Goal {
+                    what: what.into(),
+                    measured: format!(
+                        "worst {:.2}× ({} frames{}){}",
+                        w.ratio(),
+                        w.frame,
+                        if op == "decode" {
+                            format!(", {}-byte chunks", w.chunk)
+                        } else {
+                            String::new()
+                        },
+                        if w.verdict() == Verdict::WithinNoise {
+                            format!(
+                                ": ≈, {:.1} % under, less than the {:.1} % the same code moved between passes",
+                                (1.0 - w.ratio()) * 100.0,
+                                w.noise * 100.0
+                            )
+                        } else {
+                            String::new()
+                        }
+                    ),
+                    ok: Some(w.verdict() != Verdict::Slower),
+                },
+                None => Goal {
+                    what: what.into(),
+                    measured: "not measured".into(),
+                    ok: None,
+                },
+            });
+        }
+        if let Some((ok, text)) = self.alloc_ok() {
+            goals.push(Goal {
+                what: "codec: no allocation per frame beyond the payload".into(),
+                measured: text,
+                ok: Some(ok),
+            });
+        }
+
+        let r = &self.results;
+        let ours = agg(r, "conn_rate", "socket-lab", 32);
+        let floor = agg(r, "conn_rate", "tokio-floor", 32);
+        let python = agg(r, "conn_rate", "python", 32);
+        let vs_floor = ours
+            .as_ref()
+            .zip(floor.as_ref())
+            .and_then(|(a, b)| ratio(a.rate, b.rate));
+        goals.push(Goal {
+            what: "`uppercase` conn/s (32 clients) ≥ 0.9× the minimal tokio loop".into(),
+            measured: format!(
+                "{} vs {}: {}",
+                rate(&ours),
+                rate(&floor),
+                fmt_ratio(vs_floor)
+            ),
+            ok: vs_floor.map(|x| x >= 0.9),
+        });
+        let vs_py = ours
+            .as_ref()
+            .zip(python.as_ref())
+            .and_then(|(a, b)| ratio(a.rate, b.rate));
+        let floor_py = floor
+            .as_ref()
+            .zip(python.as_ref())
+            .and_then(|(a, b)| ratio(a.rate, b.rate));
+        goals.push(Goal {
+            what: "`uppercase` conn/s vs the notes' Python ThreadingTCPServer (no goal: shown for scale, beside the floor)".into(),
+            measured: format!(
+                "{} vs {}: {} (floor vs Python: {})",
+                rate(&ours),
+                rate(&python),
+                fmt_ratio(vs_py),
+                fmt_ratio(floor_py)
+            ),
+            ok: None,
+        });
+        for conns in [1, 32] {
+            let a = agg(r, "framed_rtt", "socket-lab", conns);
+            let b = agg(r, "framed_rtt", "python", conns);
+            let x = a
+                .as_ref()
+                .zip(b.as_ref())
+                .and_then(|(a, b)| ratio(a.rate, b.rate));
+            goals.push(Goal {
+                what: format!(
+                    "`framed` round trips/s, {conns} connection{}, vs the Python struct/json server (no number set; faster is the bar)",
+                    if conns == 1 { "" } else { "s" }
+                ),
+                measured: format!("{} vs {}: {}", rate(&a), rate(&b), fmt_ratio(x)),
+                ok: x.map(|x| x > 1.0),
+            });
+        }
+        for (kind, name) in [(Demo::Uppercase, "uppercase"), (Demo::Framed, "framed")] {
+            let what = format!(
+                "{} idle `{name}` connections: server RSS ≤ 100 MB and every one answered",
+                self.plan.hold
+            );
+            goals.push(match self.hold(kind) {
+                Some(h) => Goal {
+                    what,
+                    measured: format!(
+                        "{:.1} MB RSS holding {} ({:.1} KB each); {} of {} answered",
+                        mb(h.held.rss_kb),
+                        h.opened,
+                        h.bytes_per_conn / 1000.0,
+                        h.answered,
+                        self.plan.hold
+                    ),
+                    ok: Some(mb(h.held.rss_kb) <= 100.0 && h.answered == self.plan.hold as u64),
+                },
+                None => Goal {
+                    what,
+                    measured: "not measured".into(),
+                    ok: Some(false),
+                },
+            });
+        }
+        let what = format!(
+            "{} bridge sessions relaying at once: no errors, memory stated",
+            self.plan.sessions
+        );
+        goals.push(match self.big_relay() {
+            Some((m, relay)) => Goal {
+                what,
+                measured: format!(
+                    "{} opened, {} round trips, {} errors; server RSS {:.1} MB idle → {:.1} MB with all open → {:.1} MB peak",
+                    relay.opened,
+                    m.ops,
+                    m.errors,
+                    mb(relay.before.rss_kb),
+                    mb(relay.open.rss_kb),
+                    mb(relay.peak.rss_kb)
+                ),
+                ok: Some(
+                    m.errors == 0 && relay.opened == self.plan.sessions as u64 && m.ops > 0,
+                ),
+            },
+            None => Goal {
+                what,
+                measured: "not measured".into(),
+                ok: Some(false),
+            },
+        });
+        // Judged where the bridge has CPUs of its own (the fair comparison on a
+        // small machine, see the relay section); both placements are shown.
+        let judged = self.relay_suffix();
+        let relay_pair = |suffix: &str, sessions: u64| {
+            (
+                agg(r, "relay", &format!("socket-lab{suffix}"), sessions),
+                agg(r, "relay", &format!("websockify{suffix}"), sessions),
+            )
+        };
+        let shared_note = |judged: &str, text: String| {
+            if judged.is_empty() {
+                String::new()
+            } else {
+                format!("; sharing every CPU with the load generator: {text}")
+            }
+        };
+        let x = |(a, b): (Option<Agg>, Option<Agg>)| {
+            a.as_ref()
+                .zip(b.as_ref())
+                .and_then(|(a, b)| ratio(a.rate, b.rate))
+        };
+        let (ours32, theirs32) = relay_pair(judged, 32);
+        let judged_x = x((ours32.clone(), theirs32.clone()));
+        goals.push(Goal {
+            what: format!(
+                "bridge relay at 32 sessions ≥ 4× websockify's messages/s{}",
+                placement_words(judged)
+            ),
+            measured: format!(
+                "{} vs {}: {}{}",
+                rate(&ours32),
+                rate(&theirs32),
+                fmt_ratio(judged_x),
+                shared_note(judged, fmt_ratio(x(relay_pair("", 32))))
+            ),
+            ok: judged_x.map(|x| x >= 4.0),
+        });
+        for sessions in [1, 32] {
+            let latency = |pair: (Option<Agg>, Option<Agg>)| match pair {
+                (Some(a), Some(b)) => a.p99.zip(b.p50),
+                _ => None,
+            };
+            let judged_lat = latency(relay_pair(judged, sessions));
+            let floor = agg(r, "relay", &format!("relay-floor{judged}"), sessions).map_or_else(
+                String::new,
+                |f| {
+                    format!(
+                        " (copy-only floor in the same place: p50 {}, p99 {})",
+                        us(f.p50),
+                        us(f.p99)
+                    )
+                },
+            );
+            let measured = match judged_lat {
+                Some((p99, p50)) => format!(
+                    "our p99 {p99:.0} µs vs websockify's p50 {p50:.0} µs{floor}{}",
+                    shared_note(
+                        judged,
+                        latency(relay_pair("", sessions)).map_or_else(
+                            || "not measured".into(),
+                            |(a, b)| format!("{a:.0} vs {b:.0} µs")
+                        )
+                    )
+                ),
+                None => "not measured".into(),
+            };
+            goals.push(Goal {
+                what: format!(
+                    "bridge round trip, {sessions} session{}: our p99 ≤ websockify's median{}",
+                    if sessions == 1 { "" } else { "s" },
+                    placement_words(judged)
+                ),
+                measured,
+                ok: judged_lat.map(|(p99, p50)| p99 <= p50),
+            });
+        }
+        let (size, _) = self.bundle();
+        goals.push(Goal {
+            what: "labs (wasm + JS) ≤ 150 KB gzipped".into(),
+            measured: size.map_or_else(
+                || "dist/ not built".into(),
+                |b| format!("{:.1} KB", b as f64 / 1024.0),
+            ),
+            ok: size.map(|b| b <= 150 * 1024),
+        });
+        goals
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use measurement::{Bridge, Demo};
+
+    use super::super::tests::{conn_rate, decode, goal, held, relaying, report};
+    use super::*;
+
+    fn case(ours: f64, theirs: f64, noise: f64) -> CodecCase {
+        CodecCase {
+            frame: "1KiB".into(),
+            chunk: "64".into(),
+            ours,
+            theirs,
+            medians: 1.0,
+            noise,
+        }
+    }
+
+    #[test]
+    fn a_codec_case_within_its_noise_is_neither_faster_nor_slower() {
+        assert_eq!(case(100.0, 100.0, 0.0).verdict(), Verdict::Faster);
+        assert_eq!(case(95.0, 100.0, 0.06).verdict(), Verdict::WithinNoise);
+        assert_eq!(case(95.0, 100.0, 0.04).verdict(), Verdict::Slower);
+        assert_eq!(case(90.0, 100.0, 0.0).verdict().mark(), "✗");
+    }
+
+    #[test]
+    fn the_codec_goal_shows_a_slower_case_before_a_lower_one_within_noise() {
+        let codec = vec![
+            // 16B: 0.90×, but the same code moved 20 % between passes: ≈.
+            decode("16B", "protocol", 90.0, 72.0),
+            decode("16B", "tokio-util", 100.0, 100.0),
+            // 1KiB: 0.97×, steady: ✗.
+            decode("1KiB", "protocol", 97.0, 97.0),
+            decode("1KiB", "tokio-util", 100.0, 100.0),
+        ];
+        let goals = report(Vec::new(), codec.clone()).goals();
+        let g = goal(&goals, "codec: decode");
+        assert_eq!(g.ok, Some(false));
+        assert!(
+            g.measured.starts_with("worst 0.97× (1KiB frames"),
+            "{}",
+            g.measured
+        );
+
+        let goals = report(Vec::new(), codec[..2].to_vec()).goals();
+        let g = goal(&goals, "codec: decode");
+        assert_eq!(g.ok, Some(true), "within noise counts as met");
+        assert!(g.measured.contains(": ≈, 10.0 % under"), "{}", g.measured);
+        assert_eq!(goal(&goals, "codec: encode").ok, None, "not measured");
+    }
+
+    #[test]
+    fn uppercase_is_judged_against_nine_tenths_of_the_floor() {
+        let results = vec![conn_rate("socket-lab", 900), conn_rate("tokio-floor", 1000)];
+        let goals = report(results, Vec::new()).goals();
+        let g = goal(&goals, "`uppercase` conn/s (32 clients)");
+        assert_eq!(g.ok, Some(true));
+        assert_eq!(g.measured, "900/s vs 1000/s: 0.90×");
+
+        let results = vec![conn_rate("socket-lab", 899), conn_rate("tokio-floor", 1000)];
+        let goals = report(results, Vec::new()).goals();
+        assert_eq!(goal(&goals, "`uppercase` conn/s (32").ok, Some(false));
+        assert_eq!(
+            goal(&goals, "`uppercase` conn/s vs").ok,
+            None,
+            "Python is shown, not judged"
+        );
+    }
+
+    #[test]
+    fn the_bridge_is_judged_on_the_isolated_runs_when_there_are_any() {
+        let shared = vec![
+            relaying("socket-lab", Bridge::SocketLab, 32, 2000, 300, 900),
+            relaying("websockify", Bridge::Websockify, 32, 1000, 1000, 3000),
+        ];
+        let goals = report(shared.clone(), Vec::new()).goals();
+        let g = goal(&goals, "bridge relay at 32 sessions ≥ 4×");
+        assert_eq!(g.ok, Some(false), "2× shared");
+        assert!(!g.what.contains("isolated"), "{}", g.what);
+        assert_eq!(
+            goal(&goals, "bridge round trip, 32 sessions").ok,
+            Some(true)
+        );
+        assert_eq!(goal(&goals, "bridge round trip, 1 session").ok, None);
+
+        let mut both = shared;
+        both.push(relaying(
+            "socket-lab-isolated",
+            Bridge::SocketLab,
+            32,
+            5000,
+            200,
+            1100,
+        ));
+        both.push(relaying(
+            "websockify-isolated",
+            Bridge::Websockify,
+            32,
+            1000,
+            1000,
+            3000,
+        ));
+        let goals = report(both, Vec::new()).goals();
+        let g = goal(&goals, "bridge relay at 32 sessions ≥ 4×");
+        assert_eq!(g.ok, Some(true), "5× isolated");
+        assert!(g.what.contains("isolated"), "{}", g.what);
+        assert!(
+            g.measured
+                .ends_with("sharing every CPU with the load generator: 2.00×"),
+            "{}",
+            g.measured
+        );
+        assert_eq!(
+            goal(&goals, "bridge round trip, 32 sessions").ok,
+            Some(false),
+            "isolated p99 1100 µs is over websockify's median of 1000 µs"
+        );
+    }
+
+    #[test]
+    fn every_held_connection_must_answer_within_the_memory_budget() {
+        let results = vec![
+            held(Demo::Uppercase, 100, 20_000),
+            held(Demo::Framed, 99, 20_000),
+        ];
+        let goals = report(results, Vec::new()).goals();
+        let upper = goal(&goals, "100 idle `uppercase`");
+        assert_eq!(upper.ok, Some(true));
+        assert!(
+            upper.measured.starts_with("20.5 MB RSS holding 100"),
+            "{}",
+            upper.measured
+        );
+        assert_eq!(
+            goal(&goals, "100 idle `framed`").ok,
+            Some(false),
+            "one unanswered"
+        );
+
+        let results = vec![held(Demo::Uppercase, 100, 100_000)];
+        let goals = report(results, Vec::new()).goals();
+        assert_eq!(
+            goal(&goals, "100 idle `uppercase`").ok,
+            Some(false),
+            "102 MB"
+        );
+        let framed = goal(&goals, "100 idle `framed`");
+        assert_eq!(
+            (framed.ok, framed.measured.as_str()),
+            (Some(false), "not measured")
+        );
+    }
+
+    #[test]
+    fn the_scale_relay_needs_every_session_and_no_error() {
+        let mut big = relaying("socket-lab-scale", Bridge::SocketLab, 50, 5000, 100, 300);
+        let goals = report(vec![big.clone()], Vec::new()).goals();
+        assert_eq!(goal(&goals, "50 bridge sessions").ok, Some(true));
+        big.measurement.errors = 1;
+        let goals = report(vec![big.clone()], Vec::new()).goals();
+        assert_eq!(goal(&goals, "50 bridge sessions").ok, Some(false));
+        let goals = report(Vec::new(), Vec::new()).goals();
+        assert_eq!(
+            goal(&goals, "50 bridge sessions").ok,
+            Some(false),
+            "not measured"
+        );
+        assert_eq!(goal(&goals, "labs (wasm + JS)").ok, None, "dist/ not built");
+    }
+}
