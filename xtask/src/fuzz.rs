@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{Ctx, flags, run_cmd};
+use crate::{Ctx, flags, run_cmd, tools};
 
 /// Every target in `fuzz/Cargo.toml`.
 pub(crate) const TARGETS: [&str; 4] = [
@@ -47,9 +47,7 @@ pub(crate) fn fuzz(ctx: &Ctx, args: &flags::Fuzz) -> Result<()> {
 
     ensure_nightly()?;
     let bin = cargo_fuzz(ctx)?;
-    let path = std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    )))?;
+    let path = tools::path_with(&bin)?;
     let fuzz_dir = ctx.root.join("fuzz");
     for target in &targets {
         let started = Instant::now();

@@ -36,9 +36,7 @@ pub(crate) fn test(ctx: &Ctx, args: &flags::Test) -> Result<()> {
     )?;
 
     let runner_dir = tools::wasm_test_runner(ctx)?;
-    let path = std::env::join_paths(std::iter::once(runner_dir).chain(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    )))?;
+    let path = tools::path_with(&runner_dir)?;
     run_cmd(
         ctx.cargo()
             .args([

@@ -1,7 +1,8 @@
 //! Prerequisites: find them, install what can be installed, and otherwise say
 //! exactly what to run.
 
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
@@ -104,6 +105,14 @@ pub(crate) fn wasm_test_runner(ctx: &Ctx) -> Result<PathBuf> {
         )?;
     }
     Ok(bin)
+}
+
+/// `PATH` with `dir` in front, for a child that must find the tools
+/// installed under `target/tools` before any others.
+pub(crate) fn path_with(dir: &Path) -> Result<OsString> {
+    let rest = std::env::var_os("PATH").unwrap_or_default();
+    let dirs = std::iter::once(dir.to_path_buf()).chain(std::env::split_paths(&rest));
+    std::env::join_paths(dirs).with_context(|| format!("{} cannot go on PATH", dir.display()))
 }
 
 /// Chromium and chromedriver for the browser tests.
