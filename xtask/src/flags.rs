@@ -56,11 +56,19 @@ pub(crate) struct Fuzz {
     #[arg(long, conflicts_with = "seconds")]
     pub(crate) smoke: bool,
     /// Seconds per target (a whole number above 0).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", value_parser = whole_seconds)]
     pub(crate) seconds: Option<u64>,
     /// The targets to run (default: all of them).
     #[arg(value_name = "TARGET", value_parser = clap::builder::PossibleValuesParser::new(TARGETS))]
     pub(crate) targets: Vec<String>,
+}
+
+/// `--seconds N`: a whole number of seconds above 0.
+fn whole_seconds(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err("give a whole number of seconds above 0, e.g. --seconds 60".into()),
+    }
 }
 
 /// `cargo xtask bench [--quick]`.
