@@ -37,16 +37,29 @@ async fn tcp_echo_live() -> Result<()> {
     live("tcp-echo", |c| async move {
         click(&c, "[data-role=send]").await?;
         wait_contains(&c, "[data-kind=read]", "ACK: Hello, Server").await?;
-        click(&c, "[data-role=second]").await?;
-        wait_contains(&c, "[data-kind=note]", "has not accepted it").await?;
+        wait_contains(&c, "[data-role=first-status]", "the server accepted it").await?;
+        // A second connection while the first holds the iterative server.
+        set_value(&c, "[data-role=message]", "I am the second client").await?;
+        click(&c, "[data-role=second-connect]").await?;
+        click(&c, "[data-role=second-send]").await?;
+        wait_contains(&c, "[data-role=second-status]", "has not accepted it").await?;
+        wait_contains(&c, "[data-role=second-status]", "the first connection").await?;
         // Still only the first client's reply.
         ensure!(
             texts(&c, "[data-kind=read]").await?.len() == 1,
             "the second client was answered too early"
         );
-        click(&c, "[data-role=close-first]").await?;
+        click(&c, "[data-role=close]").await?;
         wait_contains(&c, "[data-kind=read]", "ACK: I am the second client").await?;
         wait_contains(&c, "[data-role=verdict]", "iterative").await?;
+        wait_contains(
+            &c,
+            "[data-role=verdict]",
+            "only after the first connection closed",
+        )
+        .await?;
+        // The server's own account: two connections from this page.
+        wait_count(&c, ".sl-sv-conn[data-demo=tcp-echo][data-origin=page]", 2).await?;
         Ok(())
     })
     .await
@@ -58,14 +71,34 @@ async fn udp_echo_live() -> Result<()> {
         click(&c, "[data-role=send]").await?;
         wait_count(&c, "[data-kind=read]", 3).await?;
         wait_contains(&c, "[data-kind=read]", "Message received").await?;
+        wait_contains(&c, "[data-role=verdict]", "the server received 3").await?;
+        wait_contains(&c, "[data-role=socket-status]", "no socket open").await?;
+        wait_count(&c, ".sl-sv-entry[data-event=datagram]", 3).await?;
+        ensure!(
+            texts(&c, ".sl-sv-entry[data-truncated=true]")
+                .await?
+                .is_empty(),
+            "a small datagram was shown truncated"
+        );
         set_value(&c, "[data-role=count]", "1").await?;
         set_value(&c, "[data-role=pad]", "1500").await?;
         click(&c, "[data-role=send]").await?;
-        wait_contains(&c, "[data-kind=server]", "truncated to 1024").await?;
+        wait_contains(
+            &c,
+            ".sl-sv-entry[data-truncated=true]",
+            "datagram of 1500 bytes, truncated to 1024",
+        )
+        .await?;
+        wait_contains(&c, "[data-role=verdict]", "1500 (truncated)").await?;
+        wait_contains(&c, "[data-role=verdict]", "cut a datagram short").await?;
         Ok(())
     })
     .await
 }
+
+/// The sticky lab's own timeline rows for the server's reads (the server
+/// view's entries are `[data-event=read]` too).
+const READS: &str = "[data-role=timeline] [data-event=read]";
 
 #[tokio::test]
 async fn sticky_live_shows_merged_and_split_reads() -> Result<()> {
@@ -73,8 +106,8 @@ async fn sticky_live_shows_merged_and_split_reads() -> Result<()> {
         // Defaults: Hello|World, 1024-byte reads, 300 ms delay.
         click(&c, "[data-role=run]").await?;
         wait_contains(&c, "[data-role=verdict]", "Merged").await?;
-        wait_count(&c, "[data-event=read]", 1).await?;
-        let sizes = texts(&c, "[data-event=read] .sl-size").await?;
+        wait_count(&c, READS, 1).await?;
+        let sizes = texts(&c, &format!("{READS} .sl-size")).await?;
         ensure!(
             sizes == ["10 B"],
             "one 10-byte read expected, got {sizes:?}"
@@ -84,7 +117,18 @@ async fn sticky_live_shows_merged_and_split_reads() -> Result<()> {
         set_value(&c, "[data-role=read-delay]", "100").await?;
         click(&c, "[data-role=run]").await?;
         wait_contains(&c, "[data-role=verdict]", "Split").await?;
-        wait_count(&c, "[data-event=read]", 4).await?;
+        wait_count(&c, READS, 4).await?;
+        // The 10 bytes, at most 3 per recv (how they group depends on when
+        // "World" arrived).
+        let sizes: Vec<usize> = texts(&c, &format!("{READS} .sl-size"))
+            .await?
+            .iter()
+            .filter_map(|s| s.strip_suffix(" B")?.parse().ok())
+            .collect();
+        ensure!(
+            sizes.len() == 4 && sizes.iter().sum::<usize>() == 10 && sizes.iter().all(|&n| n <= 3),
+            "Hello and World read 3 bytes at a time expected, got {sizes:?}"
+        );
         Ok(())
     })
     .await
@@ -94,9 +138,31 @@ async fn sticky_live_shows_merged_and_split_reads() -> Result<()> {
 async fn framing_live() -> Result<()> {
     live("framing", |c| async move {
         click(&c, "[data-role=send-bytes]").await?;
-        wait_contains(&c, "[data-event=frame-decoded]", r#"{"msg":"Hello"}"#).await?;
-        click(&c, "[data-role=send-oversize]").await?;
-        wait_contains(&c, "[data-event=frame-rejected]", "limit").await?;
+        wait_contains(
+            &c,
+            "[data-role=timeline] [data-event=frame-decoded]",
+            r#"{"msg":"Hello"}"#,
+        )
+        .await?;
+        wait_contains(&c, "[data-role=timeline] [data-event=reply-frame]", "").await?;
+        wait_contains(&c, "[data-role=verdict][data-verdict=decoded]", "Decoded").await?;
+        // A header no server can accept: 4 GiB.
+        set_value(&c, "[data-role=header-hex]", "ff ff ff ff").await?;
+        click(&c, "[data-role=send-header]").await?;
+        wait_contains(
+            &c,
+            "[data-role=timeline] [data-event=frame-rejected][data-code=too_large]",
+            "limit",
+        )
+        .await?;
+        wait_contains(&c, "[data-role=timeline] [data-event=error-frame]", "error").await?;
+        wait_contains(
+            &c,
+            "[data-role=verdict][data-verdict=refused-closed]",
+            "closed the connection",
+        )
+        .await?;
+        wait_contains(&c, "[data-role=conn-status][data-state=closed]", "Closed").await?;
         Ok(())
     })
     .await
@@ -105,13 +171,40 @@ async fn framing_live() -> Result<()> {
 #[tokio::test]
 async fn auth_live_grants_and_denies() -> Result<()> {
     live("auth", |c| async move {
+        let page = "[data-role=timeline] [data-event=verdict]";
         click(&c, "[data-role=run]").await?;
-        wait_contains(&c, "[data-event=verdict]", "Access Granted").await?;
+        wait_contains(&c, page, "Access Granted").await?;
+        wait_contains(
+            &c,
+            "[data-role=verdict][data-verdict=granted]",
+            "Access Granted",
+        )
+        .await?;
         click(&c, "[data-role=replay]").await?;
-        wait_contains(&c, "[data-event=verdict]", "Access Denied").await?;
+        wait_contains(&c, page, "Access Denied").await?;
+        wait_contains(
+            &c,
+            "[data-role=verdict][data-verdict=wrong_answer]",
+            "replayed",
+        )
+        .await?;
         set_value(&c, "[data-role=secret]", "not the secret").await?;
         click(&c, "[data-role=run]").await?;
-        wait_contains(&c, "[data-event=verdict]", "Access Denied").await?;
+        wait_contains(&c, page, "Access Denied").await?;
+        wait_contains(
+            &c,
+            "[data-role=verdict][data-verdict=wrong_answer]",
+            "received 32 bytes",
+        )
+        .await?;
+        // The server's account: one grant, then two denials.
+        wait_count(&c, ".sl-sv-entry[data-event=verdict]", 3).await?;
+        let said = texts(&c, ".sl-sv-entry[data-event=verdict]").await?;
+        ensure!(
+            said.iter().filter(|t| t.contains("access granted")).count() == 1
+                && said.iter().filter(|t| t.contains("access denied")).count() == 2,
+            "the server view's verdicts: {said:?}"
+        );
         Ok(())
     })
     .await
@@ -123,10 +216,27 @@ async fn concurrency_live() -> Result<()> {
         set_value(&c, "[data-role=clients]", "3").await?;
         click(&c, "[data-role=run-iterative]").await?;
         wait_count(&c, "[data-event=client-done]", 3).await?;
-        wait_contains(&c, "[data-role=verdict]", "one after another").await?;
+        wait_contains(
+            &c,
+            "[data-role=verdict][data-verdict=iterative]",
+            "Iterative",
+        )
+        .await?;
+        wait_count(&c, "[data-role=timeline] [data-event=answer]", 3).await?;
         click(&c, "[data-role=run-concurrent]").await?;
         wait_count(&c, "[data-event=client-done]", 3).await?;
-        wait_contains(&c, "[data-role=verdict]", "all 3 clients at once").await?;
+        wait_contains(
+            &c,
+            "[data-role=verdict][data-verdict=concurrent]",
+            "Concurrent",
+        )
+        .await?;
+        wait_contains(&c, "[data-role=verdict]", "served up to 3 clients at once").await?;
+        let answers = texts(&c, "[data-role=timeline] [data-event=answer]").await?;
+        ensure!(
+            answers.len() == 3 && answers.iter().all(|a| a.contains("HELLO FROM CLIENT")),
+            "each uppercase client reads its line in capitals: {answers:?}"
+        );
         Ok(())
     })
     .await
@@ -136,14 +246,44 @@ async fn concurrency_live() -> Result<()> {
 async fn ports_live_shows_both_ends() -> Result<()> {
     live("ports", |c| async move {
         click(&c, "[data-role=connect]").await?;
-        let local = wait_contains(&c, "[data-event=local]", "you: 127.0.0.1:").await?;
+        let local = wait_contains(&c, "[data-event=local]", "your end: 127.0.0.1:").await?;
         let port = local
-            .split("you: 127.0.0.1:")
+            .split("your end: 127.0.0.1:")
             .nth(1)
             .and_then(|r| r.split_whitespace().next())
             .unwrap_or_default()
             .to_owned();
+        ensure!(
+            port.parse::<u16>().is_ok_and(|p| p > 0),
+            "no port in {local:?}"
+        );
         wait_contains(&c, "[data-event=accepted]", &format!("127.0.0.1:{port}")).await?;
+        // The same port from both ends, in the table and the verdict.
+        wait_contains(&c, "[data-role=tuple] [data-role=mine]", &port).await?;
+        wait_contains(&c, "[data-role=tuple] [data-role=theirs]", &port).await?;
+        wait_contains(
+            &c,
+            "[data-role=verdict]",
+            &format!(
+                "Same four numbers from both ends: the port your system picked for you ({port})"
+            ),
+        )
+        .await?;
+        // A second connection gets a new ephemeral port.
+        wait_count(&c, "socket-lab[data-open-sockets='0']", 1).await?;
+        click(&c, "[data-role=connect]").await?;
+        wait_contains(&c, "[data-role=verdict]", "Client ports so far").await?;
+        let verdict = texts(&c, "[data-role=verdict]").await?.concat();
+        let ports: Vec<&str> = verdict
+            .split("Client ports so far: ")
+            .nth(1)
+            .and_then(|r| r.split(':').next())
+            .map(|r| r.split(", ").collect())
+            .unwrap_or_default();
+        ensure!(
+            ports.len() == 2 && ports[0] == port && ports[1] != port,
+            "two different client ports expected: {verdict:?}"
+        );
         Ok(())
     })
     .await
@@ -153,8 +293,25 @@ async fn ports_live_shows_both_ends() -> Result<()> {
 async fn layers_live() -> Result<()> {
     live("layers", |c| async move {
         set_value(&c, "[data-role=message]", r#"{"a": 1}"#).await?;
-        click(&c, "[data-role=wrap]").await?;
-        wait_contains(&c, "[data-role=layers]", "00 00 00 08").await?;
+        click(&c, "[data-role=send]").await?;
+        // Both ends are 127.0.0.1: the IPv4 header's two addresses.
+        wait_contains(&c, "[data-role=layers]", "7f 00 00 01 7f 00 00 01").await?;
+        // The page's ephemeral port, big-endian, in the TCP header.
+        let local = wait_contains(
+            &c,
+            "[data-role=timeline] [data-kind=note]",
+            "your end 127.0.0.1:",
+        )
+        .await?;
+        let port: u16 = local
+            .split("your end 127.0.0.1:")
+            .nth(1)
+            .and_then(|r| r.split(|ch: char| !ch.is_ascii_digit()).next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_default();
+        let [hi, lo] = port.to_be_bytes();
+        wait_contains(&c, "[data-role=layers]", &format!("{hi:02x} {lo:02x}")).await?;
+        wait_contains(&c, "[data-role=verdict]", "exactly the 8 bytes you sent").await?;
         Ok(())
     })
     .await
@@ -173,8 +330,18 @@ async fn events_live_shows_a_terminal_client() -> Result<()> {
         let mut s = tokio::net::TcpStream::connect(echo).await?;
         let me = s.local_addr()?;
         tokio::io::AsyncWriteExt::write_all(&mut s, b"from the terminal").await?;
-        wait_contains(&c, "[data-kind=server]", &format!("{me}: accepted")).await?;
-        wait_contains(&c, "[data-kind=server]", "from the terminal").await?;
+        let group = format!(".sl-sv-conn[data-origin=other][data-peer=\"{me}\"]");
+        wait_contains(&c, &group, "another program").await?;
+        wait_contains(&c, &group, "accepted").await?;
+        wait_contains(&c, &group, "from the terminal").await?;
+        wait_contains(&c, &group, "ACK: from the terminal").await?;
+        drop(s);
+        wait_contains(
+            &c,
+            &format!("{group}[data-state=closed]"),
+            "closed by the client",
+        )
+        .await?;
         screenshot(&c, &screenshot_dir().join("events-light.png")).await
     })
     .await;
@@ -204,34 +371,65 @@ async fn every_lab_simulated_with_no_server() -> Result<()> {
     simulated(|c| async move {
         click(&c, "#tcp-echo [data-role=send]").await?;
         wait_contains(&c, "#tcp-echo [data-kind=read]", "ACK: Hello, Server").await?;
+        // tcp-echo is iterative: the concurrency lab's clients below would
+        // wait behind this connection, so close it.
+        click(&c, "#tcp-echo [data-role=close]").await?;
+        wait_contains(&c, "#tcp-echo [data-role=first-status]", "not connected").await?;
+        wait_contains(
+            &c,
+            "#tcp-echo .sl-sv-conn[data-state=closed]",
+            "closed by the client",
+        )
+        .await?;
 
         click(&c, "#udp-echo [data-role=send]").await?;
         wait_count(&c, "#udp-echo [data-kind=read]", 3).await?;
+        wait_contains(&c, "#udp-echo [data-role=verdict]", "the server received 3").await?;
 
+        let sticky_reads = format!("#sticky {READS}");
         click(&c, "#sticky [data-role=run]").await?;
-        wait_count(&c, "#sticky [data-event=read]", 1).await?;
-        ensure!(texts(&c, "#sticky [data-event=read] .sl-size").await? == ["10 B"]);
+        wait_count(&c, &sticky_reads, 1).await?;
+        ensure!(texts(&c, &format!("{sticky_reads} .sl-size")).await? == ["10 B"]);
         set_value(&c, "#sticky [data-role=read-size]", "3").await?;
         click(&c, "#sticky [data-role=run]").await?;
-        wait_count(&c, "#sticky [data-event=read]", 4).await?;
+        wait_count(&c, &sticky_reads, 4).await?;
 
         click(&c, "#framing [data-role=send-whole]").await?;
         wait_contains(&c, "#framing [data-kind=server]", "decoded").await?;
+        wait_contains(
+            &c,
+            "#framing [data-role=verdict][data-verdict=decoded]",
+            "Decoded",
+        )
+        .await?;
 
+        let auth = "#auth [data-role=timeline] [data-event=verdict]";
         click(&c, "#auth [data-role=run]").await?;
-        wait_contains(&c, "#auth [data-event=verdict]", "Access Granted").await?;
+        wait_contains(&c, auth, "Access Granted").await?;
         set_value(&c, "#auth [data-role=secret]", "wrong").await?;
         click(&c, "#auth [data-role=run]").await?;
-        wait_contains(&c, "#auth [data-event=verdict]", "Access Denied").await?;
+        wait_contains(&c, auth, "Access Denied").await?;
 
         click(&c, "#concurrency [data-role=run-iterative]").await?;
         wait_count(&c, "#concurrency [data-event=client-done]", 5).await?;
+        wait_contains(&c, "#concurrency [data-role=verdict]", "Iterative").await?;
 
         click(&c, "#ports [data-role=connect]").await?;
-        wait_contains(&c, "#ports [data-event=local]", "simulated").await?;
+        wait_contains(&c, "#ports [data-event=local]", "your end:").await?;
+        wait_contains(&c, "#ports [data-role=verdict]", "Same four numbers").await?;
 
-        click(&c, "#layers [data-role=wrap]").await?;
-        wait_contains(&c, "#layers [data-role=layers]", "00 00 00 10").await?;
+        click(&c, "#layers [data-role=send]").await?;
+        wait_contains(&c, "#layers [data-role=layers]", "7f 00 00 01").await?;
+        wait_contains(&c, "#layers [data-role=verdict]", "exactly the 13 bytes").await?;
+
+        // The index's server log saw the other labs' connections (all of
+        // them from this page).
+        ensure!(
+            !texts(&c, "#events .sl-sv-conn[data-origin=page]")
+                .await?
+                .is_empty(),
+            "the server log shows the labs' connections"
+        );
 
         let hints = texts(&c, ".sl-golive").await?;
         ensure!(
