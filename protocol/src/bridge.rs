@@ -97,6 +97,21 @@ pub enum ClientMsg {
     Unsubscribe {},
 }
 
+impl ClientMsg {
+    /// `open` for `demo` with Nagle off, no read settings and no
+    /// acknowledgements: what most labs and tests send.
+    pub fn open(sock: SocketId, demo: Demo) -> ClientMsg {
+        ClientMsg::Open {
+            sock,
+            demo: Some(demo),
+            target: None,
+            nodelay: true,
+            sticky: None,
+            ack: false,
+        }
+    }
+}
+
 /// Who closed a bridged socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -804,14 +804,7 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn open(sock: SocketId, demo: Demo) -> ClientMsg {
-        ClientMsg::Open {
-            sock,
-            demo: Some(demo),
-            target: None,
-            nodelay: true,
-            sticky: None,
-            ack: false,
-        }
+        ClientMsg::open(sock, demo)
     }
 
     /// Runs the bridge until `until` µs and returns everything delivered.

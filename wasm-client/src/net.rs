@@ -72,14 +72,17 @@ type SockHandler = Rc<dyn Fn(SockEvent)>;
 type EventHandler = Rc<dyn Fn(&ServerEvent, Option<SocketId>)>;
 type ModeHandler = Rc<dyn Fn(Mode)>;
 
+/// A pending wake-up: the timer's id, its callback, and when it is due
+/// (`Date.now()` ms).
+type Wakeup = (i32, Closure<dyn FnMut()>, f64);
+
 /// The in-page bridge and the timer that drives it.
 struct Sim {
     bridge: SimBridge,
     /// `Date.now()` when the simulation started: its time zero.
     epoch_ms: f64,
-    /// The pending wake-up: its id, its callback, and when it is due
-    /// (`Date.now()` ms).
-    timer: Option<(i32, Closure<dyn FnMut()>, f64)>,
+    /// The pending wake-up.
+    timer: Option<Wakeup>,
 }
 
 impl Sim {
@@ -480,17 +483,20 @@ impl Bridge {
         }
     }
 
-    /// Opens a socket; `handler` gets its events. Returns its id.
+    /// Opens a socket; `handler` gets its id and each of its events. Returns
+    /// its id.
     pub fn open(
         &self,
         msg: impl FnOnce(SocketId) -> ClientMsg,
-        handler: impl Fn(SockEvent) + 'static,
+        handler: impl Fn(SocketId, SockEvent) + 'static,
     ) -> SocketId {
         let id = {
             let mut inner = self.inner.borrow_mut();
             let id = inner.next_sock;
             inner.next_sock += 1;
-            inner.sockets.insert(id, Rc::new(handler));
+            inner
+                .sockets
+                .insert(id, Rc::new(move |ev: SockEvent| handler(id, ev)));
             id
         };
         self.send_msg(&msg(id));

@@ -127,12 +127,5 @@ impl Page {
 }
 
 pub fn open(sock: SocketId, demo: protocol::Demo) -> ClientMsg {
-    ClientMsg::Open {
-        sock,
-        demo: Some(demo),
-        target: None,
-        nodelay: true,
-        sticky: None,
-        ack: false,
-    }
+    ClientMsg::open(sock, demo)
 }

@@ -104,11 +104,7 @@ impl Lab {
 
     fn refresh(&self) {
         self.frame.refresh_sockets();
-        if self.open_sock().is_some() {
-            let _ = self.close.remove_attribute("disabled");
-        } else {
-            attr(&self.close, "disabled", "");
-        }
+        super::set_enabled(&self.close, self.open_sock().is_some());
     }
 
     fn with_attempt<T>(&self, f: impl FnOnce(&mut Attempt) -> T) -> Option<T> {
@@ -147,8 +143,6 @@ impl Lab {
             self.server_secret.value().into_bytes(),
         );
         let lab = self.clone();
-        let id = Rc::new(Cell::new(0));
-        let mine = id.clone();
         self.bridge().open(
             |sock| {
                 *self.attempt.borrow_mut() = Some(Attempt {
@@ -163,17 +157,9 @@ impl Lab {
                     expected: None,
                     open: true,
                 });
-                mine.set(sock);
-                ClientMsg::Open {
-                    sock,
-                    demo: Some(Demo::Auth),
-                    target: None,
-                    nodelay: true,
-                    sticky: None,
-                    ack: false,
-                }
+                ClientMsg::open(sock, Demo::Auth)
             },
-            move |ev| lab.on_sock(id.get(), ev),
+            move |id, ev| lab.on_sock(id, ev),
         );
         if play == Play::Silent {
             self.start_countdown();

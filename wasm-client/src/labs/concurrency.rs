@@ -144,11 +144,7 @@ impl Lab {
 
     fn refresh(&self) {
         self.frame.refresh_sockets();
-        if self.open_socks().is_empty() {
-            attr(&self.close, "disabled", "");
-        } else {
-            let _ = self.close.remove_attribute("disabled");
-        }
+        super::set_enabled(&self.close, !self.open_socks().is_empty());
     }
 
     fn client_of(&self, sock: SocketId) -> Option<usize> {
@@ -176,8 +172,6 @@ impl Lab {
         });
         for _ in 0..n {
             let lab = self.clone();
-            let id = Rc::new(std::cell::Cell::new(0));
-            let mine = id.clone();
             self.bridge().open(
                 |sock| {
                     if let Some(run) = self.run.borrow_mut().as_mut() {
@@ -187,17 +181,9 @@ impl Lab {
                             open: true,
                         });
                     }
-                    mine.set(sock);
-                    ClientMsg::Open {
-                        sock,
-                        demo: Some(demo),
-                        target: None,
-                        nodelay: true,
-                        sticky: None,
-                        ack: false,
-                    }
+                    ClientMsg::open(sock, demo)
                 },
-                move |ev| lab.on_sock(id.get(), ev),
+                move |id, ev| lab.on_sock(id, ev),
             );
         }
         self.render();

@@ -203,11 +203,7 @@ impl Lab {
 
     fn refresh(&self) {
         self.frame.refresh_sockets();
-        if self.open_sock().is_some() {
-            let _ = self.close.remove_attribute("disabled");
-        } else {
-            attr(&self.close, "disabled", "");
-        }
+        super::set_enabled(&self.close, self.open_sock().is_some());
     }
 
     fn set_status(&self, state: &str, text: &str) {
@@ -236,8 +232,6 @@ impl Lab {
         self.frame.conclude("");
         let _ = self.frame.verdict.remove_attribute("data-verdict");
         let lab = self.clone();
-        let id = Rc::new(std::cell::Cell::new(0));
-        let mine = id.clone();
         let sock = self.bridge().open(
             |sock| {
                 *self.conn.borrow_mut() = Some(Conn {
@@ -247,17 +241,9 @@ impl Lab {
                     decoded: 0,
                     refused: 0,
                 });
-                mine.set(sock);
-                ClientMsg::Open {
-                    sock,
-                    demo: Some(Demo::Framed),
-                    target: None,
-                    nodelay: true,
-                    sticky: None,
-                    ack: false,
-                }
+                ClientMsg::open(sock, Demo::Framed)
             },
-            move |ev| lab.on_sock(id.get(), ev),
+            move |id, ev| lab.on_sock(id, ev),
         );
         self.set_status("opening", "Connecting to the framed demo…");
         sock

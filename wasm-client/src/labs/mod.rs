@@ -157,6 +157,15 @@ impl Frame {
     }
 }
 
+/// Enables or disables a control (a Close button with nothing to close).
+pub(crate) fn set_enabled(control: &Element, enabled: bool) {
+    if enabled {
+        let _ = control.remove_attribute("disabled");
+    } else {
+        attr(control, "disabled", "");
+    }
+}
+
 /// A labelled text input.
 pub(crate) fn text_input(
     parent: &Element,

@@ -161,24 +161,14 @@ impl Lab {
         }
         self.frame.timeline.clear();
         let lab = Rc::downgrade(self);
-        let id = Rc::new(std::cell::Cell::new(0));
-        let id2 = id.clone();
         let sock = self.frame.bridge.open(
-            |sock| ClientMsg::Open {
-                sock,
-                demo: Some(Demo::Uppercase),
-                target: None,
-                nodelay: true,
-                sticky: None,
-                ack: false,
-            },
-            move |ev| {
+            |sock| ClientMsg::open(sock, Demo::Uppercase),
+            move |id, ev| {
                 if let Some(lab) = lab.upgrade() {
-                    lab.on_sock(id2.get(), ev);
+                    lab.on_sock(id, ev);
                 }
             },
         );
-        id.set(sock);
         // uppercase reads one message, answers it and closes.
         self.frame.bridge.send(sock, b"which port am I?");
         self.state.borrow_mut().current = Some(Tuple {

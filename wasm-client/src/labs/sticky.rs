@@ -82,11 +82,7 @@ impl Lab {
     fn refresh(&self) {
         self.frame.refresh_sockets();
         let open = self.run.borrow().as_ref().is_some_and(|r| !r.done);
-        if open {
-            let _ = self.close.remove_attribute("disabled");
-        } else {
-            attr(&self.close, "disabled", "");
-        }
+        super::set_enabled(&self.close, open);
     }
 
     fn start(self: &Rc<Self>, sends: Vec<Vec<u8>>, read_size: usize, delay_ms: u32, nodelay: bool) {
@@ -109,9 +105,6 @@ impl Lab {
         self.frame.conclude("Waiting for the server's reads…");
         attr(&self.frame.verdict, "data-shape", "pending");
         let lab = self.clone();
-        let handler = move |sock: SocketId, ev: SockEvent| lab.on_sock(sock, ev);
-        let opened = Rc::new(std::cell::Cell::new(0));
-        let mine = opened.clone();
         let sock = self.bridge().open(
             |sock| {
                 // Known before any event can arrive for it.
@@ -125,7 +118,6 @@ impl Lab {
                     origin_us: None,
                     done: false,
                 });
-                mine.set(sock);
                 ClientMsg::Open {
                     sock,
                     demo: Some(Demo::Sticky),
@@ -138,7 +130,7 @@ impl Lab {
                     ack: false,
                 }
             },
-            move |ev| handler(opened.get(), ev),
+            move |id, ev| lab.on_sock(id, ev),
         );
         for (i, p) in sends.iter().enumerate() {
             self.bridge().send(sock, p);

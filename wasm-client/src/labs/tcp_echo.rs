@@ -191,24 +191,14 @@ impl Lab {
             self.frame.conclude("");
         }
         let lab = Rc::downgrade(self);
-        let id = Rc::new(std::cell::Cell::new(0));
-        let id2 = id.clone();
         let sock = self.frame.bridge.open(
-            |sock| ClientMsg::Open {
-                sock,
-                demo: Some(Demo::TcpEcho),
-                target: None,
-                nodelay: true,
-                sticky: None,
-                ack: false,
-            },
-            move |ev| {
+            |sock| ClientMsg::open(sock, Demo::TcpEcho),
+            move |id, ev| {
                 if let Some(lab) = lab.upgrade() {
-                    lab.on_sock(slot, id2.get(), ev);
+                    lab.on_sock(slot, id, ev);
                 }
             },
         );
-        id.set(sock);
         *self.state.borrow_mut().slot(slot) = Some(Conn {
             sock,
             ..Conn::default()

@@ -200,8 +200,6 @@ impl Lab {
         self.frame.timeline.clear();
         self.frame.conclude("");
         let lab = Rc::downgrade(self);
-        let id = Rc::new(std::cell::Cell::new(0));
-        let id2 = id.clone();
         let sock = self.frame.bridge.open(
             |sock| ClientMsg::Open {
                 sock,
@@ -211,13 +209,12 @@ impl Lab {
                 sticky: None,
                 ack: false,
             },
-            move |ev| {
+            move |id, ev| {
                 if let Some(lab) = lab.upgrade() {
-                    lab.on_sock(id2.get(), ev);
+                    lab.on_sock(id, ev);
                 }
             },
         );
-        id.set(sock);
         self.state.borrow_mut().run = Some(Run {
             sock,
             sent: n,
