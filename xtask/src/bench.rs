@@ -27,18 +27,18 @@ mod codec;
 mod procs;
 mod report;
 mod results;
+mod websockify;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use anyhow::{Context, Result};
+
 use self::procs::{Proc, listening};
 use self::results::Run;
+use self::websockify::{WEBSOCKIFY_VERSION, ensure_websockify, start_websockify};
 use crate::{Ctx, flags, run_cmd};
-use anyhow::{Context, Result, bail};
-
-/// The websockify release compared with, pinned so that runs stay comparable.
-const WEBSOCKIFY_VERSION: &str = "0.13.0";
 
 /// The open-file limit asked for; the hard limit may allow less.
 const WANTED_NOFILE: u64 = 65_536;
@@ -713,74 +713,4 @@ fn scale(run: &mut Runner) -> Result<()> {
     }
     drop(echo);
     Ok(())
-}
-
-/// websockify 0.13 in a venv under `target/bench/venv`, installed from PyPI if missing.
-fn ensure_websockify(ctx: &Ctx, logs: &Path) -> Result<PathBuf> {
-    let venv = procs::bench_dir(&ctx.target()).join("venv");
-    let python = venv.join("bin/python");
-    let bin = venv.join("bin/websockify");
-    let installed = || {
-        Command::new(&python)
-            .args([
-                "-c",
-                "import importlib.metadata as m; print(m.version('websockify'))",
-            ])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == WEBSOCKIFY_VERSION)
-            .unwrap_or(false)
-    };
-    if bin.is_file() && installed() {
-        return Ok(bin);
-    }
-    println!(
-        "xtask: installing websockify {WEBSOCKIFY_VERSION} from PyPI into {} (once)",
-        venv.display()
-    );
-    let log = std::fs::File::create(logs.join("pip.log"))?;
-    let status = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .stdout(log.try_clone()?)
-        .stderr(log.try_clone()?)
-        .status()
-        .context("python3 -m venv (is python3 with venv installed?)")?;
-    if !status.success() {
-        bail!("python3 -m venv failed; on Debian: apt-get install python3-venv");
-    }
-    let status = Command::new(venv.join("bin/pip"))
-        .args([
-            "install",
-            "--quiet",
-            &format!("websockify=={WEBSOCKIFY_VERSION}"),
-        ])
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .status()
-        .context("pip install websockify")?;
-    if !status.success() || !installed() {
-        bail!(
-            "pip could not install websockify {WEBSOCKIFY_VERSION}; see {}",
-            logs.join("pip.log").display()
-        );
-    }
-    Ok(bin)
-}
-
-/// Starts websockify (as server `name`, on the CPUs `cpus` if given) relaying
-/// a free port to `echo`; returns it and its port.
-fn start_websockify(
-    logs: &Path,
-    name: &str,
-    bin: &Path,
-    echo: &str,
-    cpus: Option<&str>,
-) -> Result<(Proc, u16)> {
-    let port = procs::free_port()?;
-    let mut cmd = procs::pinned(cpus, bin);
-    cmd.arg(format!("127.0.0.1:{port}")).arg(echo);
-    // Own process group: websockify forks a child per session; stopping the group stops them all.
-    let (proc, _) = procs::start(logs, name, cmd, 0, true)?;
-    procs::wait_for_port(&format!("127.0.0.1:{port}"), Duration::from_secs(20))?;
-    Ok((proc, port))
 }
