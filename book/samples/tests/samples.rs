@@ -342,3 +342,72 @@ fn every_sample_server_answers_the_clients_of_its_demo() {
         failures.join("\n\n")
     );
 }
+
+/// Runs one standalone sample of the table and returns what it printed.
+fn run_standalone(file: &str) -> String {
+    let sample = samples()
+        .into_iter()
+        .find(|s| s.file == file && s.kind == "standalone")
+        .unwrap_or_else(|| panic!("{file} is not a standalone sample in the table"));
+    run_client(&sample, &[]).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `tcp-echo.md` and `beyond-the-notes.md`: a restart fails with *Address
+/// already in use* only when the server closed first and did not set
+/// `SO_REUSEADDR`; when the client closes first (the echo pattern), it works
+/// either way.
+#[test]
+fn reuseaddr_demo() {
+    let out = run_standalone("python/reuseaddr_demo.py");
+    let result = |case: &str| -> String {
+        out.lines()
+            .find(|l| l.starts_with(case))
+            .and_then(|l| l.split_once(": "))
+            .map(|(_, r)| r.trim().to_owned())
+            .unwrap_or_else(|| panic!("no line for {case:?} in:\n{out}"))
+    };
+    assert_eq!(result("client closed first, no SO_REUSEADDR"), "bind OK");
+    assert_eq!(result("client closed first, with SO_REUSEADDR"), "bind OK");
+    assert_eq!(result("server closed first, with SO_REUSEADDR"), "bind OK");
+    let failed = result("server closed first, no SO_REUSEADDR");
+    assert!(
+        failed.starts_with("bind failed: [Errno 98] Address already in use"),
+        "the server-first restart without SO_REUSEADDR should fail with EADDRINUSE, got {failed:?}"
+    );
+}
+
+/// `osi-and-sockets.md` and `sticky-packets.md`: on loopback a segment may
+/// carry far more than Ethernet's 1460 bytes, and a peer that announces an MSS
+/// of 1460 gets segments of 1448 when TCP timestamps are on (Linux's default).
+#[test]
+fn tcp_maxseg() {
+    let out = run_standalone("python/tcp_maxseg.py");
+    // The two sizes after "TCP_MAXSEG" on the line that starts with `prefix`.
+    let sizes = |prefix: &str| -> Vec<u32> {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line starting {prefix:?} in:\n{out}"));
+        let (_, after) = line.split_once("TCP_MAXSEG").unwrap();
+        let sizes: Vec<u32> = after
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        assert_eq!(sizes.len(), 2, "a client and a server size in {line:?}");
+        sizes
+    };
+    let lo = sizes("loopback:");
+    assert!(
+        lo.iter().all(|n| *n > 1460),
+        "loopback segments should be larger than Ethernet's 1460 bytes: {lo:?}"
+    );
+    let timestamps = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_timestamps")
+        .map(|s| s.trim() != "0")
+        .unwrap_or(true);
+    let want = if timestamps { 1448 } else { 1460 };
+    assert_eq!(
+        sizes("server announcing an MSS of 1460:"),
+        vec![want, want],
+        "with an MSS of 1460 announced, each segment carries {want} bytes:\n{out}"
+    );
+}
