@@ -22,11 +22,20 @@
 //! The result is `BENCHMARKS.md` at the repo root (raw JSON lines in
 //! `target/bench/results.jsonl`, logs in `target/bench/logs`).
 //! `--quick` runs a shortened version into `target/bench/BENCHMARKS-quick.md`.
+//!
+//! This file plans the run and starts socket-lab; the parts live in `bench/`:
+//! `codec.rs` (1), `side_by_side.rs` (2, 3), `relay.rs` (the bridge runs of 3),
+//! `scale.rs` (4), the peers in `websockify.rs` and `procs.rs`, the typed
+//! results in `results.rs`, and the report in `report.rs` (goals in
+//! `report/goals.rs`, prose in `report.md`).
 
 mod codec;
 mod procs;
+mod relay;
 mod report;
 mod results;
+mod scale;
+mod side_by_side;
 mod websockify;
 
 use std::path::PathBuf;
@@ -35,9 +44,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use self::procs::{Proc, listening};
+use self::procs::Proc;
 use self::results::Run;
-use self::websockify::{WEBSOCKIFY_VERSION, ensure_websockify, start_websockify};
+use self::websockify::{WEBSOCKIFY_VERSION, ensure_websockify};
 use crate::{Ctx, flags, run_cmd};
 
 /// The open-file limit asked for; the hard limit may allow less.
@@ -270,11 +279,11 @@ pub(crate) fn bench(ctx: &Ctx, args: &flags::Bench) -> Result<()> {
     let codec_secs = codec_started.elapsed().as_secs_f64();
 
     // 2 and 3. Servers and bridges, side by side.
-    if let Err(e) = side_by_side(&mut run, websockify.as_ref().ok()) {
+    if let Err(e) = side_by_side::run(&mut run, websockify.as_ref().ok()) {
         run.problems.push(format!("side-by-side runs: {e:#}"));
     }
     // 4. Scale, each on a fresh server so its memory starts clean.
-    if let Err(e) = scale(&mut run) {
+    if let Err(e) = scale::run(&mut run) {
         run.problems.push(format!("scale runs: {e:#}"));
     }
 
@@ -304,7 +313,7 @@ pub(crate) fn bench(ctx: &Ctx, args: &flags::Bench) -> Result<()> {
         nofile,
         nofile_hard: hard,
         websockify: websockify.ok().map(|_| WEBSOCKIFY_VERSION.to_owned()),
-        isolation: Isolation::detect().map(|i| (i.bridge, i.load)),
+        isolation: relay::Isolation::detect().map(|i| (i.bridge, i.load)),
         root: ctx.root.clone(),
         target: ctx.target(),
     };
@@ -317,400 +326,5 @@ pub(crate) fn bench(ctx: &Ctx, args: &flags::Bench) -> Result<()> {
         plan.out.display(),
         results_path.display()
     );
-    Ok(())
-}
-
-/// Uppercase, framed and relay measurements, alternating the servers compared.
-fn side_by_side(run: &mut Runner, websockify: Option<&PathBuf>) -> Result<()> {
-    let logs = run.logs.clone();
-    let loadgen = run.loadgen.clone();
-    let stop_with_us = ["--exit-on-stdin-eof", "--max-secs", "1800"];
-    let (echo, lines) = procs::start(
-        &logs,
-        "echo",
-        {
-            let mut c = Command::new(&loadgen);
-            c.arg("echo-server").args(stop_with_us);
-            c
-        },
-        1,
-        false,
-    )?;
-    let echo_addr = listening(&lines)?;
-    let (floor, lines) = procs::start(
-        &logs,
-        "floor",
-        {
-            let mut c = Command::new(&loadgen);
-            c.arg("floor-server").args(stop_with_us);
-            c
-        },
-        1,
-        false,
-    )?;
-    let floor_addr = listening(&lines)?;
-    let peers = run.peers.clone();
-    let (py_upper, lines) = procs::start(
-        &logs,
-        "python-uppercase",
-        {
-            let mut c = Command::new("python3");
-            c.arg(peers.join("uppercase_server.py"));
-            c
-        },
-        1,
-        false,
-    )?;
-    let py_upper_addr = listening(&lines)?;
-    let (py_framed, lines) = procs::start(
-        &logs,
-        "python-framed",
-        {
-            let mut c = Command::new("python3");
-            c.arg(peers.join("framed_server.py"));
-            c
-        },
-        1,
-        false,
-    )?;
-    let py_framed_addr = listening(&lines)?;
-    let lab = run.socket_lab("socket-lab", &echo_addr)?;
-    let ws = match websockify {
-        Some(bin) => match start_websockify(&logs, "websockify", bin, &echo_addr, None) {
-            Ok(pair) => Some(pair),
-            Err(e) => {
-                run.problems.push(format!("websockify: {e:#}"));
-                None
-            }
-        },
-        None => None,
-    };
-
-    let secs = run.secs();
-    for _ in 0..run.plan.rounds {
-        for (target, addr, pid) in [
-            ("socket-lab", &lab.uppercase, lab.proc.pid()),
-            ("tokio-floor", &floor_addr, floor.pid()),
-            ("python", &py_upper_addr, py_upper.pid()),
-        ] {
-            let args = vec![
-                arg("conn-rate"),
-                arg("--addr"),
-                addr.clone(),
-                arg("--clients"),
-                arg("32"),
-                arg("--secs"),
-                secs.clone(),
-                arg("--label"),
-                arg(target),
-            ];
-            run.measure(target, Some(pid), &args);
-        }
-    }
-    for _ in 0..run.plan.rounds {
-        for conns in ["1", "32"] {
-            for (target, addr, pid) in [
-                ("socket-lab", &lab.framed, lab.proc.pid()),
-                ("python", &py_framed_addr, py_framed.pid()),
-            ] {
-                let args = vec![
-                    arg("framed-rtt"),
-                    arg("--addr"),
-                    addr.clone(),
-                    arg("--conns"),
-                    arg(conns),
-                    arg("--secs"),
-                    secs.clone(),
-                    arg("--label"),
-                    arg(target),
-                ];
-                run.measure(target, Some(pid), &args);
-            }
-        }
-    }
-    let relay_floor = match start_relay_floor(run, "relay-floor", &echo_addr, None) {
-        Ok(pair) => Some(pair),
-        Err(e) => {
-            run.problems.push(format!("relay floor: {e:#}"));
-            None
-        }
-    };
-    relay_rounds(
-        run,
-        &lab,
-        &peer_relays(ws.as_ref(), relay_floor.as_ref()),
-        &echo_addr,
-        "",
-    );
-    drop((lab, ws, relay_floor, py_upper, py_framed, floor, echo));
-
-    // The same relay again with the bridge on its own CPUs and the load
-    // generator and echo target on the others: on a small machine they
-    // otherwise share cores, and the client's CPU is taken from the bridge.
-    match Isolation::detect() {
-        Some(iso) => {
-            if let Err(e) = isolated_relay(run, &iso, websockify) {
-                run.problems.push(format!("isolated relay runs: {e:#}"));
-            }
-        }
-        None => run
-            .problems
-            .push("isolated relay runs skipped: they need `taskset` and at least 2 CPUs".into()),
-    }
-    Ok(())
-}
-
-/// How the isolated relay runs split the CPUs this process may use.
-struct Isolation {
-    /// The bridges' CPUs (`taskset -c` list): the first half.
-    bridge: String,
-    /// loadgen's and the echo target's: the rest.
-    load: String,
-}
-
-impl Isolation {
-    fn detect() -> Option<Isolation> {
-        let cpus = procs::allowed_cpus();
-        if cpus.len() < 2 || procs::which("taskset").is_none() {
-            return None;
-        }
-        let list = |c: &[u32]| c.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
-        let (bridge, load) = cpus.split_at(cpus.len() / 2);
-        Some(Isolation {
-            bridge: list(bridge),
-            load: list(load),
-        })
-    }
-}
-
-/// Fresh echo target, socket-lab and websockify, pinned as `iso` says, then
-/// the relay rounds with loadgen pinned too.
-fn isolated_relay(run: &mut Runner, iso: &Isolation, websockify: Option<&PathBuf>) -> Result<()> {
-    let logs = run.logs.clone();
-    let (echo, lines) = procs::start(
-        &logs,
-        "echo-isolated",
-        {
-            let mut c = procs::pinned(Some(&iso.load), &run.loadgen);
-            c.args(["echo-server", "--exit-on-stdin-eof", "--max-secs", "1800"]);
-            c
-        },
-        1,
-        false,
-    )?;
-    let echo_addr = listening(&lines)?;
-    let lab = run.socket_lab_on("socket-lab-isolated", &echo_addr, Some(&iso.bridge))?;
-    let ws = match websockify {
-        Some(bin) => Some(start_websockify(
-            &logs,
-            "websockify-isolated",
-            bin,
-            &echo_addr,
-            Some(&iso.bridge),
-        )?),
-        None => None,
-    };
-    let floor = start_relay_floor(run, "relay-floor-isolated", &echo_addr, Some(&iso.bridge))?;
-    run.load_cpus = Some(iso.load.clone());
-    relay_rounds(
-        run,
-        &lab,
-        &peer_relays(ws.as_ref(), Some(&floor)),
-        &echo_addr,
-        "-isolated",
-    );
-    run.load_cpus = None;
-    drop((lab, ws, floor, echo));
-    Ok(())
-}
-
-/// A relay measured beside socket-lab's bridge with loadgen's websockify
-/// client (binary frames of raw bytes): websockify itself, or the copy-only floor.
-struct PeerRelay<'a> {
-    /// `websockify` or `relay-floor`; results are tagged `{name}{suffix}`.
-    name: &'static str,
-    proc: &'a Proc,
-    port: u16,
-}
-
-/// The bridge relay at 1 and 32 sessions, socket-lab and each peer relay
-/// alternating, all relaying to `echo`; results are tagged
-/// `socket-lab{suffix}` and `{peer}{suffix}`.
-fn relay_rounds(
-    run: &mut Runner,
-    lab: &SocketLab,
-    peers: &[PeerRelay<'_>],
-    echo: &str,
-    suffix: &str,
-) {
-    let secs = run.secs();
-    let ours_name = format!("socket-lab{suffix}");
-    for _ in 0..run.plan.rounds {
-        for sessions in ["1", "32"] {
-            let ours = vec![
-                arg("relay"),
-                arg("--bridge"),
-                arg("socket-lab"),
-                arg("--url"),
-                format!("ws://{}/ws", lab.http),
-                arg("--origin"),
-                format!("http://{}", lab.http),
-                arg("--target"),
-                echo.to_owned(),
-                arg("--sessions"),
-                arg(sessions),
-                arg("--secs"),
-                secs.clone(),
-                arg("--server-pid"),
-                lab.proc.pid().to_string(),
-                arg("--label"),
-                ours_name.clone(),
-            ];
-            run.measure(&ours_name, Some(lab.proc.pid()), &ours);
-            for peer in peers {
-                let name = format!("{}{suffix}", peer.name);
-                let theirs = vec![
-                    arg("relay"),
-                    arg("--bridge"),
-                    arg("websockify"),
-                    arg("--url"),
-                    format!("ws://127.0.0.1:{}/", peer.port),
-                    arg("--sessions"),
-                    arg(sessions),
-                    arg("--secs"),
-                    secs.clone(),
-                    arg("--server-pid"),
-                    peer.proc.pid().to_string(),
-                    arg("--label"),
-                    name.clone(),
-                ];
-                run.measure(&name, Some(peer.proc.pid()), &theirs);
-            }
-        }
-    }
-}
-
-/// The copy-only relay floor (`loadgen relay-floor`) to `echo`, on `cpus` if given.
-fn start_relay_floor(
-    run: &Runner,
-    name: &str,
-    echo: &str,
-    cpus: Option<&str>,
-) -> Result<(Proc, u16)> {
-    let mut c = procs::pinned(cpus, &run.loadgen);
-    c.args([
-        "relay-floor",
-        "--target",
-        echo,
-        "--exit-on-stdin-eof",
-        "--max-secs",
-        "1800",
-    ]);
-    let (proc, lines) = procs::start(&run.logs, name, c, 1, false)?;
-    let addr = listening(&lines)?;
-    let port = addr
-        .rsplit_once(':')
-        .and_then(|(_, p)| p.parse().ok())
-        .with_context(|| format!("relay-floor printed {addr:?}, not HOST:PORT"))?;
-    Ok((proc, port))
-}
-
-/// The peer relays that started, in the order they are measured.
-fn peer_relays<'a>(
-    ws: Option<&'a (Proc, u16)>,
-    floor: Option<&'a (Proc, u16)>,
-) -> Vec<PeerRelay<'a>> {
-    [("websockify", ws), ("relay-floor", floor)]
-        .into_iter()
-        .filter_map(|(name, p)| {
-            p.map(|(proc, port)| PeerRelay {
-                name,
-                proc,
-                port: *port,
-            })
-        })
-        .collect()
-}
-
-/// 10,000 idle connections on each TCP demo, then 500 bridge sessions relaying.
-fn scale(run: &mut Runner) -> Result<()> {
-    let logs = run.logs.clone();
-    let (echo, lines) = procs::start(
-        &logs,
-        "echo-scale",
-        {
-            let mut c = Command::new(&run.loadgen);
-            c.args(["echo-server", "--exit-on-stdin-eof", "--max-secs", "1800"]);
-            c
-        },
-        1,
-        false,
-    )?;
-    let echo_addr = listening(&lines)?;
-    let hold = run.plan.hold.to_string();
-    // uppercase first: its server closes each answered connection, so the
-    // client's ports are free again at once. framed last: there the client
-    // closes, and its ports wait in TIME_WAIT for a minute.
-    {
-        let lab = run.socket_lab("socket-lab-hold-uppercase", &echo_addr)?;
-        let pid = lab.proc.pid();
-        let args = vec![
-            arg("hold"),
-            arg("--addr"),
-            lab.uppercase.clone(),
-            arg("--kind"),
-            arg("uppercase"),
-            arg("--conns"),
-            hold.clone(),
-            arg("--server-pid"),
-            pid.to_string(),
-            arg("--label"),
-            arg("socket-lab"),
-        ];
-        run.measure("socket-lab", Some(pid), &args);
-    }
-    {
-        let lab = run.socket_lab("socket-lab-sessions", &echo_addr)?;
-        let pid = lab.proc.pid();
-        let args = vec![
-            arg("relay"),
-            arg("--bridge"),
-            arg("socket-lab"),
-            arg("--url"),
-            format!("ws://{}/ws", lab.http),
-            arg("--origin"),
-            format!("http://{}", lab.http),
-            arg("--target"),
-            echo_addr.clone(),
-            arg("--sessions"),
-            run.plan.sessions.to_string(),
-            arg("--secs"),
-            run.secs(),
-            arg("--server-pid"),
-            pid.to_string(),
-            arg("--label"),
-            arg("socket-lab-scale"),
-        ];
-        run.measure("socket-lab-scale", Some(pid), &args);
-    }
-    {
-        let lab = run.socket_lab("socket-lab-hold-framed", &echo_addr)?;
-        let pid = lab.proc.pid();
-        let args = vec![
-            arg("hold"),
-            arg("--addr"),
-            lab.framed.clone(),
-            arg("--kind"),
-            arg("framed"),
-            arg("--conns"),
-            hold,
-            arg("--server-pid"),
-            pid.to_string(),
-            arg("--label"),
-            arg("socket-lab"),
-        ];
-        run.measure("socket-lab", Some(pid), &args);
-    }
-    drop(echo);
     Ok(())
 }
