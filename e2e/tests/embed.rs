@@ -72,6 +72,7 @@ async fn a_course_page_that_was_not_allowed_falls_back_to_simulation() -> Result
 async fn dark_theme_screenshots_of_every_lab() -> Result<()> {
     let server = start_server(|_| {}).await?;
     let base = server.base.clone();
+    let echo = server.demo("tcp-echo")?;
     let result = with_browser(
         BrowserOptions {
             dark: true,
@@ -86,8 +87,8 @@ async fn dark_theme_screenshots_of_every_lab() -> Result<()> {
                 ("auth", "run"),
                 ("concurrency", "run-concurrent"),
                 ("ports", "connect"),
-                ("layers", "wrap"),
-                ("events", "clear"),
+                ("layers", "send"),
+                ("events", "server-view-clear"),
             ] {
                 c.goto(&format!("{base}/embed/{lab}")).await?;
                 wait_lab(&c, "socket-lab").await?;
@@ -101,11 +102,34 @@ async fn dark_theme_screenshots_of_every_lab() -> Result<()> {
                     .as_bool()
                     .unwrap_or(false);
                 ensure!(dark, "the browser did not prefer a dark colour scheme");
+                // Held open until the screenshot, so no later event (its
+                // close) refills the cleared view.
+                let mut terminal = None;
+                if lab == "events" {
+                    // Something to clear: a client that is not the page.
+                    let mut s = tokio::net::TcpStream::connect(echo).await?;
+                    tokio::io::AsyncWriteExt::write_all(&mut s, b"from the terminal").await?;
+                    wait_contains(
+                        &c,
+                        ".sl-sv-conn[data-origin=other]",
+                        "ACK: from the terminal",
+                    )
+                    .await?;
+                    terminal = Some(s);
+                }
                 click(&c, &format!("[data-role={action}]")).await?;
-                if lab != "events" && lab != "layers" {
+                if lab == "events" {
+                    // Cleared: no connection listed, the empty note shown.
+                    wait_count(&c, "[data-role=server-view][data-connections='0']", 1).await?;
+                    wait_count(&c, ".sl-sv-conn", 0).await?;
+                    wait_count(&c, ".sl-sv-empty:not([hidden])", 1).await?;
+                } else {
                     wait_count_at_least(&c, ".sl-row", 1).await?;
+                    // The server's own account of the lab's connection.
+                    wait_count_at_least(&c, ".sl-sv-conn[data-origin=page]", 1).await?;
                 }
                 screenshot(&c, &screenshot_dir().join(format!("{lab}-dark.png"))).await?;
+                drop(terminal);
             }
             Ok(())
         },
