@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use measurement::Measurement;
 use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
+use nix::unistd::{Pid, SysconfVar, sysconf};
 
 /// A running server; stopped on drop.
 pub(crate) struct Proc {
@@ -266,13 +266,12 @@ pub(crate) fn cpu_ms(pid: u32) -> Option<f64> {
     Some(f.iter().sum::<u64>() as f64 * 1000.0 / ticks)
 }
 
+/// Clock ticks per second, the unit of `/proc/<pid>/stat`'s CPU times.
 fn ticks_per_second() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
+    sysconf(SysconfVar::CLK_TCK)
         .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100.0)
+        .flatten()
+        .map_or(100.0, |ticks| ticks as f64)
 }
 
 /// The (soft, hard) open-file limits of this process, from `/proc/self/limits`.
@@ -295,4 +294,25 @@ pub(crate) fn which(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|d| d.join(name))
         .find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_reports_this_process() {
+        let cpu = cpu_ms(std::process::id()).expect("/proc/self/stat");
+        assert!(cpu >= 0.0);
+        assert!(ticks_per_second() > 0.0);
+        assert!(!allowed_cpus().is_empty());
+        assert!(nofile_limits().1 != "?");
+    }
+
+    #[test]
+    fn the_address_comes_from_the_listening_line() {
+        let lines = ["hello".to_owned(), "listening 127.0.0.1:4000".to_owned()];
+        assert_eq!(listening(&lines).unwrap(), "127.0.0.1:4000");
+        assert!(listening(&lines[..1]).is_err());
+    }
 }
