@@ -309,6 +309,31 @@ mod tests {
         assert!(nofile_limits().1 != "?");
     }
 
+    /// Whether `pid` has gone (or is only a zombie waiting to be reaped).
+    fn gone(pid: u32) -> bool {
+        fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+            stat.rsplit_once(')')
+                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+        })
+    }
+
+    #[test]
+    fn dropping_a_group_stops_its_forks_too() {
+        let logs = std::env::temp_dir().join(format!("xtask-procs-{}", std::process::id()));
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "sleep 30 & echo $!; wait"]);
+        let (proc, lines) = start(&logs, "group", cmd, 1, true).unwrap();
+        let fork: u32 = lines[0].trim().parse().unwrap();
+        assert!(!gone(fork));
+        drop(proc);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !gone(fork) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = fs::remove_dir_all(&logs);
+        assert!(gone(fork), "the forked sleep outlived its group");
+    }
+
     #[test]
     fn the_address_comes_from_the_listening_line() {
         let lines = ["hello".to_owned(), "listening 127.0.0.1:4000".to_owned()];
