@@ -411,3 +411,62 @@ fn tcp_maxseg() {
         "with an MSS of 1460 announced, each segment carries {want} bytes:\n{out}"
     );
 }
+
+/// `introduction.md` and `concurrency.md`: every Rust sample but three is std
+/// only and compiles with `rustc` alone; those three (tokio, and hmac + sha2)
+/// do not, which is why the book sends them through Cargo.
+#[test]
+fn std_only_rust_samples_compile_with_rustc() {
+    const NEED_CRATES: [&str; 3] = [
+        "async_uppercase_server.rs",
+        "auth_client.rs",
+        "auth_server.rs",
+    ];
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
+    let out_dir = std::env::temp_dir().join(format!("book-samples-rustc-{}", std::process::id()));
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let mut failures = Vec::new();
+    let mut std_only = 0;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(code_dir().join("rust"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .collect();
+    files.sort();
+    for file in &files {
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let needs_crates = NEED_CRATES.contains(&name.as_str());
+        let mut cmd = Command::new(&rustc);
+        cmd.args(["--edition", "2021", "--crate-type", "bin"])
+            .arg(file)
+            .arg("-o")
+            .arg(out_dir.join(file.file_stem().unwrap()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if needs_crates {
+            cmd.arg("--emit=metadata"); // enough to reach the imports
+        } else {
+            std_only += 1;
+        }
+        let out = cmd.output().expect("rustc runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        match (needs_crates, out.status.success()) {
+            (false, false) => {
+                failures.push(format!("{name} does not build with rustc alone:\n{stderr}"))
+            }
+            (true, true) => failures.push(format!(
+                "{name} builds with rustc alone; the book says it needs crates"
+            )),
+            (true, false) if !stderr.contains("unresolved") => failures.push(format!(
+                "{name}: rustc failed, but not on a missing crate:\n{stderr}"
+            )),
+            _ => {}
+        }
+    }
+    let _ = std::fs::remove_dir_all(&out_dir);
+    assert!(
+        std_only >= 15,
+        "only {std_only} std-only Rust samples found"
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
