@@ -470,3 +470,33 @@ fn std_only_rust_samples_compile_with_rustc() {
     );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// `client-server.md`: the `content-length` header the HTTP client prints is
+/// the number of body bytes it then counts, in both languages.
+#[test]
+fn http_get_client_body_matches_content_length() {
+    let lab = Lab::start();
+    let env = lab.env();
+    for file in ["python/http_get_client.py", "rust/http_get_client.rs"] {
+        let sample = samples()
+            .into_iter()
+            .find(|s| s.file == file)
+            .unwrap_or_else(|| panic!("{file} is not in the table"));
+        let out = run_client(&sample, &env).unwrap_or_else(|e| panic!("{e}"));
+        let header: usize = out
+            .lines()
+            .find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse().ok())?
+            })
+            .unwrap_or_else(|| panic!("{file} printed no content-length:\n{out}"));
+        let counted: usize = out
+            .lines()
+            .find_map(|l| l.strip_prefix("(and ")?.strip_suffix(" bytes of body)"))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{file} printed no body size:\n{out}"));
+        assert!(header > 0, "{file}: an empty page?\n{out}");
+        assert_eq!(header, counted, "{file}: content-length vs body:\n{out}");
+    }
+}
