@@ -23,8 +23,8 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 use futures_util::{SinkExt, StreamExt};
 use measurement::Memory;
-use protocol::bridge::{decode_read, encode_send};
-use serde_json::{Value, json};
+use protocol::bridge::{ClientMsg, SocketId, decode_read, encode_send};
+use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio::sync::{Barrier, Semaphore};
 use tokio::task::JoinSet;
@@ -96,7 +96,7 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(10);
 const CLIENT_READ_BUFFER: usize = 8 * 1024;
 
 /// The socket id socket-lab sessions use.
-const SOCK: u32 = 1;
+const SOCK: SocketId = 1;
 
 /// One bridge session with its TCP connection to the target open.
 struct Session {
@@ -154,10 +154,16 @@ impl Session {
                 .target
                 .as_deref()
                 .ok_or("--target is needed for socket-lab")?;
-            let open = json!({"type": "open", "sock": SOCK, "target": target, "nodelay": true});
-            ws.send(Message::text(open.to_string()))
-                .await
-                .map_err(err)?;
+            let open = ClientMsg::Open {
+                sock: SOCK,
+                demo: None,
+                target: Some(target.to_owned()),
+                nodelay: true,
+                sticky: None,
+                ack: false,
+            };
+            let open = serde_json::to_string(&open).map_err(err)?;
+            ws.send(Message::text(open)).await.map_err(err)?;
             expect_text(&mut ws, "opened").await?;
         }
         Ok(Session {
