@@ -1,19 +1,30 @@
 //! The course in a real browser: every chapter's lab live, a quiz question
-//! answered, and the chapter's exercise completed by running the book's own
-//! sample client against the server, as a learner would from a terminal.
+//! answered (the quizzes themselves are covered by `quiz.rs`), and the
+//! chapter's exercise judged from a terminal, as a learner would do it: the
+//! exercise's own first command (from `exercises.json`, with the server's
+//! real ports) must complete it, and where a wrong program is easy to write,
+//! one that does the wrong thing must leave it not done and say why.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use e2e::{
-    BrowserOptions, RunningServer, click, start_server, wait_contains, wait_count, with_browser,
+    BrowserOptions, PAGE_TIMEOUT, RunningServer, click, start_server, wait_contains, wait_count,
+    with_browser,
 };
 use fantoccini::{Client, Locator};
 use serde_json::Value;
 
-fn book_src() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../book/src")
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
+
+fn book_src() -> PathBuf {
+    repo().join("book/src")
+}
+
+const STATUS: &str = "socket-lab[lab=exercise] [data-role=exercise-status]";
 
 /// Chapters with a quiz, in book order, from SUMMARY.md.
 fn topic_chapters() -> Result<Vec<String>> {
@@ -34,36 +45,147 @@ fn topic_chapters() -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// The sample client that completes an exercise on `demo`.
-fn client_for(demo: &str) -> Result<(&'static str, &'static str)> {
-    Ok(match demo {
-        "tcp-echo" => ("tcp_echo_client.py", "SOCKET_LAB_TCP_ECHO_PORT"),
-        "udp-echo" => ("udp_echo_client.py", "SOCKET_LAB_UDP_ECHO_PORT"),
-        "uppercase" => ("uppercase_client.py", "SOCKET_LAB_UPPERCASE_PORT"),
-        "framed" => ("framed_client.py", "SOCKET_LAB_FRAMED_PORT"),
-        "auth" => ("auth_client.py", "SOCKET_LAB_AUTH_PORT"),
-        "sticky" => ("sticky_client.py", "SOCKET_LAB_STICKY_PORT"),
-        other => bail!("no sample client for {other}"),
+/// A wrong program for an exercise, and what the exercise must then say.
+struct Wrong {
+    /// A shell command, with the same placeholders as `commands`.
+    command: &'static str,
+    /// The status's `data-state` after it ran.
+    state: &'static str,
+    /// What the status must say (why it is not done).
+    says: &'static str,
+}
+
+/// The programs a learner easily gets wrong, by exercise id.
+fn wrong_program(id: &str) -> Option<Wrong> {
+    Some(match id {
+        // The classic mistake: sending the server's port, not one's own.
+        "ports-ephemeral" => Wrong {
+            command: r#"python3 -c "import socket; s = socket.create_connection(('{host:tcp-echo}', {port:tcp-echo})); s.sendall(b'my port is {port:tcp-echo}'); s.recv(1024); s.close()""#,
+            state: "failed",
+            says: "Send this socket's own local port",
+        },
+        "tcp-echo-roundtrip" => Wrong {
+            command: r#"python3 -c "import socket; s = socket.create_connection(('{host:tcp-echo}', {port:tcp-echo})); s.sendall(b'Goodbye, Server'); print(s.recv(1024)); s.close()""#,
+            state: "failed",
+            says: "not \"Hello, Server\"",
+        },
+        // A 13-byte datagram is not cut.
+        "udp-truncated" => Wrong {
+            command: "SOCKET_LAB_UDP_ECHO_PORT={port:udp-echo} python3 book/src/code/python/udp_echo_client.py",
+            state: "failed",
+            says: "it must be larger than 1024 bytes",
+        },
+        "sticky-merge" => Wrong {
+            command: r#"python3 -c "import socket; socket.create_connection(('{host:sticky}', {port:sticky})).close()""#,
+            state: "failed",
+            says: "ended before the demo read anything",
+        },
+        // JSON with no length header: its first 4 bytes read as a huge length.
+        "framing-send-frame" => Wrong {
+            command: r#"python3 -c "import socket; s = socket.create_connection(('{host:framed}', {port:framed})); s.sendall(b'{\"msg\": \"Hello\"}'); s.recv(1024); s.close()""#,
+            state: "failed",
+            says: "(too_large)",
+        },
+        "auth-python" => Wrong {
+            command: "SOCKET_LAB_AUTH_PORT={port:auth} SOCKET_LAB_SECRET=wrong python3 book/src/code/python/auth_client.py",
+            state: "failed",
+            says: "wrong answer",
+        },
+        // One connection is not five at once.
+        "concurrency-many" => Wrong {
+            command: "SOCKET_LAB_UPPERCASE_PORT={port:uppercase} python3 book/src/code/python/uppercase_client.py",
+            state: "failed",
+            says: "at most 1 of your connections were open at the same moment",
+        },
+        // A plain close looks like this from the server: not a half-close.
+        "beyond-half-close" => Wrong {
+            command: "SOCKET_LAB_TCP_ECHO_PORT={port:tcp-echo} python3 book/src/code/python/tcp_echo_client.py",
+            state: "progress",
+            says: "does not show a half-close",
+        },
+        _ => return None,
     })
 }
 
-/// Runs the client as a separate process, without blocking the in-process server.
-async fn run_sample(server: &RunningServer, demo: &str) -> Result<String> {
-    let (file, var) = client_for(demo)?;
-    let port = server.demo(demo)?.port();
-    let out = tokio::process::Command::new("python3")
-        .arg(book_src().join("code/python").join(file))
-        .env(var, port.to_string())
-        .env("SOCKET_LAB_HOST", "127.0.0.1")
-        .output()
+/// Fills `{port:DEMO}`, `{host:DEMO}` and `{addr:DEMO}` with the server's
+/// real addresses.
+fn fill(template: &str, server: &RunningServer) -> Result<String> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let close = after.find('}').context("an unclosed { in a command")?;
+        let inner = &after[..close];
+        let value = match inner.split_once(':') {
+            Some((what @ ("port" | "host" | "addr"), demo)) => {
+                let addr = server
+                    .demo(demo)
+                    .with_context(|| format!("{template}: no demo {demo}"))?;
+                match what {
+                    "port" => addr.port().to_string(),
+                    "host" => addr.ip().to_string(),
+                    _ => addr.to_string(),
+                }
+            }
+            // Not a placeholder (a brace in Python code, say).
+            _ => format!("{{{inner}}}"),
+        };
+        out.push_str(&value);
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Runs `command` with `sh -c` from the repository root, as a learner would
+/// in a terminal, without blocking the in-process server. Returns whether it
+/// succeeded, and its output.
+async fn run(command: &str) -> Result<(bool, String)> {
+    let child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .current_dir(repo())
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(30), child)
         .await
-        .context("python3")?;
-    ensure!(
-        out.status.success(),
-        "{file} failed: {}",
+        .with_context(|| format!("{command}: still running after 30 s"))?
+        .with_context(|| format!("sh -c {command}"))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    Ok((out.status.success(), text))
+}
+
+/// The exercise status's text and attributes.
+async fn status(c: &Client) -> Result<(String, Option<String>, Option<String>)> {
+    let el = c.find(Locator::Css(STATUS)).await?;
+    Ok((
+        el.text().await?,
+        el.attr("data-state").await?,
+        el.attr("data-done").await?,
+    ))
+}
+
+/// Waits until the status is in `state` and says `says`.
+async fn wait_status(c: &Client, what: &str, state: &str, says: &str) -> Result<String> {
+    let deadline = tokio::time::Instant::now() + PAGE_TIMEOUT;
+    loop {
+        let (text, st, _) = status(c).await?;
+        if st.as_deref() == Some(state) && text.contains(says) {
+            return Ok(text);
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!(
+                "{what}: the exercise did not say {says:?} (state {state}); it shows {text:?} (state {st:?})"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn check_chapter(c: &Client, server: &RunningServer, chapter: &str) -> Result<()> {
@@ -78,7 +200,8 @@ async fn check_chapter(c: &Client, server: &RunningServer, chapter: &str) -> Res
         .await
         .with_context(|| format!("{chapter}: lab not live"))?;
 
-    // Answer the first quiz question correctly, from the quiz file itself.
+    // The quiz loads and grades (quiz.rs covers it fully): question 1
+    // answered right, from the quiz file itself.
     let src = c
         .find(Locator::Css("socket-lab[lab=quiz]"))
         .await?
@@ -89,26 +212,25 @@ async fn check_chapter(c: &Client, server: &RunningServer, chapter: &str) -> Res
     let answer = quiz["questions"][0]["answer"].as_u64().context("answer")?;
     wait_count(
         c,
-        "[data-question]",
+        "socket-lab[lab=quiz] [data-question]",
         quiz["questions"].as_array().map_or(0, Vec::len),
     )
     .await?;
-    click(c, &format!("[data-question='0'] [data-choice='{answer}']")).await?;
-    wait_contains(c, "[data-question='0'] [data-role=feedback]", "Right.")
-        .await
-        .with_context(|| format!("{chapter}: quiz not graded"))?;
-    let wrong = (answer + 1)
-        % quiz["questions"][1]["choices"]
-            .as_array()
-            .map_or(2, |a| a.len() as u64);
-    let right1 = quiz["questions"][1]["answer"].as_u64().context("answer")?;
-    if wrong != right1 {
-        click(c, &format!("[data-question='1'] [data-choice='{wrong}']")).await?;
-        wait_contains(c, "[data-question='1'] [data-role=feedback]", "Not quite.").await?;
-    }
+    click(
+        c,
+        &format!("socket-lab[lab=quiz] [data-question='0'] [data-choice='{answer}']"),
+    )
+    .await?;
+    wait_contains(
+        c,
+        "socket-lab[lab=quiz] [data-question='0'] [data-role=feedback]",
+        "Right.",
+    )
+    .await
+    .with_context(|| format!("{chapter}: quiz not graded"))?;
 
-    // The exercise: run the book's sample client, as the learner would.
-    let exercise = c
+    // The exercise, from a terminal.
+    let id = c
         .find(Locator::Css("socket-lab[lab=exercise]"))
         .await?
         .attr("exercise")
@@ -116,17 +238,57 @@ async fn check_chapter(c: &Client, server: &RunningServer, chapter: &str) -> Res
         .context("exercise id")?;
     let all: Value =
         serde_json::from_str(&std::fs::read_to_string(book_src().join("exercises.json"))?)?;
-    let demo = all
+    let exercise = all
         .as_array()
-        .and_then(|a| a.iter().find(|e| e["id"] == exercise.as_str()))
-        .and_then(|e| e["demo"].as_str())
-        .context("exercise in exercises.json")?
-        .to_owned();
-    wait_contains(c, "[data-role=exercise-status]", "Waiting for your client").await?;
-    run_sample(server, &demo).await?;
-    wait_contains(c, "[data-role=exercise-status][data-done=true]", "Done")
+        .and_then(|a| a.iter().find(|e| e["id"] == id.as_str()))
+        .with_context(|| format!("exercise {id} in exercises.json"))?;
+    let command = exercise["commands"][0]
+        .as_str()
+        .with_context(|| format!("exercise {id} has no commands"))?;
+    wait_status(c, &id, "waiting", "Waiting for your client").await?;
+    // The page shows the commands with the same ports.
+    wait_contains(
+        c,
+        "socket-lab[lab=exercise] .sl-commands code",
+        &fill(command, server)?,
+    )
+    .await
+    .with_context(|| format!("{id}: the page does not show its command with the server's ports"))?;
+
+    if let Some(wrong) = wrong_program(&id) {
+        let cmd = fill(wrong.command, server)?;
+        let (_, out) = run(&cmd).await?;
+        let said = wait_status(
+            c,
+            &format!("{id} after a wrong program"),
+            wrong.state,
+            wrong.says,
+        )
         .await
-        .with_context(|| format!("{chapter}: exercise {exercise} not marked done"))?;
+        .with_context(|| format!("{id}: ran {cmd}, which printed {out:?}"))?;
+        let (text, _, done) = status(c).await?;
+        ensure!(
+            done.is_none() && !text.contains("Done"),
+            "{id}: {cmd} must not complete the exercise, yet it shows {text:?}"
+        );
+        println!("{id}, wrong program: {said}");
+    }
+
+    let cmd = fill(command, server)?;
+    let (ok, out) = run(&cmd).await?;
+    ensure!(ok, "{id}: {cmd} failed: {out}");
+    let done = wait_contains(
+        c,
+        &format!("{STATUS}[data-done=true][data-state=done]"),
+        "Done",
+    )
+    .await
+    .with_context(|| format!("{id}: not marked done after {cmd}, which printed {out:?}"))?;
+    ensure!(
+        done.starts_with("✓ Done: "),
+        "{id}: the done status reads {done:?}"
+    );
+    println!("{id}: {done}");
     Ok(())
 }
 
@@ -138,7 +300,9 @@ async fn every_chapter_has_a_live_lab_a_graded_quiz_and_a_completable_exercise()
         let server = &server;
         async move {
             for chapter in &chapters {
-                check_chapter(&c, server, chapter).await?;
+                check_chapter(&c, server, chapter)
+                    .await
+                    .with_context(|| format!("chapter {chapter}"))?;
             }
             Ok(())
         }
