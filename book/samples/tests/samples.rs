@@ -261,12 +261,19 @@ fn standalone_samples_run() {
 struct SampleServer {
     child: Child,
     port: u16,
+    /// The lines it printed after the first.
+    lines: std::sync::mpsc::Receiver<String>,
 }
 
 impl SampleServer {
     fn start(sample: &Sample) -> Result<SampleServer, String> {
+        SampleServer::start_with(sample, &["0"])
+    }
+
+    /// Starts a server with these arguments (the first is its port, "0").
+    fn start_with(sample: &Sample, args: &[&str]) -> Result<SampleServer, String> {
         let mut child = command(&sample.file)
-            .arg("0")
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -275,15 +282,22 @@ impl SampleServer {
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            let first = lines.next().and_then(Result::ok).unwrap_or_default();
-            let _ = tx.send(first);
-            for _ in lines {} // keep draining so the server never blocks on stdout
+            let lines = BufReader::new(stdout).lines();
+            // Every line goes to the channel, which never blocks, so the
+            // server never blocks on its stdout.
+            for line in lines.map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
         });
-        let mut server = SampleServer { child, port: 0 };
         let line = rx
             .recv_timeout(Duration::from_secs(20))
-            .map_err(|_| format!("{} printed no 'listening on' line within 20 s", sample.file))?;
+            .map_err(|_| format!("{} printed no 'listening on' line within 20 s", sample.file));
+        let mut server = SampleServer {
+            child,
+            port: 0,
+            lines: rx,
+        };
+        let line = line?;
         server.port = line
             .split_once("listening on ")
             .and_then(|(_, rest)| rest.split_whitespace().next())
@@ -499,4 +513,90 @@ fn http_get_client_body_matches_content_length() {
         assert!(header > 0, "{file}: an empty page?\n{out}");
         assert_eq!(header, counted, "{file}: content-length vs body:\n{out}");
     }
+}
+
+impl SampleServer {
+    /// The lines it prints up to and including the first that contains
+    /// `until`, waiting at most 10 s.
+    fn lines_until(&self, until: &str) -> Result<Vec<String>, String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let done = line.contains(until);
+                    seen.push(line);
+                    if done {
+                        return Ok(seen);
+                    }
+                }
+                Err(_) => return Err(format!("no line with {until:?} within 10 s; saw {seen:#?}")),
+            }
+        }
+    }
+}
+
+/// The sizes of the reads a sticky server printed (`  read 1: 3 bytes …`).
+fn read_sizes(lines: &[String]) -> Vec<usize> {
+    lines
+        .iter()
+        .filter_map(|l| {
+            let (_, rest) = l.trim_start().strip_prefix("read ")?.split_once(": ")?;
+            rest.split_whitespace().next()?.parse().ok()
+        })
+        .collect()
+}
+
+/// `tcp-echo.md` and `sticky-packets.md`: a small read size splits a write
+/// (`sticky_server 0 3 0`), and a receiver that waits before reading gets two
+/// writes in one read (`sticky_server 0 1024 300`), for both sample servers.
+#[test]
+fn sticky_server_read_size_and_delay() {
+    let all = samples();
+    let client = all
+        .iter()
+        .find(|s| s.file == "python/sticky_client.py")
+        .expect("sticky_client.py in the table");
+    let mut failures = Vec::new();
+    for server in all
+        .iter()
+        .filter(|s| s.kind == "server" && s.demo == "sticky")
+    {
+        for (args, check) in [
+            (["0", "3", "0"], "small reads"),
+            (["0", "1024", "300"], "slow reads"),
+        ] {
+            let result = (|| -> Result<(), String> {
+                let running = SampleServer::start_with(server, &args)?;
+                let env = vec![
+                    ("SOCKET_LAB_HOST".to_owned(), "127.0.0.1".to_owned()),
+                    (
+                        "SOCKET_LAB_STICKY_PORT".to_owned(),
+                        running.port.to_string(),
+                    ),
+                ];
+                run_client(client, &env)?;
+                let lines = running.lines_until("done after")?;
+                let sizes = read_sizes(&lines);
+                let ok = match check {
+                    // "HelloWorld" can only come out 3 bytes at a time at most.
+                    "small reads" => {
+                        sizes.iter().sum::<usize>() == 10 && sizes.iter().all(|n| *n <= 3)
+                    }
+                    // Both writes were waiting by the first read.
+                    _ => sizes == [10],
+                };
+                if ok {
+                    Ok(())
+                } else {
+                    Err(format!("read sizes {sizes:?} in {lines:#?}"))
+                }
+            })();
+            if let Err(e) = result {
+                failures.push(format!("{} {}: {check}: {e}", server.file, args.join(" ")));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
