@@ -600,3 +600,24 @@ fn sticky_server_read_size_and_delay() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// `tcp-vs-udp.md` and `udp-echo.md`: on Linux the ICMP port-unreachable
+/// reaches only a connected UDP socket, as `ConnectionRefusedError`.
+#[test]
+fn udp_unreachable() {
+    let out = run_standalone("python/udp_unreachable.py");
+    let line = |prefix: &str| {
+        out.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} line in:\n{out}"))
+            .to_owned()
+    };
+    assert!(
+        line("unconnected:").contains("timed out"),
+        "an unconnected socket on Linux hears nothing:\n{out}"
+    );
+    assert!(
+        line("connected:").contains("ConnectionRefusedError"),
+        "a connected socket gets the refusal:\n{out}"
+    );
+}
