@@ -548,9 +548,10 @@ fn read_sizes(lines: &[String]) -> Vec<usize> {
         .collect()
 }
 
-/// `tcp-echo.md` and `sticky-packets.md`: a small read size splits a write
-/// (`sticky_server 0 3 0`), and a receiver that waits before reading gets two
-/// writes in one read (`sticky_server 0 1024 300`), for both sample servers.
+/// `tcp-echo.md` and `sticky-packets.md`: the read sizes the sticky table
+/// predicts for `Hello` and `World`, with both sample servers. A small read
+/// size splits every write; a receiver that waits before each read finds both
+/// writes waiting, so its reads are cut by the read size alone.
 #[test]
 fn sticky_server_read_size_and_delay() {
     let all = samples();
@@ -558,17 +559,22 @@ fn sticky_server_read_size_and_delay() {
         .iter()
         .find(|s| s.file == "python/sticky_client.py")
         .expect("sticky_client.py in the table");
+    // (read size, delay in ms, the reads it must make: None = any reads of at
+    // most the read size, as timing decides)
+    let rows: [(&str, &str, Option<&[usize]>); 4] = [
+        ("3", "0", None),
+        ("1024", "500", Some(&[10])),
+        ("3", "500", Some(&[3, 3, 3, 1])),
+        ("7", "500", Some(&[7, 3])),
+    ];
     let mut failures = Vec::new();
     for server in all
         .iter()
         .filter(|s| s.kind == "server" && s.demo == "sticky")
     {
-        for (args, check) in [
-            (["0", "3", "0"], "small reads"),
-            (["0", "1024", "300"], "slow reads"),
-        ] {
+        for (size, delay, want) in rows {
             let result = (|| -> Result<(), String> {
-                let running = SampleServer::start_with(server, &args)?;
+                let running = SampleServer::start_with(server, &["0", size, delay])?;
                 let env = vec![
                     ("SOCKET_LAB_HOST".to_owned(), "127.0.0.1".to_owned()),
                     (
@@ -579,13 +585,10 @@ fn sticky_server_read_size_and_delay() {
                 run_client(client, &env)?;
                 let lines = running.lines_until("done after")?;
                 let sizes = read_sizes(&lines);
-                let ok = match check {
-                    // "HelloWorld" can only come out 3 bytes at a time at most.
-                    "small reads" => {
-                        sizes.iter().sum::<usize>() == 10 && sizes.iter().all(|n| *n <= 3)
-                    }
-                    // Both writes were waiting by the first read.
-                    _ => sizes == [10],
+                let limit: usize = size.parse().unwrap();
+                let ok = match want {
+                    Some(want) => sizes == want,
+                    None => sizes.iter().sum::<usize>() == 10 && sizes.iter().all(|n| *n <= limit),
                 };
                 if ok {
                     Ok(())
@@ -594,7 +597,10 @@ fn sticky_server_read_size_and_delay() {
                 }
             })();
             if let Err(e) = result {
-                failures.push(format!("{} {}: {check}: {e}", server.file, args.join(" ")));
+                failures.push(format!(
+                    "{} with read size {size}, delay {delay} ms: {e}",
+                    server.file
+                ));
             }
         }
     }
@@ -620,4 +626,34 @@ fn udp_unreachable() {
         line("connected:").contains("ConnectionRefusedError"),
         "a connected socket gets the refusal:\n{out}"
     );
+}
+
+/// `beyond-the-notes.md`: both half-close clients print the reply, then that
+/// the server's end of stream came after their own FIN.
+#[test]
+fn half_close_client_sees_end_of_stream() {
+    let lab = Lab::start();
+    let env = lab.env();
+    for (file, eof) in [
+        (
+            "python/half_close_client.py",
+            "recv returned b'' : the server closed its side after ours",
+        ),
+        (
+            "rust/half_close_client.rs",
+            "read returned 0: the server closed its side after ours",
+        ),
+    ] {
+        let sample = samples()
+            .into_iter()
+            .find(|s| s.file == file)
+            .unwrap_or_else(|| panic!("{file} is not in the table"));
+        let out = run_client(&sample, &env).unwrap_or_else(|e| panic!("{e}"));
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines,
+            ["Server replied: ACK: Hello, Server", eof],
+            "{file} printed:\n{out}"
+        );
+    }
 }
