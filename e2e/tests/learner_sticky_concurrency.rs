@@ -516,8 +516,6 @@ async fn concurrency_chapter_thirty_runs_live() -> Result<()> {
 }
 
 #[tokio::test]
-#[ignore = "the in-page bridge delays a send made inside an event handler until its next \
-            deadline (net.rs pump); run with --ignored once that is fixed"]
 async fn concurrency_chapter_thirty_runs_simulated() -> Result<()> {
     let site = StaticServer::start(dist()?).await?;
     let base = site.base.clone();
