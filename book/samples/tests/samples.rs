@@ -657,3 +657,21 @@ fn half_close_client_sees_end_of_stream() {
         );
     }
 }
+
+/// `tcp-echo.md`: with the accept queue full, Linux drops a new SYN, and the
+/// client connects only when its kernel resends it (about a second later)
+/// after the server has made room.
+#[test]
+fn backlog_full() {
+    let out = run_standalone("python/backlog_full.py");
+    let waited: f64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("connection 3: connected after "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("connection 3 did not connect:\n{out}"));
+    assert!(
+        waited >= 0.9,
+        "connection 3 connected after {waited} s: its first SYN should have been dropped:\n{out}"
+    );
+}
