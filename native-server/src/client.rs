@@ -24,7 +24,7 @@ fn default_message(demo: Demo) -> &'static str {
         Demo::Uppercase => "hello",
         Demo::Framed => r#"{"msg": "Hello"}"#,
         Demo::Auth => "",
-        Demo::Sticky => "HelloWorld",
+        Demo::Sticky => "Hello|World",
     }
 }
 
@@ -140,7 +140,32 @@ pub async fn run(args: ClientArgs) -> Result<()> {
             timed("reading the reply", stream.read_to_end(&mut reply)).await?;
             println!("received {} bytes: {}", reply.len(), show(&reply));
         }
-        Demo::TcpEcho | Demo::Sticky => {
+        Demo::Sticky => {
+            // One write per `|`-separated part, back to back: whether the
+            // demo reads them merged or apart is what the lesson is about.
+            let parts: Vec<&str> = message.split('|').filter(|p| !p.is_empty()).collect();
+            stream.set_nodelay(true)?;
+            for part in &parts {
+                stream.write_all(part.as_bytes()).await?;
+                println!("sent {} bytes: {}", part.len(), show(part.as_bytes()));
+            }
+            let total: usize = parts.iter().map(|p| p.len()).sum();
+            let mut got = 0;
+            let mut buf = vec![0u8; 4096];
+            while got < total {
+                let n = timed("reading the echo", stream.read(&mut buf)).await?;
+                if n == 0 {
+                    bail!("the server closed after {got} of {total} bytes");
+                }
+                got += n;
+                println!("read {n} bytes: {}", show(&buf[..n]));
+            }
+            println!(
+                "{} writes came back in the reads above: TCP keeps the bytes, not the boundaries",
+                parts.len()
+            );
+        }
+        Demo::TcpEcho => {
             stream.write_all(message.as_bytes()).await?;
             println!("sent {} bytes: {}", message.len(), show(message.as_bytes()));
             let mut buf = vec![0u8; 4096];

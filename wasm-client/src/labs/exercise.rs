@@ -260,13 +260,12 @@ impl<'a> Account<'a> {
 ///   the wire; they differ only in that a half-closed client can still
 ///   receive. The server therefore sees a half-close only if it learnt of
 ///   the client's end of stream *before* it sent its reply and the reply then
-///   still went out without error: so this check needs an end-of-stream
-///   marker (a `Read` of 0 bytes, or the client's `Closed`) before a `Reply`,
-///   no error, and the close by the client. The tcp-echo demo answers each
-///   read at once and reports the end of stream only afterwards, so for it
-///   the account "read, reply, closed by the client" is what a half-close
-///   *and* a plain close look like: that is reported as progress with this
-///   explanation, never as done.
+///   still went out without error: the demo looks for the FIN right after
+///   each read and reports `Fin { before_reply: true }` when it was already
+///   there, so this check needs that event (or another end-of-stream marker
+///   before a `Reply`), no error, and the close by the client. A client that
+///   reads the reply and only then closes gives "read, reply, FIN, closed":
+///   reported as progress, with what to change.
 pub fn judge(check: Check, events: &[ServerEvent]) -> Option<Status> {
     let a = Account::new(events);
     let peer = a.peer().to_owned();
@@ -560,7 +559,7 @@ fn judge_half_close(a: &Account<'_>, peer: &str) -> Option<Status> {
             "the demo saw the end of your stream from {peer} before it replied, and its reply still went out without error: your client half-closed and kept reading."
         ))),
         (_, Some(_), Some((Closer::Client, _))) => Some(Status::Progress(format!(
-            "the demo read {} from {peer}, sent its reply, and then saw your FIN (a read of 0 bytes). A client that reads the reply and then closes looks exactly the same from the server, so this does not show a half-close. The proof is on your side: your client printed the reply it read after calling shutdown(SHUT_WR).",
+            "the demo read {} from {peer}, sent its reply, and only then saw your FIN (a read of 0 bytes): your client read the reply and then closed, which does not show a half-close. Call shutdown(SHUT_WR) right after sending, then read until recv returns b'' (as half_close_client.py does).",
             bytes(a.read_size)
         ))),
         (_, None, Some((Closer::Client, _))) => Some(Status::Failed(format!(
@@ -1275,7 +1274,7 @@ mod tests {
         );
         let s = judge(Check::HalfClose, &plain);
         assert!(matches!(s, Some(Status::Progress(_))), "{s:?}");
-        assert!(s.unwrap().text().contains("looks exactly the same"));
+        assert!(s.unwrap().text().contains("does not show a half-close"));
         // End of stream seen before the reply, the reply still sent: shown.
         let half = account(
             Demo::TcpEcho,
