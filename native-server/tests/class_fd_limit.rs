@@ -18,12 +18,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::binary::{Binary, open_fds, rss_mib};
-use common::page::{Page, open};
-use protocol::Demo;
-use protocol::auth::respond;
-use protocol::bridge::ClientMsg;
-use protocol::frame::{self, FrameDecoder};
-use serde_json::{Value, json};
+use common::page::Page;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -53,46 +48,7 @@ async fn honest_learner(http: SocketAddr) {
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     assert!(text.contains("<h1>lab</h1>"), "{text}");
 
-    let mut page = Page::connect(http).await;
-    page.open(open(1, Demo::TcpEcho)).await;
-    page.send_bytes(1, b"Hello").await;
-    assert_eq!(page.read_until(1, |b| b.len() >= 10).await, b"ACK: Hello");
-    page.open(open(2, Demo::UdpEcho)).await;
-    page.send(ClientMsg::Send {
-        sock: 2,
-        text: "Hello via UDP".into(),
-    })
-    .await;
-    assert_eq!(
-        page.read_until(2, |b| !b.is_empty()).await,
-        b"Message received"
-    );
-    page.open(open(3, Demo::Uppercase)).await;
-    page.send_bytes(3, b"hello").await;
-    assert_eq!(page.read_until(3, |b| b.len() >= 5).await, b"HELLO");
-    page.open(open(4, Demo::Framed)).await;
-    page.send_bytes(4, &frame::encode_json(&json!({"msg": "Hello"})).unwrap())
-        .await;
-    let bytes = page
-        .read_until(4, |b| {
-            frame::peek_len(b).is_some_and(|n| b.len() >= 4 + n as usize)
-        })
-        .await;
-    let mut decoder = FrameDecoder::default();
-    decoder.feed(&bytes);
-    let reply: Value = frame::decode_json(&decoder.decode().unwrap().unwrap()).unwrap();
-    assert_eq!(reply["echo"], json!({"msg": "Hello"}));
-    page.open(open(5, Demo::Auth)).await;
-    let challenge = page.read_until(5, |b| b.len() >= 32).await;
-    page.send_bytes(5, &respond(b"my_super_secret_key", &challenge))
-        .await;
-    assert_eq!(
-        page.read_until(5, |b| b.len() >= 14).await,
-        b"Access Granted"
-    );
-    page.open(open(6, Demo::Sticky)).await;
-    page.send_bytes(6, b"round trip").await;
-    assert_eq!(page.read_until(6, |b| b.len() >= 10).await, b"round trip");
+    Page::connect(http).await.round_trip_every_demo().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,12 +10,12 @@
 
 mod common;
 
-use std::io::BufRead;
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::binary::Binary;
 use common::page::{Got, Page, open};
 use common::{TestServer, open_sockets, sockets_settle_to, wait_for};
 use futures_util::StreamExt;
@@ -299,48 +299,16 @@ async fn shutdown_under_load_tells_every_session_and_ends_within_2_s() {
     }
 }
 
-/// Starts the real binary with every port 0; returns it and its services.
-fn spawn_binary(assets: &std::path::Path) -> (std::process::Child, Vec<(String, SocketAddr)>) {
-    let mut args = vec!["--assets".to_owned(), assets.display().to_string()];
-    for flag in [
-        "--http-port",
-        "--tcp-echo-port",
-        "--udp-echo-port",
-        "--uppercase-port",
-        "--framed-port",
-        "--auth-port",
-        "--sticky-port",
-    ] {
-        args.extend([flag.to_owned(), "0".to_owned()]);
-    }
-    let mut child = Command::new(env!("CARGO_BIN_EXE_socket-lab"))
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the socket-lab binary starts");
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut services = Vec::new();
-    // One line per service: "name scheme://addr"; seven of them.
-    while services.len() < 7 {
-        let line = lines.next().expect("a startup line per service").unwrap();
-        let (name, url) = line.split_once(' ').unwrap();
-        let addr = url.split_once("://").unwrap().1.parse().unwrap();
-        services.push((name.to_owned(), addr));
-    }
-    (child, services)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_exits_0_within_2_s_of_sigterm_under_load() {
     let _serial = serial().await;
     let assets = std::env::temp_dir().join(format!("socket-lab-faults-{}", std::process::id()));
     std::fs::create_dir_all(&assets).unwrap();
     std::fs::write(assets.join("index.html"), "<h1>lab</h1>").unwrap();
-    let (child, services) = tokio::task::spawn_blocking(move || spawn_binary(&assets))
-        .await
-        .unwrap();
+    let Binary { child, services } =
+        tokio::task::spawn_blocking(move || Binary::spawn(&assets, None, &[]))
+            .await
+            .unwrap();
     let addr = |name: &str| services.iter().find(|(n, _)| n == name).unwrap().1;
 
     // Load: bridge pages streaming into sticky, raw clients on three demos.

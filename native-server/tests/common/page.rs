@@ -68,8 +68,11 @@ impl Page {
 
     /// The next message (bounded wait).
     pub async fn next(&mut self) -> Got {
+        // One deadline for the whole call: keepalive pings arrive every few
+        // seconds and must not keep a test waiting for ever.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
-            let msg = tokio::time::timeout(Duration::from_secs(10), self.ws.next())
+            let msg = tokio::time::timeout_at(deadline, self.ws.next())
                 .await
                 .expect("a bridge message within 10 s")
                 .expect("the bridge closed the WebSocket")
@@ -128,4 +131,57 @@ impl Page {
 
 pub fn open(sock: SocketId, demo: protocol::Demo) -> ClientMsg {
     ClientMsg::open(sock, demo)
+}
+
+impl Page {
+    /// Opens sockets 1 to 6, one per demo, and checks each demo's answer:
+    /// what an honest page does to see every demo work.
+    pub async fn round_trip_every_demo(&mut self) {
+        use protocol::Demo;
+        use protocol::frame::{self, FrameDecoder};
+        use serde_json::{Value, json};
+
+        self.open(open(1, Demo::TcpEcho)).await;
+        self.send_bytes(1, b"Hello").await;
+        assert_eq!(self.read_until(1, |b| b.len() >= 10).await, b"ACK: Hello");
+        self.open(open(2, Demo::UdpEcho)).await;
+        self.send(ClientMsg::Send {
+            sock: 2,
+            text: "Hello via UDP".into(),
+        })
+        .await;
+        assert_eq!(
+            self.read_until(2, |b| !b.is_empty()).await,
+            b"Message received"
+        );
+        self.open(open(3, Demo::Uppercase)).await;
+        self.send_bytes(3, b"hello").await;
+        assert_eq!(self.read_until(3, |b| b.len() >= 5).await, b"HELLO");
+        self.open(open(4, Demo::Framed)).await;
+        self.send_bytes(4, &frame::encode_json(&json!({"msg": "Hello"})).unwrap())
+            .await;
+        let bytes = self
+            .read_until(4, |b| {
+                frame::peek_len(b).is_some_and(|n| b.len() >= 4 + n as usize)
+            })
+            .await;
+        let mut decoder = FrameDecoder::default();
+        decoder.feed(&bytes);
+        let reply: Value = frame::decode_json(&decoder.decode().unwrap().unwrap()).unwrap();
+        assert_eq!(reply["echo"], json!({"msg": "Hello"}));
+        self.open(open(5, Demo::Auth)).await;
+        let challenge = self.read_until(5, |b| b.len() >= 32).await;
+        self.send_bytes(
+            5,
+            &protocol::auth::respond(b"my_super_secret_key", &challenge),
+        )
+        .await;
+        assert_eq!(
+            self.read_until(5, |b| b.len() >= 14).await,
+            b"Access Granted"
+        );
+        self.open(open(6, Demo::Sticky)).await;
+        self.send_bytes(6, b"round trip").await;
+        assert_eq!(self.read_until(6, |b| b.len() >= 10).await, b"round trip");
+    }
 }
