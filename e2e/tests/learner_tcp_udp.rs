@@ -655,7 +655,7 @@ return {mine: row('mine'), theirs: row('theirs'), open: lab.dataset.openSockets,
 async fn ports_session(c: &Client, site: &Site) -> Result<()> {
     open_chapter(c, site, "addresses-and-ports", PORTS).await?;
     let mut client_ports = Vec::new();
-    for i in 0..10 {
+    for i in 0..RUNS {
         press(c, PORTS, "Connect to uppercase").await?;
         let deadline = tokio::time::Instant::now() + PAGE_TIMEOUT;
         let t = loop {
@@ -690,17 +690,22 @@ async fn ports_session(c: &Client, site: &Site) -> Result<()> {
     distinct.dedup();
     ensure!(
         distinct.len() > 1,
-        "ten connections, one client port: {client_ports:?}"
+        "{RUNS} connections, one client port: {client_ports:?}"
     );
     Ok(())
 }
 
 async fn layers_session(c: &Client, site: &Site) -> Result<()> {
     open_chapter(c, site, "osi-and-sockets", LAYERS).await?;
-    for (i, msg) in ["Hello, Server", "ünïcödé", "a b c", &"y".repeat(300)]
-        .iter()
-        .enumerate()
-    {
+    let samples = ["Hello, Server", "ünïcödé", "a b c", "", "<b>bold?</b>"];
+    let messages: Vec<String> = (0..RUNS)
+        .map(|i| match samples[i % samples.len()] {
+            // An empty field sends nothing: pad it so every run sends bytes.
+            "" => "y".repeat(100 + 7 * i),
+            m => format!("{m} #{i}"),
+        })
+        .collect();
+    for (i, msg) in messages.iter().enumerate() {
         type_into(c, &format!("{LAYERS} [data-role=message]"), msg).await?;
         press(c, LAYERS, "Send it").await?;
         let s = wait_snapshot(c, LAYERS, &format!("layers run {i}"), |s| {
