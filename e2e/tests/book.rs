@@ -103,6 +103,24 @@ fn wrong_program(id: &str) -> Option<Wrong> {
             state: "progress",
             says: "does not show a half-close",
         },
+        // Another demo than the one the task names: it does not count.
+        "cs-own-client" => Wrong {
+            command: "SOCKET_LAB_UPPERCASE_PORT={port:uppercase} python3 book/src/code/python/uppercase_client.py",
+            state: "waiting",
+            says: "Waiting for your client",
+        },
+        "osi-app-bytes" => Wrong {
+            command: "SOCKET_LAB_TCP_ECHO_PORT={port:tcp-echo} python3 book/src/code/python/tcp_echo_client.py",
+            state: "waiting",
+            says: "Waiting for your client",
+        },
+        // TCP to the same port number is another port: TCP and UDP ports
+        // are separate spaces.
+        "tcp-udp-datagram" => Wrong {
+            command: "SOCKET_LAB_UPPERCASE_PORT={port:uppercase} python3 book/src/code/python/uppercase_client.py",
+            state: "waiting",
+            says: "Waiting for your client",
+        },
         _ => return None,
     })
 }
