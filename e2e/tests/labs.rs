@@ -232,6 +232,14 @@ async fn concurrency_live() -> Result<()> {
         )
         .await?;
         wait_contains(&c, "[data-role=verdict]", "served up to 3 clients at once").await?;
+        // The rows of this run, not the last one's: all three in capitals.
+        wait_contains(
+            &c,
+            "[data-role=timeline] [data-event=answer]",
+            "HELLO FROM CLIENT",
+        )
+        .await?;
+        wait_count(&c, "[data-role=timeline] [data-event=answer]", 3).await?;
         let answers = texts(&c, "[data-role=timeline] [data-event=answer]").await?;
         ensure!(
             answers.len() == 3 && answers.iter().all(|a| a.contains("HELLO FROM CLIENT")),

@@ -132,7 +132,7 @@ struct Inner {
     next_sub: u32,
     subscribed: bool,
     own_ports: Vec<String>,
-    mode_handlers: Vec<ModeHandler>,
+    mode_handlers: Vec<(u32, ModeHandler)>,
 }
 
 /// A handle on the page's bridge connection to one server. Cheap to clone.
@@ -332,12 +332,23 @@ impl Bridge {
         self.inner.borrow().demos.clone()
     }
 
-    /// Calls `f` now and whenever the mode changes.
-    pub fn on_mode(&self, f: impl Fn(Mode) + 'static) {
+    /// Calls `f` now and whenever the mode changes, for as long as the
+    /// returned guard lives.
+    pub fn on_mode(&self, f: impl Fn(Mode) + 'static) -> ModeWatch {
         let f: ModeHandler = Rc::new(f);
         let mode = self.mode();
-        self.inner.borrow_mut().mode_handlers.push(f.clone());
+        let id = {
+            let mut inner = self.inner.borrow_mut();
+            let id = inner.next_sub;
+            inner.next_sub += 1;
+            inner.mode_handlers.push((id, f.clone()));
+            id
+        };
         f(mode);
+        ModeWatch {
+            bridge: self.clone(),
+            id,
+        }
     }
 
     fn set_mode(&self, mode: Mode) {
@@ -347,7 +358,11 @@ impl Bridge {
                 return;
             }
             inner.mode = mode;
-            inner.mode_handlers.clone()
+            inner
+                .mode_handlers
+                .iter()
+                .map(|(_, h)| h.clone())
+                .collect::<Vec<_>>()
         };
         for h in handlers {
             h(mode);
@@ -733,5 +748,22 @@ pub struct Watch {
 impl Drop for Watch {
     fn drop(&mut self) {
         self.bridge.unsubscribe(self.id);
+    }
+}
+
+/// A watch on the mode (live, simulated); dropping it ends the watch.
+#[must_use = "the watch ends when this guard is dropped"]
+pub struct ModeWatch {
+    bridge: Bridge,
+    id: u32,
+}
+
+impl Drop for ModeWatch {
+    fn drop(&mut self) {
+        self.bridge
+            .inner
+            .borrow_mut()
+            .mode_handlers
+            .retain(|(i, _)| *i != self.id);
     }
 }

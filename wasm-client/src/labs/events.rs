@@ -19,5 +19,5 @@ pub fn mount(root: &HtmlElement, bridge: crate::net::Bridge) -> Mounted {
     // Nothing of its own to draw: only the servers' account.
     frame.verdict.remove();
     let view = frame.server_view(&[]);
-    Mounted::with_state(Vec::new(), std::rc::Rc::new(view))
+    Mounted::with_state(Vec::new(), std::rc::Rc::new((view, frame)))
 }

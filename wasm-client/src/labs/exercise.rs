@@ -938,14 +938,14 @@ fn render(
     } else {
         waiting(bridge.mode());
     }
-    {
+    let mode_watch = {
         let refresh_text = refresh_text.clone();
         let waiting = waiting.clone();
         bridge.on_mode(move |mode| {
             refresh_text();
             waiting(mode);
-        });
-    }
+        })
+    };
 
     let (c, t, rd, id) = (card.clone(), tracker.clone(), redraw.clone(), ex.id.clone());
     let watch = bridge.watch(move |ev, sock| {
@@ -961,7 +961,7 @@ fn render(
             }
         }
     });
-    Rc::new((card, tracker, listeners, redraw, watch))
+    Rc::new((card, tracker, listeners, redraw, watch, mode_watch))
 }
 
 /// Builds the exercise named by the element's `exercise` attribute.

@@ -80,6 +80,8 @@ pub struct Frame {
     pub verdict: Element,
     /// The shared bridge.
     pub bridge: Bridge,
+    /// Keeps the badge following the mode while the lab lives.
+    _mode: Rc<crate::net::ModeWatch>,
 }
 
 impl Frame {
@@ -110,7 +112,7 @@ impl Frame {
         let verdict = add(&card, el("p", "sl-verdict", ""));
         attr(&verdict, "data-role", "verdict");
         let (b, g) = (badge.clone(), golive.clone());
-        bridge.on_mode(move |mode| {
+        let mode = bridge.on_mode(move |mode| {
             let (text, key) = match mode {
                 Mode::Connecting => ("connecting…", "connecting"),
                 Mode::Live => ("live on your machine", "live"),
@@ -132,6 +134,7 @@ impl Frame {
             timeline,
             verdict,
             bridge,
+            _mode: Rc::new(mode),
         }
     }
 

@@ -425,7 +425,7 @@ pub fn mount(root: &HtmlElement, bridge: crate::net::Bridge) -> Mounted {
             }
         });
     }
-    {
+    let mode_watch = {
         let s = sim.clone();
         frame.bridge.on_mode(move |mode| {
             if mode == Mode::Simulated {
@@ -433,8 +433,8 @@ pub fn mount(root: &HtmlElement, bridge: crate::net::Bridge) -> Mounted {
             } else {
                 attr(&s, "hidden", "");
             }
-        });
-    }
+        })
+    };
     let mut listeners = Vec::new();
     let l = lab.clone();
     listeners.push(button(&buttons, "Send datagrams", "send", move |_| l.send()).1);
@@ -462,7 +462,7 @@ pub fn mount(root: &HtmlElement, bridge: crate::net::Bridge) -> Mounted {
             l.send();
         }
     }));
-    Mounted::with_state(listeners, lab)
+    Mounted::with_state(listeners, Rc::new((lab, mode_watch)))
 }
 
 #[cfg(test)]
