@@ -7,6 +7,8 @@
 //! `Result` instead of panicking, and the session is closed before anything is
 //! asserted.
 
+pub mod learner;
+
 use std::future::Future;
 use std::path::PathBuf;
 use std::process::Stdio;

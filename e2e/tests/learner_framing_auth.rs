@@ -17,65 +17,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
+use e2e::learner::{js, python, sockets_back_to_zero, wait_js};
 use e2e::{
     BrowserOptions, StaticServer, click, dist, screenshot, set_value, start_server, wait_lab,
     with_browser,
 };
 use fantoccini::Client;
 use serde_json::Value;
-
-async fn js(c: &Client, script: &str) -> Result<Value> {
-    Ok(c.execute(script, vec![]).await?)
-}
-
-/// Polls `script` until it returns something other than `null`.
-async fn wait_js(c: &Client, what: &str, script: &str, timeout: Duration) -> Result<Value> {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let v = js(c, script).await?;
-        if !v.is_null() {
-            return Ok(v);
-        }
-        if tokio::time::Instant::now() > deadline {
-            bail!("{what}: not within {timeout:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(40)).await;
-    }
-}
-
-async fn sockets_back_to_zero(c: &Client, lab: &str) -> Result<()> {
-    wait_js(
-        c,
-        "the page's socket count back to 0",
-        &format!(
-            "const e = document.querySelector('{lab}'); \
-             return e && e.getAttribute('data-open-sockets') === '0' ? true : null;"
-        ),
-        Duration::from_secs(10),
-    )
-    .await
-    .map(|_| ())
-}
-
-fn book_src() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../book/src")
-}
-
-async fn python(file: &str, var: &str, port: u16) -> Result<String> {
-    let out = tokio::process::Command::new("python3")
-        .arg(book_src().join("code/python").join(file))
-        .env(var, port.to_string())
-        .env("SOCKET_LAB_HOST", "127.0.0.1")
-        .output()
-        .await
-        .context("python3")?;
-    ensure!(
-        out.status.success(),
-        "{file} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
 
 fn grouped(n: u64) -> String {
     let digits = n.to_string();
