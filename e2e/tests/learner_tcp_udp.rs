@@ -27,10 +27,6 @@ const RUNS: usize = 30;
 const TCP: &str = "socket-lab[lab=tcp-echo]";
 const UDP: &str = "socket-lab[lab=udp-echo]";
 
-fn book_src() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../book/src")
-}
-
 fn out_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-learner")
 }
@@ -173,22 +169,10 @@ async fn open_chapter(c: &Client, site: &Site, chapter: &str, lab: &str) -> Resu
     Ok(())
 }
 
-/// Runs a book sample client from "a terminal" and returns its output.
+/// Runs a book sample client from "a terminal" against `demo` and returns
+/// its output.
 async fn run_python(server: &RunningServer, file: &str, var: &str, demo: &str) -> Result<String> {
-    let port = server.demo(demo)?.port();
-    let out = tokio::process::Command::new("python3")
-        .arg(book_src().join("code/python").join(file))
-        .env(var, port.to_string())
-        .env("SOCKET_LAB_HOST", "127.0.0.1")
-        .output()
-        .await
-        .context("python3")?;
-    ensure!(
-        out.status.success(),
-        "{file} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    e2e::learner::python(file, var, server.demo(demo)?.port()).await
 }
 
 /// A message for run `i`: plain, Unicode, long, spaced, markup-like, digits.
@@ -974,7 +958,7 @@ async fn terminal_clients_beside_the_lab() -> Result<()> {
             // The lab holds the server; the terminal client has to wait.
             let port = server.demo("tcp-echo")?.port();
             let waiting = tokio::process::Command::new("python3")
-                .arg(book_src().join("code/python/tcp_echo_client.py"))
+                .arg(e2e::learner::book_src().join("code/python/tcp_echo_client.py"))
                 .env("SOCKET_LAB_TCP_ECHO_PORT", port.to_string())
                 .output();
             let waiting = tokio::spawn(waiting);

@@ -227,22 +227,10 @@ impl Lab {
 
     fn close(&self) {
         let sock = self.state.borrow_mut().sock.take();
-        match sock {
-            Some(s) => {
-                self.frame.bridge.close(s);
-                self.frame
-                    .timeline
-                    .row(Side::Note, "closed by the page", None);
-            }
-            None => {
-                self.frame.timeline.row(
-                    Side::Error,
-                    "No connection is open: the demo closes each one after its reply. Click Send it for a new one.",
-                    None,
-                );
-            }
-        }
-        self.frame.refresh_sockets();
+        self.frame.close_or_explain(
+            sock,
+            "No connection is open: the demo closes each one after its reply. Click Send it for a new one.",
+        );
     }
 
     fn on_sock(&self, sock: SocketId, ev: SockEvent) {

@@ -22,7 +22,8 @@ use web_sys::{Element, HtmlElement, HtmlInputElement};
 
 use crate::dom::{Listener, add, attr, el};
 use crate::net::{Bridge, Mode};
-use crate::timeline::Timeline;
+use crate::timeline::{Side, Timeline};
+use protocol::bridge::SocketId;
 
 /// What a mounted lab keeps alive: its listeners and any state they share.
 pub struct Mounted {
@@ -152,6 +153,21 @@ impl Frame {
             "data-open-sockets",
             &self.bridge.open_count().to_string(),
         );
+    }
+
+    /// Closes the lab's socket `sock`, or, with none open, says why and what
+    /// to click (`nothing_open`); then updates the socket count.
+    pub(crate) fn close_or_explain(&self, sock: Option<SocketId>, nothing_open: &str) {
+        match sock {
+            Some(s) => {
+                self.bridge.close(s);
+                self.timeline.row(Side::Note, "closed by the page", None);
+            }
+            None => {
+                self.timeline.row(Side::Error, nothing_open, None);
+            }
+        }
+        self.refresh_sockets();
     }
 
     /// Sets the conclusion line.

@@ -194,22 +194,10 @@ impl Lab {
                 t.open = false;
                 t.sock
             });
-        match sock {
-            Some(s) => {
-                self.frame.bridge.close(s);
-                self.frame
-                    .timeline
-                    .row(Side::Note, "closed by the page", None);
-            }
-            _ => {
-                self.frame.timeline.row(
-                    Side::Error,
-                    "No connection is open: the server closes each one after its reply. Click Connect to uppercase for a new one.",
-                    None,
-                );
-            }
-        }
-        self.frame.refresh_sockets();
+        self.frame.close_or_explain(
+            sock,
+            "No connection is open: the server closes each one after its reply. Click Connect to uppercase for a new one.",
+        );
     }
 
     fn on_sock(&self, sock: SocketId, ev: SockEvent) {
