@@ -104,7 +104,8 @@ async fn a_refused_sticky_connection_leaves_no_settings_behind() {
     server.stop().await.unwrap();
 }
 
-#[tokio::test]
+// Paused time: the timeout under test passes at once, with no real wait.
+#[tokio::test(start_paused = true)]
 async fn a_vanished_page_blocked_on_a_frozen_peer_frees_its_session() {
     // A bridge-allowed target that accepts and never reads: the page's
     // sends fill the socket and the session blocks in a send.

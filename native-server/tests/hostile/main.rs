@@ -30,7 +30,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use common::page::{Got, Page, open};
 use common::{TestServer, open_sockets, rss_bytes, sockets_settle_to, wait_for};

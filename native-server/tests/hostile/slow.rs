@@ -17,7 +17,7 @@ async fn slowloris(
     s.set_nodelay(true).unwrap();
     let _ = s.write_all(&prefix).await;
     ready.wait().await;
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + tick, tick);
+    let mut ticks = tokio::time::interval_at(Instant::now() + tick, tick);
     let mut buf = [0u8; 1024];
     loop {
         tokio::select! {
@@ -37,7 +37,8 @@ async fn slowloris(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Paused time: the timeout under test passes at once, with no real wait.
+#[tokio::test(start_paused = true)]
 async fn slowloris_on_every_tcp_demo_and_http_does_not_starve_others() {
     let _serial = serial().await;
     let header_timeout = Duration::from_millis(1000);
@@ -131,7 +132,8 @@ async fn slowloris_on_every_tcp_demo_and_http_does_not_starve_others() {
     server.stop().await.unwrap();
 }
 
-#[tokio::test]
+// Paused time: the timeout under test passes at once, with no real wait.
+#[tokio::test(start_paused = true)]
 async fn an_http_client_that_sends_nothing_is_closed_after_the_header_deadline() {
     let _serial = serial().await;
     let server = TestServer::start(|c| c.http_header_timeout = Duration::from_millis(300)).await;
