@@ -20,7 +20,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use web_sys::{Element, HtmlElement, HtmlInputElement};
 
-use super::{Frame, Mounted, button, text_input};
+use super::{Frame, Later, Mounted, text_input};
 use crate::dom::{add, attr, el};
 use crate::net::{Bridge, SockEvent};
 use crate::timeline::Side;
@@ -486,28 +486,20 @@ pub fn mount(root: &HtmlElement, bridge: Bridge) -> Mounted {
     attr(&countdown, "data-role", "countdown");
     attr(&countdown, "aria-live", "polite");
     attr(&countdown, "hidden", "");
-    let cell: Rc<RefCell<Option<Rc<Lab>>>> = Rc::default();
+    let cell = Later::<Lab>::default();
     let mut listeners = Vec::new();
     for (text, role, play) in [
         ("Connect and answer", "run", Play::Honest),
         ("Replay the last answer", "replay", Play::Replay),
         ("Connect and stay silent", "silent", Play::Silent),
     ] {
-        let lab = cell.clone();
         listeners.push(
-            button(&buttons, text, role, move |_| {
-                if let Some(lab) = lab.borrow().clone() {
-                    lab.start(play);
-                }
-            })
-            .1,
+            cell.button(&buttons, text, role, move |lab| lab.start(play))
+                .1,
         );
     }
-    let later = cell.clone();
-    let (close, close_listener) = button(&buttons, "Close the connection", "close", move |_| {
-        if let Some(lab) = later.borrow().clone() {
-            lab.close_now();
-        }
+    let (close, close_listener) = cell.button(&buttons, "Close the connection", "close", |lab| {
+        lab.close_now()
     });
     listeners.push(close_listener);
     let lab = Rc::new(Lab {
@@ -520,7 +512,7 @@ pub fn mount(root: &HtmlElement, bridge: Bridge) -> Mounted {
         last_answer: Cell::new(None),
         timer: RefCell::new(None),
     });
-    *cell.borrow_mut() = Some(lab.clone());
+    cell.fill(&lab);
     lab.refresh();
     // Every connection to the demo, this page's and other programs'.
     let view = lab.frame.server_view(&[Demo::Auth]);

@@ -16,7 +16,7 @@ use protocol::events::{EventKind, ServerEvent};
 use web_sys::{Element, HtmlElement};
 
 use super::gantt::{ClientTimes, layout};
-use super::{Frame, Mounted, button, number_input, read_number};
+use super::{Frame, Later, Mounted, number_input, read_number};
 use crate::dom::{add, attr, el};
 use crate::net::{Bridge, SockEvent};
 use crate::timeline::Side;
@@ -490,31 +490,26 @@ pub fn mount(root: &HtmlElement, bridge: Bridge) -> Mounted {
         "style",
         "flex-basis: 100%; width: 100%; margin: .5em 0;",
     );
-    let cell: Rc<RefCell<Option<Rc<Lab>>>> = Rc::default();
+    let cell = Later::<Lab>::default();
     let mut listeners = Vec::new();
     for (text, role, demo) in [
         ("Run against tcp-echo", "run-iterative", Demo::TcpEcho),
         ("Run against uppercase", "run-concurrent", Demo::Uppercase),
     ] {
-        let (lab, c, h) = (cell.clone(), count.clone(), hold.clone());
+        let (c, h) = (count.clone(), hold.clone());
         listeners.push(
-            button(&buttons, text, role, move |_| {
-                if let Some(lab) = lab.borrow().clone() {
-                    lab.start(
-                        demo,
-                        read_number(&c, 1, MAX_CLIENTS) as usize,
-                        read_number(&h, 0, 5000),
-                    );
-                }
+            cell.button(&buttons, text, role, move |lab| {
+                lab.start(
+                    demo,
+                    read_number(&c, 1, MAX_CLIENTS) as usize,
+                    read_number(&h, 0, 5000),
+                );
             })
             .1,
         );
     }
-    let later = cell.clone();
-    let (close, close_listener) = button(&buttons, "Close all connections", "close", move |_| {
-        if let Some(lab) = later.borrow().clone() {
-            lab.close_all();
-        }
+    let (close, close_listener) = cell.button(&buttons, "Close all connections", "close", |lab| {
+        lab.close_all()
     });
     listeners.push(close_listener);
     let lab = Rc::new(Lab {
@@ -523,7 +518,7 @@ pub fn mount(root: &HtmlElement, bridge: Bridge) -> Mounted {
         close,
         run: RefCell::new(None),
     });
-    *cell.borrow_mut() = Some(lab.clone());
+    cell.fill(&lab);
     lab.refresh();
     let view = lab.frame.server_view(&[Demo::TcpEcho, Demo::Uppercase]);
     let watcher = lab.clone();

@@ -20,7 +20,7 @@ use protocol::hex::{from_hex, to_ascii_column, to_spaced_hex};
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlElement, HtmlInputElement, HtmlTextAreaElement};
 
-use super::{Frame, Mounted, button, text_input};
+use super::{Frame, Later, Mounted, text_input};
 use crate::dom::{Listener, add, attr, el};
 use crate::net::{Bridge, SockEvent};
 use crate::timeline::Side;
@@ -620,7 +620,7 @@ pub fn mount(root: &HtmlElement, bridge: Bridge) -> Mounted {
     );
     attr(&status, "data-role", "conn-status");
     attr(&status, "data-state", "none");
-    let cell: Rc<RefCell<Option<Rc<Lab>>>> = Rc::default();
+    let cell = Later::<Lab>::default();
     for (text, role, how) in [
         ("Send framed", "send-whole", How::Whole),
         ("Send byte by byte", "send-bytes", How::ByteByByte),
@@ -630,12 +630,9 @@ pub fn mount(root: &HtmlElement, bridge: Bridge) -> Mounted {
         ("Send unframed", "send-unframed", How::Unframed),
         ("Send with this header", "send-header", How::Header),
     ] {
-        let (lab, src, hdr) = (cell.clone(), input.clone(), header.clone());
+        let (src, hdr) = (input.clone(), header.clone());
         listeners.push(
-            button(&buttons, text, role, move |_| {
-                let Some(lab) = lab.borrow().clone() else {
-                    return;
-                };
+            cell.button(&buttons, text, role, move |lab| {
                 match plan(how, &src.value(), &hdr.value()) {
                     Ok((label, writes, note)) => lab.send(&label, writes, note),
                     Err(e) => {
@@ -646,11 +643,8 @@ pub fn mount(root: &HtmlElement, bridge: Bridge) -> Mounted {
             .1,
         );
     }
-    let later = cell.clone();
-    let (close, close_listener) = button(&buttons, "Close the connection", "close", move |_| {
-        if let Some(lab) = later.borrow().clone() {
-            lab.close_now();
-        }
+    let (close, close_listener) = cell.button(&buttons, "Close the connection", "close", |lab| {
+        lab.close_now()
     });
     listeners.push(close_listener);
     let lab = Rc::new(Lab {
@@ -659,7 +653,7 @@ pub fn mount(root: &HtmlElement, bridge: Bridge) -> Mounted {
         close,
         conn: RefCell::new(None),
     });
-    *cell.borrow_mut() = Some(lab.clone());
+    cell.fill(&lab);
     lab.refresh();
     // Every connection to the demo, this page's and other programs'.
     let view = lab.frame.server_view(&[Demo::Framed]);

@@ -204,14 +204,9 @@ impl Lab {
         }
         self.frame.timeline.clear();
         self.frame.conclude("");
-        let lab = Rc::downgrade(self);
         let sock = self.frame.bridge.open(
             |sock| ClientMsg::open(sock, Demo::Uppercase),
-            move |id, ev| {
-                if let Some(lab) = lab.upgrade() {
-                    lab.on_sock(id, ev);
-                }
-            },
+            super::weakly(self, move |lab, id, ev| lab.on_sock(id, ev)),
         );
         {
             let mut st = self.state.borrow_mut();
@@ -310,14 +305,8 @@ pub fn mount(root: &HtmlElement, bridge: crate::net::Bridge) -> Mounted {
         table,
         state: RefCell::default(),
     });
-    {
-        let weak = Rc::downgrade(&lab);
-        lab.view.on_event(move |ev, sock| {
-            if let Some(lab) = weak.upgrade() {
-                lab.on_server(ev, sock);
-            }
-        });
-    }
+    lab.view
+        .on_event_for(&lab, |lab, ev, sock| lab.on_server(ev, sock));
     lab.render();
     let l = lab.clone();
     let (_, send) = button(&buttons, "Send it", "send", move |_| l.send());

@@ -15,6 +15,7 @@ pub mod sticky;
 pub mod tcp_echo;
 pub mod udp_echo;
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use wasm_bindgen::JsCast;
@@ -245,6 +246,56 @@ pub(crate) fn button(
     attr(&b, "data-role", role);
     let l = Listener::new(&b, "click", f);
     (b, l)
+}
+
+/// `f` with the lab, for as long as the lab lives: a callback for the bridge
+/// or a panel that holds only a weak reference, so it never keeps a dropped
+/// lab alive.
+pub(crate) fn weakly<T: 'static, A, B>(
+    lab: &Rc<T>,
+    f: impl Fn(&Rc<T>, A, B) + 'static,
+) -> impl Fn(A, B) + 'static {
+    let weak = Rc::downgrade(lab);
+    move |a, b| {
+        if let Some(lab) = weak.upgrade() {
+            f(&lab, a, b);
+        }
+    }
+}
+
+/// The lab its buttons act on, filled in once the lab is built: the buttons
+/// are made first, because the lab holds them.
+pub(crate) struct Later<T>(Rc<RefCell<Option<Rc<T>>>>);
+
+impl<T> Default for Later<T> {
+    fn default() -> Self {
+        Self(Rc::default())
+    }
+}
+
+impl<T: 'static> Later<T> {
+    /// The lab is built: the buttons act on it from now on.
+    pub(crate) fn fill(&self, lab: &Rc<T>) {
+        *self.0.borrow_mut() = Some(lab.clone());
+    }
+
+    /// A button that calls `f` with the lab (a click before it is built does
+    /// nothing).
+    pub(crate) fn button(
+        &self,
+        parent: &Element,
+        text: &str,
+        role: &str,
+        f: impl Fn(&Rc<T>) + 'static,
+    ) -> (Element, Listener) {
+        let slot = self.0.clone();
+        button(parent, text, role, move |_| {
+            let lab = slot.borrow().clone();
+            if let Some(lab) = lab {
+                f(&lab);
+            }
+        })
+    }
 }
 
 /// Reads a number input, clamped to `[min, max]`.

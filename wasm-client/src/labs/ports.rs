@@ -160,14 +160,9 @@ impl Lab {
             return;
         }
         self.frame.timeline.clear();
-        let lab = Rc::downgrade(self);
         let sock = self.frame.bridge.open(
             |sock| ClientMsg::open(sock, Demo::Uppercase),
-            move |id, ev| {
-                if let Some(lab) = lab.upgrade() {
-                    lab.on_sock(id, ev);
-                }
-            },
+            super::weakly(self, move |lab, id, ev| lab.on_sock(id, ev)),
         );
         // uppercase reads one message, answers it and closes.
         self.frame.bridge.send(sock, b"which port am I?");
@@ -288,14 +283,8 @@ pub fn mount(root: &HtmlElement, bridge: crate::net::Bridge) -> Mounted {
         table,
         state: RefCell::default(),
     });
-    {
-        let weak = Rc::downgrade(&lab);
-        lab.view.on_event(move |ev, sock| {
-            if let Some(lab) = weak.upgrade() {
-                lab.on_server(ev, sock);
-            }
-        });
-    }
+    lab.view
+        .on_event_for(&lab, |lab, ev, sock| lab.on_server(ev, sock));
     lab.render_table();
     let l = lab.clone();
     let (_, connect) = button(&buttons, "Connect to uppercase", "connect", move |_| {

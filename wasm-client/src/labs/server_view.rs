@@ -336,6 +336,22 @@ impl ServerView {
         self.inner.callbacks.borrow_mut().push(Rc::new(f));
     }
 
+    /// Hands every event to `lab`'s `f` while the lab lives: the view holds
+    /// only a weak reference, so a lab that is dropped is not kept alive by
+    /// its own panel.
+    pub fn on_event_for<T: 'static>(
+        &self,
+        lab: &Rc<T>,
+        f: impl Fn(&Rc<T>, &ServerEvent, Option<SocketId>) + 'static,
+    ) {
+        let weak = Rc::downgrade(lab);
+        self.on_event(move |ev, sock| {
+            if let Some(lab) = weak.upgrade() {
+                f(&lab, ev, sock);
+            }
+        });
+    }
+
     /// The panel's element.
     pub fn element(&self) -> &Element {
         &self.inner.root

@@ -18,7 +18,7 @@ use protocol::events::{EventKind, ServerEvent};
 use protocol::hex::to_hex;
 use web_sys::{Element, HtmlElement};
 
-use super::{Frame, Mounted, button, checkbox, number_input, read_number, text_input};
+use super::{Frame, Later, Mounted, checkbox, number_input, read_number, text_input};
 use crate::dom::{add, attr, el};
 use crate::net::{Bridge, SockEvent};
 use crate::timeline::Side;
@@ -344,36 +344,30 @@ pub fn mount(root: &HtmlElement, bridge: Bridge) -> Mounted {
         5000,
     );
     let buttons = add(&frame.controls, el("div", "sl-buttons", ""));
-    let l: Rc<RefCell<Option<Rc<Lab>>>> = Rc::default();
-    let later = l.clone();
-    let (_, run_listener) = button(&buttons, "Run", "run", move |_| {
+    let l = Later::<Lab>::default();
+    let (_, run_listener) = l.button(&buttons, "Run", "run", move |lab| {
         let sends: Vec<Vec<u8>> = writes
             .value()
             .split('|')
             .filter(|p| !p.is_empty())
             .map(|p| p.as_bytes().to_vec())
             .collect();
-        if let Some(lab) = later.borrow().clone() {
-            lab.start(
-                sends,
-                read_number(&size, 1, 65536) as usize,
-                read_number(&delay, 0, 5000),
-                nodelay.checked(),
-            );
-        }
+        lab.start(
+            sends,
+            read_number(&size, 1, 65536) as usize,
+            read_number(&delay, 0, 5000),
+            nodelay.checked(),
+        );
     });
-    let later = l.clone();
-    let (close, close_listener) = button(&buttons, "Close the connection", "close", move |_| {
-        if let Some(lab) = later.borrow().clone() {
-            lab.close_now();
-        }
+    let (close, close_listener) = l.button(&buttons, "Close the connection", "close", |lab| {
+        lab.close_now()
     });
     let lab = Rc::new(Lab {
         frame,
         close,
         run: RefCell::new(None),
     });
-    *l.borrow_mut() = Some(lab.clone());
+    l.fill(&lab);
     lab.refresh();
     // Every connection to the demo, this page's and other programs' (a
     // terminal's sticky_client.py), with the server's account.

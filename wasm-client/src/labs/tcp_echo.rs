@@ -190,14 +190,9 @@ impl Lab {
             self.frame.timeline.clear();
             self.frame.conclude("");
         }
-        let lab = Rc::downgrade(self);
         let sock = self.frame.bridge.open(
             |sock| ClientMsg::open(sock, Demo::TcpEcho),
-            move |id, ev| {
-                if let Some(lab) = lab.upgrade() {
-                    lab.on_sock(slot, id, ev);
-                }
-            },
+            super::weakly(self, move |lab, id, ev| lab.on_sock(slot, id, ev)),
         );
         *self.state.borrow_mut().slot(slot) = Some(Conn {
             sock,
@@ -504,14 +499,8 @@ pub fn mount(root: &HtmlElement, bridge: crate::net::Bridge) -> Mounted {
         status,
         state: RefCell::default(),
     });
-    {
-        let weak = Rc::downgrade(&lab);
-        lab.view.on_event(move |ev, sock| {
-            if let Some(lab) = weak.upgrade() {
-                lab.on_server(ev, sock);
-            }
-        });
-    }
+    lab.view
+        .on_event_for(&lab, |lab, ev, sock| lab.on_server(ev, sock));
 
     let mut listeners = Vec::new();
     let mut act = |row: &Element, text: &str, role: &str, f: fn(&Rc<Lab>)| {

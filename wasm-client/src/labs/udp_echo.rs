@@ -199,7 +199,6 @@ impl Lab {
         );
         self.frame.timeline.clear();
         self.frame.conclude("");
-        let lab = Rc::downgrade(self);
         let sock = self.frame.bridge.open(
             |sock| ClientMsg::Open {
                 sock,
@@ -209,11 +208,7 @@ impl Lab {
                 sticky: None,
                 ack: false,
             },
-            move |id, ev| {
-                if let Some(lab) = lab.upgrade() {
-                    lab.on_sock(id, ev);
-                }
-            },
+            super::weakly(self, move |lab, id, ev| lab.on_sock(id, ev)),
         );
         self.state.borrow_mut().run = Some(Run {
             sock,
@@ -417,14 +412,8 @@ pub fn mount(root: &HtmlElement, bridge: crate::net::Bridge) -> Mounted {
         status,
         state: RefCell::default(),
     });
-    {
-        let weak = Rc::downgrade(&lab);
-        lab.view.on_event(move |ev, sock| {
-            if let Some(lab) = weak.upgrade() {
-                lab.on_server(ev, sock);
-            }
-        });
-    }
+    lab.view
+        .on_event_for(&lab, |lab, ev, sock| lab.on_server(ev, sock));
     let mode_watch = {
         let s = sim.clone();
         frame.bridge.on_mode(move |mode| {
