@@ -3,7 +3,7 @@
 mod common;
 
 use common::TestServer;
-use common::page::{Got, Page, connect_with_origin, open};
+use common::page::{Got, Page, connect_with_origin, open, open_target};
 use futures_util::SinkExt;
 use protocol::Demo;
 use protocol::bridge::{ClientMsg, ClosedBy, ServerMsg};
@@ -189,18 +189,9 @@ async fn an_allowed_extra_target_works() {
     let addr = target.local_addr().unwrap();
     let server = TestServer::start(|c| c.bridge_allow.push(addr)).await;
     let mut page = Page::connect(server.http).await;
-    page.send(ClientMsg::Open {
-        sock: 9,
-        demo: None,
-        target: Some(addr.to_string()),
-        nodelay: false,
-        sticky: None,
-        ack: false,
-    })
-    .await;
+    page.send(open_target(9, addr, false)).await;
     let (_conn, _) = target.accept().await.unwrap();
-    page.until(|g| matches!(g, Got::Msg(ServerMsg::Opened { sock: 9, .. })).then_some(()))
-        .await;
+    page.opened(9).await;
     server.stop().await.unwrap();
 }
 
@@ -277,18 +268,7 @@ async fn the_socket_limit_is_enforced_with_a_clear_error() {
         .await;
     assert_eq!(code, "too_many_sockets");
     page.send(ClientMsg::Close { sock: 1 }).await;
-    page.until(|g| {
-        matches!(
-            g,
-            Got::Msg(ServerMsg::Closed {
-                sock: 1,
-                by: ClosedBy::Page,
-                ..
-            })
-        )
-        .then_some(())
-    })
-    .await;
+    assert_eq!(page.closed(1).await, ClosedBy::Page);
     page.open(open(3, Demo::Sticky)).await;
     server.stop().await.unwrap();
 }

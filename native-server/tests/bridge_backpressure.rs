@@ -9,8 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::TestServer;
-use common::page::Page;
-use protocol::bridge::ClientMsg;
+use common::page::{Page, open_target};
 use tokio::io::AsyncWriteExt;
 
 /// What the bridge may hold for one stalled page: its 64-message queue of
@@ -36,15 +35,7 @@ async fn a_stalled_page_does_not_grow_server_memory() {
     let server = TestServer::start(|c| c.bridge_allow.push(flood_addr)).await;
     let before = common::rss_bytes();
     let mut page = Page::connect(server.http).await;
-    page.send(ClientMsg::Open {
-        sock: 1,
-        demo: None,
-        target: Some(flood_addr.to_string()),
-        nodelay: false,
-        sticky: None,
-        ack: false,
-    })
-    .await;
+    page.send(open_target(1, flood_addr, false)).await;
     // The page now reads nothing more. Wait until the flood stalls: no
     // progress for 500 ms means every buffer between here and there is full.
     let mut last = 0;

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use common::TestServer;
 use common::binary::{Binary, rss_mib};
-use common::page::{Got, Page};
+use common::page::{Got, Page, open_target};
 use protocol::Demo;
 use protocol::bridge::{ClientMsg, ServerMsg};
 use protocol::demo::StickyOptions;
@@ -118,18 +118,9 @@ async fn a_vanished_page_blocked_on_a_frozen_peer_frees_its_session() {
     })
     .await;
     let mut page = Page::connect(server.http).await;
-    page.send(ClientMsg::Open {
-        sock: 1,
-        demo: None,
-        target: Some(target.to_string()),
-        nodelay: true,
-        sticky: None,
-        ack: false,
-    })
-    .await;
+    page.send(open_target(1, target, true)).await;
     let (mut peer, _) = frozen.accept().await.unwrap();
-    page.until(|g| matches!(g, Got::Msg(ServerMsg::Opened { .. })).then_some(()))
-        .await;
+    page.opened(1).await;
     // Enough to fill every buffer between the session and the frozen peer.
     let chunk = vec![b'x'; 64 * 1024];
     for _ in 0..256 {

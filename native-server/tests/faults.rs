@@ -16,11 +16,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::binary::Binary;
-use common::page::{Got, Page, open};
+use common::page::{Page, open, open_target};
 use common::{TestServer, open_sockets, sockets_settle_to, wait_for};
 use futures_util::StreamExt;
 use protocol::Demo;
-use protocol::bridge::{ClientMsg, ClosedBy, ServerMsg};
+use protocol::bridge::{ClosedBy, ServerMsg};
 use protocol::events::{EventKind, ServerEvent};
 use protocol::frame;
 use serde_json::json;
@@ -98,18 +98,9 @@ async fn a_bridged_peer_vanishing_mid_frame_closes_that_socket_only() {
     let addr = target.local_addr().unwrap();
     let server = TestServer::start(|c| c.bridge_allow.push(addr)).await;
     let mut page = Page::connect(server.http).await;
-    page.send(ClientMsg::Open {
-        sock: 1,
-        demo: None,
-        target: Some(addr.to_string()),
-        nodelay: true,
-        sticky: None,
-        ack: false,
-    })
-    .await;
+    page.send(open_target(1, addr, true)).await;
     let (mut conn, _) = target.accept().await.unwrap();
-    page.until(|g| matches!(g, Got::Msg(ServerMsg::Opened { sock: 1, .. })).then_some(()))
-        .await;
+    page.opened(1).await;
     // Half a frame, then the peer is gone.
     conn.write_all(&[0, 0, 0, 100, b'{']).await.unwrap();
     assert_eq!(
@@ -118,18 +109,7 @@ async fn a_bridged_peer_vanishing_mid_frame_closes_that_socket_only() {
     );
     conn.set_zero_linger().unwrap();
     drop(conn);
-    page.until(|g| {
-        matches!(
-            g,
-            Got::Msg(ServerMsg::Closed {
-                sock: 1,
-                by: ClosedBy::Peer,
-                ..
-            })
-        )
-        .then_some(())
-    })
-    .await;
+    assert_eq!(page.closed(1).await, ClosedBy::Peer);
     // The session goes on.
     page.open(open(2, Demo::Sticky)).await;
     page.send_bytes(2, b"still relaying").await;
@@ -155,18 +135,9 @@ async fn a_page_dropped_mid_relay_leaves_no_socket_behind() {
         locals.push(page.open(open(sock, demo)).await);
     }
     page.open(open(4, Demo::UdpEcho)).await;
-    page.send(ClientMsg::Open {
-        sock: 5,
-        demo: None,
-        target: Some(addr.to_string()),
-        nodelay: true,
-        sticky: None,
-        ack: false,
-    })
-    .await;
+    page.send(open_target(5, addr, true)).await;
     let (mut far_end, _) = target.accept().await.unwrap();
-    page.until(|g| matches!(g, Got::Msg(ServerMsg::Opened { sock: 5, .. })).then_some(()))
-        .await;
+    page.opened(5).await;
     // Relaying in both directions: the page sends, sticky echoes, the far
     // end streams towards the page.
     let streamer = tokio::spawn(async move {

@@ -115,6 +115,23 @@ impl Page {
         .await
     }
 
+    /// Waits for `sock`'s `closed` message and says who closed it.
+    pub async fn closed(&mut self, sock: SocketId) -> protocol::bridge::ClosedBy {
+        self.until(|g| match g {
+            Got::Msg(ServerMsg::Closed { sock: s, by, .. }) if *s == sock => Some(*by),
+            _ => None,
+        })
+        .await
+    }
+
+    /// Waits for `sock`'s `opened` message.
+    pub async fn opened(&mut self, sock: SocketId) {
+        self.until(|g| {
+            matches!(g, Got::Msg(ServerMsg::Opened { sock: s, .. }) if *s == sock).then_some(())
+        })
+        .await
+    }
+
     /// Collects read bytes of `sock` until `done(bytes so far)`.
     pub async fn read_until(&mut self, sock: SocketId, done: impl Fn(&[u8]) -> bool) -> Vec<u8> {
         let mut all = Vec::new();
@@ -131,6 +148,18 @@ impl Page {
 
 pub fn open(sock: SocketId, demo: protocol::Demo) -> ClientMsg {
     ClientMsg::open(sock, demo)
+}
+
+/// An open of `sock` to a `--bridge-allow`ed target instead of a demo.
+pub fn open_target(sock: SocketId, target: std::net::SocketAddr, nodelay: bool) -> ClientMsg {
+    ClientMsg::Open {
+        sock,
+        demo: None,
+        target: Some(target.to_string()),
+        nodelay,
+        sticky: None,
+        ack: false,
+    }
 }
 
 impl Page {
