@@ -34,10 +34,7 @@ async fn echo_through_every_demo() {
 async fn sticky_server_reads(options: StickyOptions) -> Vec<Vec<u8>> {
     let server = TestServer::start(|_| {}).await;
     let mut page = Page::connect(server.http).await;
-    page.send(ClientMsg::Subscribe {
-        demos: vec![Demo::Sticky],
-    })
-    .await;
+    page.subscribe(vec![Demo::Sticky]).await;
     let local = page
         .open(ClientMsg::Open {
             sock: 1,
@@ -97,10 +94,7 @@ async fn sticky_read_boundaries_are_visible_through_the_bridge() {
 async fn udp_datagram_boundaries_are_preserved() {
     let server = TestServer::start(|_| {}).await;
     let mut page = Page::connect(server.http).await;
-    page.send(ClientMsg::Subscribe {
-        demos: vec![Demo::UdpEcho],
-    })
-    .await;
+    page.subscribe(vec![Demo::UdpEcho]).await;
     page.open(open(1, Demo::UdpEcho)).await;
     for msg in ["a", "bb", "ccc"] {
         page.send_bytes(1, msg.as_bytes()).await;
@@ -167,14 +161,7 @@ async fn a_host_and_port_instead_of_a_demo_is_refused() {
         r#"{"type":"open","sock":1,"target":"/var/run/docker.sock"}"#.to_owned(),
     ];
     for attempt in &attempts {
-        page.send_raw_text(attempt).await;
-        let code = page
-            .until(|g| match g {
-                Got::Msg(ServerMsg::Error { code, .. }) => Some(code.clone()),
-                Got::Msg(ServerMsg::Opened { .. }) => panic!("{attempt} opened a socket"),
-                _ => None,
-            })
-            .await;
+        let code = page.refused(attempt).await;
         assert!(
             code == "bad_message" || code == "target_not_allowed",
             "{attempt}: {code}"

@@ -160,10 +160,7 @@ lifecycle_tests! {
 async fn events_say_which_socket_of_the_page_they_belong_to() {
     let server = TestServer::start(|_| {}).await;
     let mut page = Page::connect(server.http).await;
-    page.send(ClientMsg::Subscribe {
-        demos: vec![Demo::Uppercase],
-    })
-    .await;
+    page.subscribe(vec![Demo::Uppercase]).await;
     page.open(open(7, Demo::Uppercase)).await;
     page.send_bytes(7, b"mine").await;
     let mut own = Vec::new();
@@ -208,10 +205,7 @@ async fn events_say_which_socket_of_the_page_they_belong_to() {
 async fn a_reset_reaches_the_demo_as_a_connection_reset() {
     let server = TestServer::start(|_| {}).await;
     let mut page = Page::connect(server.http).await;
-    page.send(ClientMsg::Subscribe {
-        demos: vec![Demo::TcpEcho],
-    })
-    .await;
+    page.subscribe(vec![Demo::TcpEcho]).await;
     page.open(open(1, Demo::TcpEcho)).await;
     page.send_bytes(1, b"Hello").await;
     page.read_until(1, |b| b.len() >= 10).await;

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestServer, reads_until_closed, rss_bytes, wait_for};
+use common::{TestServer, datagram_event, reads_until_closed, rss_bytes, wait_for};
 use protocol::Demo;
 use protocol::auth::respond;
 use protocol::demo::StickyOptions;
@@ -100,18 +100,7 @@ async fn udp_echo_replies_and_reports_truncation() {
     sock.send(&[b'x'; 1500]).await.unwrap();
     let n = sock.recv(&mut buf).await.unwrap();
     assert_eq!(&buf[..n], b"Message received");
-    let ev = wait_for(&mut sub, |e| {
-        matches!(e.kind, EventKind::Datagram { size: 1500, .. })
-    })
-    .await;
-    let EventKind::Datagram {
-        truncated, data, ..
-    } = ev.kind
-    else {
-        unreachable!()
-    };
-    assert!(truncated);
-    assert_eq!(data.0.len(), 1024);
+    assert_eq!(datagram_event(&mut sub, 1500).await, (true, 1024));
     server.stop().await.unwrap();
 }
 

@@ -58,6 +58,18 @@ impl ChannelPage {
         self.to_session.send(Inbound::Text(text)).await.unwrap();
     }
 
+    /// Checks that the session holds no socket (it answers a status request
+    /// with 0), then leaves: the session ends when the page is gone.
+    async fn close_with_no_sockets(mut self, session: tokio::task::JoinHandle<()>) {
+        self.send(ClientMsg::Status {}).await;
+        assert_eq!(
+            self.next_msg().await,
+            Some(ServerMsg::Status { sockets: 0 })
+        );
+        drop(self);
+        session.await.unwrap();
+    }
+
     /// The next control message, skipping pings.
     async fn next_msg(&mut self) -> Option<ServerMsg> {
         loop {
@@ -116,13 +128,7 @@ async fn a_page_that_answers_its_pings_stays() {
         }
     }
     // A hundred seconds later, still there: it answers a status request.
-    page.send(ClientMsg::Status {}).await;
-    assert_eq!(
-        page.next_msg().await,
-        Some(ServerMsg::Status { sockets: 0 })
-    );
-    drop(page);
-    session.await.unwrap();
+    page.close_with_no_sockets(session).await;
 }
 
 #[tokio::test]
@@ -163,12 +169,6 @@ async fn open_send_read_close_through_channels() {
         page.next_msg().await,
         Some(ServerMsg::Closed { sock: 1, .. })
     ));
-    page.send(ClientMsg::Status {}).await;
-    assert_eq!(
-        page.next_msg().await,
-        Some(ServerMsg::Status { sockets: 0 })
-    );
-    drop(page);
-    session.await.unwrap();
+    page.close_with_no_sockets(session).await;
     server.stop().await.unwrap();
 }

@@ -23,6 +23,22 @@ pub async fn wait_for(sub: &mut Subscription, pred: impl Fn(&ServerEvent) -> boo
     .expect("expected event within 10 s")
 }
 
+/// Waits for the udp-echo event of a `size`-byte datagram and returns
+/// whether it was reported truncated and how many bytes it kept.
+pub async fn datagram_event(sub: &mut Subscription, size: usize) -> (bool, usize) {
+    let ev = wait_for(
+        sub,
+        |e| matches!(e.kind, EventKind::Datagram { size: s, .. } if s == size),
+    )
+    .await;
+    match ev.kind {
+        EventKind::Datagram {
+            truncated, data, ..
+        } => (truncated, data.0.len()),
+        _ => unreachable!("matched a datagram"),
+    }
+}
+
 /// Collects the read sizes/bytes of connection `conn` until it closes.
 pub async fn reads_until_closed(sub: &mut Subscription, conn: u64) -> Vec<Vec<u8>> {
     let mut reads = Vec::new();

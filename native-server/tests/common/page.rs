@@ -115,6 +115,23 @@ impl Page {
         .await
     }
 
+    /// Sends `text`, a control message the bridge must refuse, and returns
+    /// the error's code (a socket opened instead fails the test).
+    pub async fn refused(&mut self, text: &str) -> String {
+        self.send_raw_text(text).await;
+        self.until(|g| match g {
+            Got::Msg(ServerMsg::Error { code, .. }) => Some(code.clone()),
+            Got::Msg(ServerMsg::Opened { .. }) => panic!("{text} opened a socket"),
+            _ => None,
+        })
+        .await
+    }
+
+    /// Asks for the server's events of `demos`.
+    pub async fn subscribe(&mut self, demos: Vec<protocol::Demo>) {
+        self.send(ClientMsg::Subscribe { demos }).await;
+    }
+
     /// Waits for `sock`'s `closed` message and says who closed it.
     pub async fn closed(&mut self, sock: SocketId) -> protocol::bridge::ClosedBy {
         self.until(|g| match g {

@@ -67,14 +67,7 @@ async fn the_bridge_opens_nothing_but_demos_and_allowed_targets() {
     );
     let mut page = Page::connect(server.http).await;
     for attempt in &attempts {
-        page.send_raw_text(attempt).await;
-        let code = page
-            .until(|g| match g {
-                Got::Msg(ServerMsg::Error { code, .. }) => Some(code.clone()),
-                Got::Msg(ServerMsg::Opened { .. }) => panic!("{attempt} opened a socket"),
-                _ => None,
-            })
-            .await;
+        let code = page.refused(attempt).await;
         assert!(
             matches!(
                 code.as_str(),

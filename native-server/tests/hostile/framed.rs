@@ -138,14 +138,7 @@ async fn invalid_utf8_and_invalid_json_get_errors_and_the_streams_go_on() {
         r#"{"type":"open","sock":-1,"demo":"tcp-echo"}"#.to_owned(),
         r#"{"type":"send","sock":1,"text":"\ud800"}"#.to_owned(),
     ] {
-        page.send_raw_text(&text).await;
-        let code = page
-            .until(|g| match g {
-                Got::Msg(ServerMsg::Error { code, .. }) => Some(code.clone()),
-                Got::Msg(ServerMsg::Opened { .. }) => panic!("opened a socket"),
-                _ => None,
-            })
-            .await;
+        let code = page.refused(&text).await;
         assert_eq!(code, "bad_message", "{}", &text[..text.len().min(60)]);
     }
     let (status, mut ws, _) = ws_handshake(

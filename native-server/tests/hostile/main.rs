@@ -34,7 +34,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use common::page::{Got, Page, open};
-use common::{TestServer, open_sockets, rss_bytes, sockets_settle_to, wait_for};
+use common::{TestServer, datagram_event, open_sockets, rss_bytes, sockets_settle_to, wait_for};
 use protocol::Demo;
 use protocol::auth::respond;
 use protocol::bridge::ServerMsg;
