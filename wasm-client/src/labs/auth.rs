@@ -20,7 +20,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use web_sys::{Element, HtmlElement, HtmlInputElement};
 
-use super::{Frame, Later, Mounted, text_input};
+use super::{Frame, HasFrame, Later, Mounted, text_input};
 use crate::dom::{add, attr, el};
 use crate::net::{Bridge, SockEvent};
 use crate::timeline::Side;
@@ -89,11 +89,13 @@ fn now_ms() -> f64 {
     js_sys::Date::now()
 }
 
-impl Lab {
-    fn bridge(&self) -> &Bridge {
-        &self.frame.bridge
+impl HasFrame for Lab {
+    fn frame(&self) -> &Frame {
+        &self.frame
     }
+}
 
+impl Lab {
     fn open_sock(&self) -> Option<SocketId> {
         self.attempt
             .borrow()
@@ -512,11 +514,8 @@ pub fn mount(root: &HtmlElement, bridge: Bridge) -> Mounted {
         last_answer: Cell::new(None),
         timer: RefCell::new(None),
     });
-    cell.fill(&lab);
     lab.refresh();
     // Every connection to the demo, this page's and other programs'.
     let view = lab.frame.server_view(&[Demo::Auth]);
-    let watcher = lab.clone();
-    let watch = bridge.watch(move |ev, sock| watcher.on_event(ev, sock));
-    Mounted::with_state(listeners, Rc::new((watch, view, cell)))
+    cell.mount(&lab, listeners, view, Lab::on_event)
 }

@@ -16,7 +16,7 @@ use protocol::events::{EventKind, ServerEvent};
 use web_sys::{Element, HtmlElement};
 
 use super::gantt::{ClientTimes, layout};
-use super::{Frame, Later, Mounted, number_input, read_number};
+use super::{Frame, HasFrame, Later, Mounted, number_input, read_number};
 use crate::dom::{add, attr, el};
 use crate::net::{Bridge, SockEvent};
 use crate::timeline::Side;
@@ -127,11 +127,13 @@ struct Lab {
     run: RefCell<Option<Run>>,
 }
 
-impl Lab {
-    fn bridge(&self) -> &Bridge {
-        &self.frame.bridge
+impl HasFrame for Lab {
+    fn frame(&self) -> &Frame {
+        &self.frame
     }
+}
 
+impl Lab {
     fn open_socks(&self) -> Vec<SocketId> {
         self.run.borrow().as_ref().map_or(Vec::new(), |r| {
             r.clients
@@ -518,12 +520,9 @@ pub fn mount(root: &HtmlElement, bridge: Bridge) -> Mounted {
         close,
         run: RefCell::new(None),
     });
-    cell.fill(&lab);
     lab.refresh();
     let view = lab.frame.server_view(&[Demo::TcpEcho, Demo::Uppercase]);
-    let watcher = lab.clone();
-    let watch = bridge.watch(move |ev, sock| watcher.on_event(ev, sock));
-    Mounted::with_state(listeners, Rc::new((watch, view, cell)))
+    cell.mount(&lab, listeners, view, Lab::on_event)
 }
 
 #[cfg(test)]

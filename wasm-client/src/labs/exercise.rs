@@ -988,16 +988,7 @@ pub fn mount(root: &HtmlElement, bridge: Bridge) -> Result<Mounted, String> {
         });
         match found {
             Ok((ex, all)) => *keep.borrow_mut() = Some(render(&r, ex, all, bridge)),
-            Err(e) => {
-                add(
-                    &r,
-                    el(
-                        "p",
-                        "sl-error",
-                        &format!("The exercise could not be loaded: {e}"),
-                    ),
-                );
-            }
+            Err(e) => super::load_failed(&r, "exercise", &e),
         }
     });
     Ok(Mounted::with_state(Vec::new(), state))

@@ -20,7 +20,7 @@ use protocol::hex::{from_hex, to_ascii_column, to_spaced_hex};
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlElement, HtmlInputElement, HtmlTextAreaElement};
 
-use super::{Frame, Later, Mounted, text_input};
+use super::{Frame, HasFrame, Later, Mounted, text_input};
 use crate::dom::{Listener, add, attr, el};
 use crate::net::{Bridge, SockEvent};
 use crate::timeline::Side;
@@ -188,11 +188,13 @@ struct Lab {
     conn: RefCell<Option<Conn>>,
 }
 
-impl Lab {
-    fn bridge(&self) -> &Bridge {
-        &self.frame.bridge
+impl HasFrame for Lab {
+    fn frame(&self) -> &Frame {
+        &self.frame
     }
+}
 
+impl Lab {
     fn open_sock(&self) -> Option<SocketId> {
         self.conn
             .borrow()
@@ -653,13 +655,10 @@ pub fn mount(root: &HtmlElement, bridge: Bridge) -> Mounted {
         close,
         conn: RefCell::new(None),
     });
-    cell.fill(&lab);
     lab.refresh();
     // Every connection to the demo, this page's and other programs'.
     let view = lab.frame.server_view(&[Demo::Framed]);
-    let watcher = lab.clone();
-    let watch = bridge.watch(move |ev, sock| watcher.on_event(ev, sock));
-    Mounted::with_state(listeners, Rc::new((watch, view, cell)))
+    cell.mount(&lab, listeners, view, Lab::on_event)
 }
 
 #[cfg(test)]

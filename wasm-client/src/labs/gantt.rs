@@ -288,10 +288,10 @@ mod tests {
         assert!(widths.iter().all(|w| *w < 50.0));
     }
 
-    #[test]
-    fn concurrent_clients_overlap() {
-        let runs = simulate_clients(5, 0, 10_000, false);
-        let clients: Vec<ClientTimes> = runs
+    /// Five simulated clients of 10 ms each, against an iterative or a
+    /// concurrent server.
+    fn simulated(iterative: bool) -> Vec<ClientTimes> {
+        simulate_clients(5, 0, 10_000, iterative)
             .iter()
             .map(|r| {
                 at(
@@ -301,27 +301,19 @@ mod tests {
                     r.replied_at_us,
                 )
             })
-            .collect();
-        let l = layout(&clients, None);
+            .collect()
+    }
+
+    #[test]
+    fn concurrent_clients_overlap() {
+        let l = layout(&simulated(false), None);
         for row in &l.rows {
             assert_eq!(row.wait_ms, Some(0.0));
             let served = row.bars.iter().find(|b| b.phase == Phase::Served).unwrap();
             assert!(close(served.left_pct, 0.0) && close(served.width_pct, 100.0));
         }
         // The iterative run of the same clients takes five times as long.
-        let runs = simulate_clients(5, 0, 10_000, true);
-        let clients: Vec<ClientTimes> = runs
-            .iter()
-            .map(|r| {
-                at(
-                    r.connect_at_us,
-                    r.accepted_at_us,
-                    r.replied_at_us,
-                    r.replied_at_us,
-                )
-            })
-            .collect();
-        let l = layout(&clients, None);
+        let l = layout(&simulated(true), None);
         assert_eq!(l.end_us, 50_000);
         assert!(close(l.rows[4].bars[0].width_pct, 80.0));
     }

@@ -263,6 +263,29 @@ pub(crate) fn weakly<T: 'static, A, B>(
     }
 }
 
+/// Says in `root` that `what` ("quiz", "exercise") could not be loaded, and why.
+pub(crate) fn load_failed(root: &Element, what: &str, why: &str) {
+    add(
+        root,
+        el(
+            "p",
+            "sl-error",
+            &format!("The {what} could not be loaded: {why}"),
+        ),
+    );
+}
+
+/// A lab built on a [`Frame`].
+pub(crate) trait HasFrame {
+    /// The lab's frame.
+    fn frame(&self) -> &Frame;
+
+    /// The page's bridge.
+    fn bridge(&self) -> &Bridge {
+        &self.frame().bridge
+    }
+}
+
 /// The lab its buttons act on, filled in once the lab is built: the buttons
 /// are made first, because the lab holds them.
 pub(crate) struct Later<T>(Rc<RefCell<Option<Rc<T>>>>);
@@ -277,6 +300,29 @@ impl<T: 'static> Later<T> {
     /// The lab is built: the buttons act on it from now on.
     pub(crate) fn fill(&self, lab: &Rc<T>) {
         *self.0.borrow_mut() = Some(lab.clone());
+    }
+
+    /// Mounts the built `lab`: the buttons act on it, `on_event` hears every
+    /// server event while it is mounted, and `view` (its server panel)
+    /// lives as long as it does. Unmounting drops the watch first, which
+    /// ends the subscription.
+    pub(crate) fn mount(
+        self,
+        lab: &Rc<T>,
+        listeners: Vec<Listener>,
+        view: server_view::ServerView,
+        on_event: impl Fn(&T, &protocol::events::ServerEvent, Option<SocketId>) + 'static,
+    ) -> Mounted
+    where
+        T: HasFrame,
+    {
+        self.fill(lab);
+        let watcher = lab.clone();
+        let watch = lab
+            .frame()
+            .bridge
+            .watch(move |ev, sock| on_event(&watcher, ev, sock));
+        Mounted::with_state(listeners, Rc::new((watch, view, self)))
     }
 
     /// A button that calls `f` with the lab (a click before it is built does

@@ -490,16 +490,7 @@ pub fn mount(root: &HtmlElement) -> Result<Mounted, String> {
             .and_then(|t| serde_json::from_str::<Quiz>(&t).map_err(|e| format!("{src}: {e}")))
         {
             Ok(quiz) => ls.borrow_mut().push(render(&r, quiz)),
-            Err(e) => {
-                add(
-                    &r,
-                    el(
-                        "p",
-                        "sl-error",
-                        &format!("The quiz could not be loaded: {e}"),
-                    ),
-                );
-            }
+            Err(e) => super::load_failed(&r, "quiz", &e),
         }
     });
     Ok(Mounted::with_state(Vec::new(), listeners))

@@ -18,7 +18,7 @@ use protocol::events::{EventKind, ServerEvent};
 use protocol::hex::to_hex;
 use web_sys::{Element, HtmlElement};
 
-use super::{Frame, Later, Mounted, checkbox, number_input, read_number, text_input};
+use super::{Frame, HasFrame, Later, Mounted, checkbox, number_input, read_number, text_input};
 use crate::dom::{add, attr, el};
 use crate::net::{Bridge, SockEvent};
 use crate::timeline::Side;
@@ -72,11 +72,13 @@ fn ms(us: u64) -> String {
     format!("{:.1} ms", us as f64 / 1000.0)
 }
 
-impl Lab {
-    fn bridge(&self) -> &Bridge {
-        &self.frame.bridge
+impl HasFrame for Lab {
+    fn frame(&self) -> &Frame {
+        &self.frame
     }
+}
 
+impl Lab {
     /// Publishes how many sockets the page holds (for tests and the curious),
     /// and whether the close button has anything to close.
     fn refresh(&self) {
@@ -367,17 +369,14 @@ pub fn mount(root: &HtmlElement, bridge: Bridge) -> Mounted {
         close,
         run: RefCell::new(None),
     });
-    l.fill(&lab);
     lab.refresh();
     // Every connection to the demo, this page's and other programs' (a
     // terminal's sticky_client.py), with the server's account.
     let view = lab.frame.server_view(&[Demo::Sticky]);
-    let watcher = lab.clone();
-    let watch = bridge.watch(move |ev, sock| watcher.on_event(ev, sock));
-    // The buttons reach the lab through `l`; dropping the lab's state
-    // (the watch first) ends the subscription.
-    Mounted::with_state(
+    l.mount(
+        &lab,
         vec![run_listener, close_listener],
-        Rc::new((watch, view, l)),
+        view,
+        Lab::on_event,
     )
 }
