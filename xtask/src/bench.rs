@@ -155,6 +155,37 @@ impl Runner {
         self.plan.secs.to_string()
     }
 
+    /// Starts `cmd` as server `name`; returns it and the address it announced
+    /// (its `listening ADDR` line).
+    fn server(&self, name: &str, cmd: Command) -> Result<(Proc, String)> {
+        let (proc, lines) = procs::start(&self.logs, name, cmd, 1, false)?;
+        Ok((proc, procs::listening(&lines)?))
+    }
+
+    /// One of loadgen's own servers, `loadgen <mode> <args>`, as server `name`
+    /// on the CPUs `cpus` if given; it stops with the bench (stdin closed) or
+    /// after half an hour at most.
+    fn loadgen_server(
+        &self,
+        name: &str,
+        mode: &str,
+        args: &[&str],
+        cpus: Option<&str>,
+    ) -> Result<(Proc, String)> {
+        let mut cmd = procs::pinned(cpus, &self.loadgen);
+        cmd.arg(mode)
+            .args(args)
+            .args(["--exit-on-stdin-eof", "--max-secs", "1800"]);
+        self.server(name, cmd)
+    }
+
+    /// One of the Python peers in `bench/peers/`, as server `name`.
+    fn python_peer(&self, name: &str, script: &str) -> Result<(Proc, String)> {
+        let mut cmd = Command::new("python3");
+        cmd.arg(self.peers.join(script));
+        self.server(name, cmd)
+    }
+
     /// Starts a fresh socket-lab with `uppercase`, `framed` and the bridge,
     /// admitting `echo` as a bridge target, with the raised fd limit.
     fn socket_lab(&self, name: &str, echo: &str) -> Result<SocketLab> {

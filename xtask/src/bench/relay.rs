@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use super::procs::{self, Proc, listening};
+use super::procs::{self, Proc};
 use super::websockify::start_websockify;
 use super::{Runner, SocketLab, arg};
 
@@ -41,18 +41,8 @@ pub(super) fn isolated_relay(
     websockify: Option<&PathBuf>,
 ) -> Result<()> {
     let logs = run.logs.clone();
-    let (echo, lines) = procs::start(
-        &logs,
-        "echo-isolated",
-        {
-            let mut c = procs::pinned(Some(&iso.load), &run.loadgen);
-            c.args(["echo-server", "--exit-on-stdin-eof", "--max-secs", "1800"]);
-            c
-        },
-        1,
-        false,
-    )?;
-    let echo_addr = listening(&lines)?;
+    let (echo, echo_addr) =
+        run.loadgen_server("echo-isolated", "echo-server", &[], Some(&iso.load))?;
     let lab = run.socket_lab_on("socket-lab-isolated", &echo_addr, Some(&iso.bridge))?;
     let ws = match websockify {
         Some(bin) => Some(start_websockify(
@@ -99,49 +89,75 @@ pub(super) fn relay_rounds(
 ) {
     let secs = run.secs();
     let ours_name = format!("socket-lab{suffix}");
+    let ours_pid = lab.proc.pid();
     for _ in 0..run.plan.rounds {
         for sessions in ["1", "32"] {
-            let ours = vec![
-                arg("relay"),
-                arg("--bridge"),
-                arg("socket-lab"),
-                arg("--url"),
-                format!("ws://{}/ws", lab.http),
-                arg("--origin"),
-                format!("http://{}", lab.http),
-                arg("--target"),
-                echo.to_owned(),
-                arg("--sessions"),
-                arg(sessions),
-                arg("--secs"),
-                secs.clone(),
-                arg("--server-pid"),
-                lab.proc.pid().to_string(),
-                arg("--label"),
-                ours_name.clone(),
-            ];
-            run.measure(&ours_name, Some(lab.proc.pid()), &ours);
+            let ours = relay_args(
+                Bridge::SocketLab {
+                    http: &lab.http,
+                    echo,
+                },
+                sessions,
+                &secs,
+                ours_pid,
+                &ours_name,
+            );
+            run.measure(&ours_name, Some(ours_pid), &ours);
             for peer in peers {
                 let name = format!("{}{suffix}", peer.name);
-                let theirs = vec![
-                    arg("relay"),
-                    arg("--bridge"),
-                    arg("websockify"),
-                    arg("--url"),
-                    format!("ws://127.0.0.1:{}/", peer.port),
-                    arg("--sessions"),
-                    arg(sessions),
-                    arg("--secs"),
-                    secs.clone(),
-                    arg("--server-pid"),
-                    peer.proc.pid().to_string(),
-                    arg("--label"),
-                    name.clone(),
-                ];
-                run.measure(&name, Some(peer.proc.pid()), &theirs);
+                let pid = peer.proc.pid();
+                let theirs = relay_args(Bridge::Websockify(peer.port), sessions, &secs, pid, &name);
+                run.measure(&name, Some(pid), &theirs);
             }
         }
     }
+}
+
+/// The bridge a `loadgen relay` run drives.
+pub(super) enum Bridge<'a> {
+    /// socket-lab's `/ws` on `http`, relaying to the echo server `echo`.
+    SocketLab { http: &'a str, echo: &'a str },
+    /// websockify or the relay floor on this loopback port (its target is fixed).
+    Websockify(u16),
+}
+
+/// The arguments of one `loadgen relay` run: `sessions` at once for `secs`
+/// through `bridge`, whose server has process id `pid`, tagged `label`.
+pub(super) fn relay_args(
+    bridge: Bridge<'_>,
+    sessions: &str,
+    secs: &str,
+    pid: u32,
+    label: &str,
+) -> Vec<String> {
+    let mut args = vec![arg("relay"), arg("--bridge")];
+    match bridge {
+        Bridge::SocketLab { http, echo } => args.extend([
+            arg("socket-lab"),
+            arg("--url"),
+            format!("ws://{http}/ws"),
+            arg("--origin"),
+            format!("http://{http}"),
+            arg("--target"),
+            arg(echo),
+        ]),
+        Bridge::Websockify(port) => args.extend([
+            arg("websockify"),
+            arg("--url"),
+            format!("ws://127.0.0.1:{port}/"),
+        ]),
+    }
+    args.extend([
+        arg("--sessions"),
+        arg(sessions),
+        arg("--secs"),
+        arg(secs),
+        arg("--server-pid"),
+        pid.to_string(),
+        arg("--label"),
+        arg(label),
+    ]);
+    args
 }
 
 /// The copy-only relay floor (`loadgen relay-floor`) to `echo`, on `cpus` if given.
@@ -151,17 +167,7 @@ pub(super) fn start_relay_floor(
     echo: &str,
     cpus: Option<&str>,
 ) -> Result<(Proc, u16)> {
-    let mut c = procs::pinned(cpus, &run.loadgen);
-    c.args([
-        "relay-floor",
-        "--target",
-        echo,
-        "--exit-on-stdin-eof",
-        "--max-secs",
-        "1800",
-    ]);
-    let (proc, lines) = procs::start(&run.logs, name, c, 1, false)?;
-    let addr = listening(&lines)?;
+    let (proc, addr) = run.loadgen_server(name, "relay-floor", &["--target", echo], cpus)?;
     let port = addr
         .rsplit_once(':')
         .and_then(|(_, p)| p.parse().ok())

@@ -4,11 +4,9 @@
 //! floor, every pair alternating round by round on the same machine.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use anyhow::Result;
 
-use super::procs::{self, listening};
 use super::relay::{Isolation, isolated_relay, peer_relays, relay_rounds, start_relay_floor};
 use super::websockify::start_websockify;
 use super::{Runner, arg};
@@ -16,57 +14,10 @@ use super::{Runner, arg};
 /// Uppercase, framed and relay measurements, alternating the servers compared.
 pub(super) fn run(run: &mut Runner, websockify: Option<&PathBuf>) -> Result<()> {
     let logs = run.logs.clone();
-    let loadgen = run.loadgen.clone();
-    let stop_with_us = ["--exit-on-stdin-eof", "--max-secs", "1800"];
-    let (echo, lines) = procs::start(
-        &logs,
-        "echo",
-        {
-            let mut c = Command::new(&loadgen);
-            c.arg("echo-server").args(stop_with_us);
-            c
-        },
-        1,
-        false,
-    )?;
-    let echo_addr = listening(&lines)?;
-    let (floor, lines) = procs::start(
-        &logs,
-        "floor",
-        {
-            let mut c = Command::new(&loadgen);
-            c.arg("floor-server").args(stop_with_us);
-            c
-        },
-        1,
-        false,
-    )?;
-    let floor_addr = listening(&lines)?;
-    let peers = run.peers.clone();
-    let (py_upper, lines) = procs::start(
-        &logs,
-        "python-uppercase",
-        {
-            let mut c = Command::new("python3");
-            c.arg(peers.join("uppercase_server.py"));
-            c
-        },
-        1,
-        false,
-    )?;
-    let py_upper_addr = listening(&lines)?;
-    let (py_framed, lines) = procs::start(
-        &logs,
-        "python-framed",
-        {
-            let mut c = Command::new("python3");
-            c.arg(peers.join("framed_server.py"));
-            c
-        },
-        1,
-        false,
-    )?;
-    let py_framed_addr = listening(&lines)?;
+    let (echo, echo_addr) = run.loadgen_server("echo", "echo-server", &[], None)?;
+    let (floor, floor_addr) = run.loadgen_server("floor", "floor-server", &[], None)?;
+    let (py_upper, py_upper_addr) = run.python_peer("python-uppercase", "uppercase_server.py")?;
+    let (py_framed, py_framed_addr) = run.python_peer("python-framed", "framed_server.py")?;
     let lab = run.socket_lab("socket-lab", &echo_addr)?;
     let ws = match websockify {
         Some(bin) => match start_websockify(&logs, "websockify", bin, &echo_addr, None) {
@@ -79,25 +30,13 @@ pub(super) fn run(run: &mut Runner, websockify: Option<&PathBuf>) -> Result<()> 
         None => None,
     };
 
-    let secs = run.secs();
     for _ in 0..run.plan.rounds {
         for (target, addr, pid) in [
             ("socket-lab", &lab.uppercase, lab.proc.pid()),
             ("tokio-floor", &floor_addr, floor.pid()),
             ("python", &py_upper_addr, py_upper.pid()),
         ] {
-            let args = vec![
-                arg("conn-rate"),
-                arg("--addr"),
-                addr.clone(),
-                arg("--clients"),
-                arg("32"),
-                arg("--secs"),
-                secs.clone(),
-                arg("--label"),
-                arg(target),
-            ];
-            run.measure(target, Some(pid), &args);
+            load(run, "conn-rate", ("--clients", "32"), (target, addr, pid));
         }
     }
     for _ in 0..run.plan.rounds {
@@ -106,18 +45,7 @@ pub(super) fn run(run: &mut Runner, websockify: Option<&PathBuf>) -> Result<()> 
                 ("socket-lab", &lab.framed, lab.proc.pid()),
                 ("python", &py_framed_addr, py_framed.pid()),
             ] {
-                let args = vec![
-                    arg("framed-rtt"),
-                    arg("--addr"),
-                    addr.clone(),
-                    arg("--conns"),
-                    arg(conns),
-                    arg("--secs"),
-                    secs.clone(),
-                    arg("--label"),
-                    arg(target),
-                ];
-                run.measure(target, Some(pid), &args);
+                load(run, "framed-rtt", ("--conns", conns), (target, addr, pid));
             }
         }
     }
@@ -151,4 +79,21 @@ pub(super) fn run(run: &mut Runner, websockify: Option<&PathBuf>) -> Result<()> 
             .push("isolated relay runs skipped: they need `taskset` and at least 2 CPUs".into()),
     }
     Ok(())
+}
+
+/// One `loadgen <mode>` measurement of `target` (listening on `addr`, process
+/// `pid`) with `width` (`--clients N` or `--conns N`) for the planned seconds.
+fn load(run: &mut Runner, mode: &str, width: (&str, &str), (target, addr, pid): (&str, &str, u32)) {
+    let args = vec![
+        arg(mode),
+        arg("--addr"),
+        arg(addr),
+        arg(width.0),
+        arg(width.1),
+        arg("--secs"),
+        run.secs(),
+        arg("--label"),
+        arg(target),
+    ];
+    run.measure(target, Some(pid), &args);
 }

@@ -83,6 +83,13 @@ fn ratio(a: f64, b: f64) -> Option<f64> {
     (b > 0.0).then(|| a / b)
 }
 
+/// How many times `a`'s rate is `b`'s, if both were measured.
+fn rate_ratio(a: &Option<Agg>, b: &Option<Agg>) -> Option<f64> {
+    a.as_ref()
+        .zip(b.as_ref())
+        .and_then(|(a, b)| ratio(a.rate, b.rate))
+}
+
 fn fmt_ratio(r: Option<f64>) -> String {
     r.map_or_else(|| "n/a".into(), |r| format!("{r:.2}×"))
 }
@@ -249,10 +256,7 @@ impl Report {
         let ours = agg(r, "conn_rate", "socket-lab", 32);
         let floor = agg(r, "conn_rate", "tokio-floor", 32);
         let python = agg(r, "conn_rate", "python", 32);
-        let vs_floor = ours
-            .as_ref()
-            .zip(floor.as_ref())
-            .and_then(|(a, b)| ratio(a.rate, b.rate));
+        let vs_floor = rate_ratio(&ours, &floor);
         goals.push(Goal {
             what: "`uppercase` conn/s (32 clients) ≥ 0.9× the minimal tokio loop".into(),
             measured: format!(
@@ -263,14 +267,8 @@ impl Report {
             ),
             ok: vs_floor.map(|x| x >= 0.9),
         });
-        let vs_py = ours
-            .as_ref()
-            .zip(python.as_ref())
-            .and_then(|(a, b)| ratio(a.rate, b.rate));
-        let floor_py = floor
-            .as_ref()
-            .zip(python.as_ref())
-            .and_then(|(a, b)| ratio(a.rate, b.rate));
+        let vs_py = rate_ratio(&ours, &python);
+        let floor_py = rate_ratio(&floor, &python);
         goals.push(Goal {
             what: "`uppercase` conn/s vs the notes' Python ThreadingTCPServer (no goal: shown for scale, beside the floor)".into(),
             measured: format!(
@@ -285,10 +283,7 @@ impl Report {
         for conns in [1, 32] {
             let a = agg(r, "framed_rtt", "socket-lab", conns);
             let b = agg(r, "framed_rtt", "python", conns);
-            let x = a
-                .as_ref()
-                .zip(b.as_ref())
-                .and_then(|(a, b)| ratio(a.rate, b.rate));
+            let x = rate_ratio(&a, &b);
             goals.push(Goal {
                 what: format!(
                     "`framed` round trips/s, {conns} connection{}, vs the Python struct/json server (no number set; faster is the bar)",
@@ -365,11 +360,7 @@ impl Report {
                 format!("; sharing every CPU with the load generator: {text}")
             }
         };
-        let x = |(a, b): (Option<Agg>, Option<Agg>)| {
-            a.as_ref()
-                .zip(b.as_ref())
-                .and_then(|(a, b)| ratio(a.rate, b.rate))
-        };
+        let x = |(a, b): (Option<Agg>, Option<Agg>)| rate_ratio(&a, &b);
         let (ours32, theirs32) = relay_pair(judged, 32);
         let judged_x = x((ours32.clone(), theirs32.clone()));
         goals.push(Goal {
@@ -445,6 +436,12 @@ mod tests {
     use super::super::tests::{conn_rate, decode, goal, held, relaying, report};
     use super::*;
 
+    /// Asserts that `g` was judged `ok` on a measurement that reads `measured…`.
+    fn assert_judged(g: &Goal, ok: Option<bool>, measured: &str) {
+        assert_eq!(g.ok, ok, "{}", g.what);
+        assert!(g.measured.starts_with(measured), "{}", g.measured);
+    }
+
     fn case(ours: f64, theirs: f64, noise: f64) -> CodecCase {
         CodecCase {
             frame: "1KiB".into(),
@@ -476,12 +473,7 @@ mod tests {
         ];
         let goals = report(Vec::new(), codec.clone()).goals();
         let g = goal(&goals, "codec: decode");
-        assert_eq!(g.ok, Some(false));
-        assert!(
-            g.measured.starts_with("worst 0.97× (1KiB frames"),
-            "{}",
-            g.measured
-        );
+        assert_judged(g, Some(false), "worst 0.97× (1KiB frames");
 
         let goals = report(Vec::new(), codec[..2].to_vec()).goals();
         let g = goal(&goals, "codec: decode");
@@ -566,12 +558,7 @@ mod tests {
         ];
         let goals = report(results, Vec::new()).goals();
         let upper = goal(&goals, "100 idle `uppercase`");
-        assert_eq!(upper.ok, Some(true));
-        assert!(
-            upper.measured.starts_with("20.5 MB RSS holding 100"),
-            "{}",
-            upper.measured
-        );
+        assert_judged(upper, Some(true), "20.5 MB RSS holding 100");
         assert_eq!(
             goal(&goals, "100 idle `framed`").ok,
             Some(false),
