@@ -47,6 +47,27 @@ fn unpaired_backtick(text: &str) -> bool {
     text.matches('`').count() % 2 == 1
 }
 
+/// The required text field `key` of `v`, if there is one. A missing one is the
+/// problem `{at}: {missing}`, an unpaired backtick in it `{at}: unpaired
+/// backtick in {named}`.
+fn required_text<'a>(
+    problems: &mut Vec<String>,
+    v: &'a Value,
+    key: &str,
+    at: &str,
+    (named, missing): (&str, &str),
+) -> Option<&'a str> {
+    let text = text_field(v, key);
+    match text {
+        Some(t) if unpaired_backtick(t) => {
+            problems.push(format!("{at}: unpaired backtick in {named}"))
+        }
+        Some(_) => {}
+        None => problems.push(format!("{at}: {missing}")),
+    }
+    text
+}
+
 /// The right answer's index of each well-formed question, and every problem found.
 fn check_quiz(name: &str, quiz: &Value, problems: &mut Vec<String>) -> Vec<usize> {
     let mut answers = Vec::new();
@@ -70,13 +91,7 @@ fn check_quiz(name: &str, quiz: &Value, problems: &mut Vec<String>) -> Vec<usize
                 ));
             }
         }
-        match text_field(q, "prompt") {
-            Some(p) if unpaired_backtick(p) => {
-                problems.push(format!("{at}: unpaired backtick in the prompt"))
-            }
-            Some(_) => {}
-            None => problems.push(format!("{at}: no prompt")),
-        }
+        required_text(problems, q, "prompt", &at, ("the prompt", "no prompt"));
         if q.get("code")
             .is_some_and(|c| c.as_str().is_none_or(|c| c.trim().is_empty()))
         {
@@ -107,27 +122,15 @@ fn check_quiz(name: &str, quiz: &Value, problems: &mut Vec<String>) -> Vec<usize
                     problems.push(format!("{opt}: unknown field {key:?}"));
                 }
             }
-            match text_field(c, "text") {
-                Some(t) => {
-                    if unpaired_backtick(t) {
-                        problems.push(format!("{opt}: unpaired backtick in the text"));
-                    }
-                    if texts.contains(&t) {
-                        problems.push(format!("{opt}: the same text as another option"));
-                    }
-                    texts.push(t);
+            let no_text = "no text (each choice is {\"text\", \"why\"})";
+            if let Some(t) = required_text(problems, c, "text", &opt, ("the text", no_text)) {
+                if texts.contains(&t) {
+                    problems.push(format!("{opt}: the same text as another option"));
                 }
-                None => problems.push(format!(
-                    "{opt}: no text (each choice is {{\"text\", \"why\"}})"
-                )),
+                texts.push(t);
             }
-            match text_field(c, "why") {
-                Some(w) if unpaired_backtick(w) => {
-                    problems.push(format!("{opt}: unpaired backtick in the explanation"))
-                }
-                Some(_) => {}
-                None => problems.push(format!("{opt}: no explanation (\"why\")")),
-            }
+            let no_why = "no explanation (\"why\")";
+            required_text(problems, c, "why", &opt, ("the explanation", no_why));
         }
         let answer = q.get("answer").and_then(Value::as_u64).map(|a| a as usize);
         let Some(answer) = answer.filter(|&a| a < choices.len()) else {
@@ -262,6 +265,14 @@ mod fixtures {
         check_all(&[("bad.json".into(), quiz)])
     }
 
+    /// Checks `quiz` and asserts that some problem contains each of `needles`.
+    fn assert_problems(quiz: Value, needles: &[&str]) {
+        let p = problems(quiz);
+        for needle in needles {
+            assert!(p.iter().any(|p| p.contains(needle)), "{needle}: {p:?}");
+        }
+    }
+
     /// Four questions, right answers at 0..4, lengths mixed.
     fn good_questions() -> Vec<Value> {
         vec![
@@ -277,52 +288,52 @@ mod fixtures {
         assert_eq!(problems(quiz(good_questions())), Vec::<String>::new());
     }
 
+    /// Quizzes whose right answers give themselves away: each question as
+    /// (its options, the right one), and what the check must say.
     #[test]
-    fn the_longest_answer_always_right_fails() {
-        let q = quiz(vec![
-            question(&["the long right answer", "b", "c"], 0),
-            question(&["a", "the long right answer", "c"], 1),
-            question(&["a", "b", "the long right answer"], 2),
-            question(&["a", "b", "c", "the long right answer"], 3),
-        ]);
-        let p = problems(q);
-        assert!(
-            p.iter().any(|p| p.contains("longest option in 4 of 4")),
-            "{p:?}"
+    fn answers_that_give_themselves_away_fail() {
+        type Case = (
+            &'static [(&'static [&'static str], usize)],
+            &'static [&'static str],
         );
-    }
-
-    #[test]
-    fn the_shortest_answer_always_right_fails_too() {
-        let q = quiz(vec![
-            question(&["r", "long wrong", "longer wrong"], 0),
-            question(&["long wrong", "r", "longer wrong"], 1),
-            question(&["long wrong", "longer wrong", "r"], 2),
-        ]);
-        let p = problems(q);
-        assert!(
-            p.iter().any(|p| p.contains("shortest option in 3 of 3")),
-            "{p:?}"
-        );
-    }
-
-    #[test]
-    fn answers_piled_on_one_position_fail() {
-        let q = quiz(vec![
-            question(&["wrong one", "ok", "another wrong"], 1),
-            question(&["wrong", "right it is", "z"], 1),
-            question(&["aaa", "right", "bbbbbbb"], 1),
-            question(&["aa", "mid", "b"], 2),
-        ]);
-        let p = problems(q);
-        assert!(
-            p.iter().any(|p| p.contains("option 2 is right in 3 of 4")),
-            "{p:?}"
-        );
-        assert!(
-            p.iter().any(|p| p.contains("across all quizzes, option 2")),
-            "{p:?}"
-        );
+        let cases: [Case; 3] = [
+            // The longest answer always right.
+            (
+                &[
+                    (&["the long right answer", "b", "c"], 0),
+                    (&["a", "the long right answer", "c"], 1),
+                    (&["a", "b", "the long right answer"], 2),
+                    (&["a", "b", "c", "the long right answer"], 3),
+                ],
+                &["longest option in 4 of 4"],
+            ),
+            // The shortest answer always right.
+            (
+                &[
+                    (&["r", "long wrong", "longer wrong"], 0),
+                    (&["long wrong", "r", "longer wrong"], 1),
+                    (&["long wrong", "longer wrong", "r"], 2),
+                ],
+                &["shortest option in 3 of 3"],
+            ),
+            // Answers piled on one position, here and across all quizzes.
+            (
+                &[
+                    (&["wrong one", "ok", "another wrong"], 1),
+                    (&["wrong", "right it is", "z"], 1),
+                    (&["aaa", "right", "bbbbbbb"], 1),
+                    (&["aa", "mid", "b"], 2),
+                ],
+                &[
+                    "option 2 is right in 3 of 4",
+                    "across all quizzes, option 2",
+                ],
+            ),
+        ];
+        for (questions, needles) in cases {
+            let q = quiz(questions.iter().map(|(c, a)| question(c, *a)).collect());
+            assert_problems(q, needles);
+        }
     }
 
     #[test]
@@ -331,15 +342,15 @@ mod fixtures {
         qs[1]["choices"][2] = json!({ "text": "no why here" });
         qs[2]["explain"] = json!("one explanation for all options");
         qs[3]["choices"][0] = json!("a bare string");
-        let p = problems(quiz(qs));
-        for needle in [
-            "question 2 option 3: no explanation",
-            "question 3: unknown field \"explain\"",
-            "question 4 option 1: no text",
-            "question 4 option 1: no explanation",
-        ] {
-            assert!(p.iter().any(|p| p.contains(needle)), "{needle}: {p:?}");
-        }
+        assert_problems(
+            quiz(qs),
+            &[
+                "question 2 option 3: no explanation",
+                "question 3: unknown field \"explain\"",
+                "question 4 option 1: no text",
+                "question 4 option 1: no explanation",
+            ],
+        );
     }
 
     #[test]
@@ -349,14 +360,14 @@ mod fixtures {
         q["questions"][1]["choices"][0]["why"] = json!("an `unpaired backtick");
         q["questions"][2]["answer"] = json!(9);
         q["questions"][3]["code"] = json!(["not", "text"]);
-        let p = problems(q);
-        for needle in [
-            "no predict question",
-            "question 2 option 1: unpaired backtick",
-            "question 3: \"answer\" must be an index",
-            "question 4: \"code\" must be non-empty text",
-        ] {
-            assert!(p.iter().any(|p| p.contains(needle)), "{needle}: {p:?}");
-        }
+        assert_problems(
+            q,
+            &[
+                "no predict question",
+                "question 2 option 1: unpaired backtick",
+                "question 3: \"answer\" must be an index",
+                "question 4: \"code\" must be non-empty text",
+            ],
+        );
     }
 }
