@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
-use measurement::{Bench, Load};
+use measurement::Bench;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout};
@@ -86,11 +86,14 @@ pub(crate) async fn run(args: ConnRateArgs) -> Result<()> {
             tally
         }));
     }
-    let tally = report::join_workers(workers, args.bounds.deadline()).await;
-    let bench = Bench::ConnRate(Load {
-        addr: args.addr.to_string(),
-        concurrency: args.clients as u64,
-    });
-    report::emit(bench, &args.bounds.label, tally, begin.elapsed());
+    report::finish_load(
+        workers,
+        &args.bounds,
+        Bench::ConnRate,
+        args.addr,
+        args.clients,
+        begin,
+    )
+    .await;
     Ok(())
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
-use measurement::{Bench, Load};
+use measurement::Bench;
 use protocol::frame::{FrameDecoder, decode_json, encode_json};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -115,31 +115,26 @@ pub(crate) async fn run(args: FramedArgs) -> Result<()> {
             let mut n = 0;
             while Instant::now() < stop && started.fetch_add(1, Ordering::Relaxed) < max_ops {
                 n += 1;
-                let t0 = Instant::now();
-                match timeout(RTT_TIMEOUT, conn.round_trip(n)).await {
-                    Ok(Ok(())) => {
-                        tally.ops += 1;
-                        tally.latencies.record(t0.elapsed());
-                    }
-                    Ok(Err(e)) => {
-                        // The stream is out of step or gone: this connection is done.
-                        tally.error(e);
-                        break;
-                    }
-                    Err(_) => {
-                        tally.error("no reply within 5 s");
-                        break;
-                    }
+                // After a failure the stream is out of step or gone: this
+                // connection is done.
+                if !tally
+                    .time(RTT_TIMEOUT, "no reply within 5 s", conn.round_trip(n))
+                    .await
+                {
+                    break;
                 }
             }
             tally
         }));
     }
-    let tally = report::join_workers(workers, args.bounds.deadline()).await;
-    let bench = Bench::FramedRtt(Load {
-        addr: args.addr.to_string(),
-        concurrency: args.conns as u64,
-    });
-    report::emit(bench, &args.bounds.label, tally, begin.elapsed());
+    report::finish_load(
+        workers,
+        &args.bounds,
+        Bench::FramedRtt,
+        args.addr,
+        args.conns,
+        begin,
+    )
+    .await;
     Ok(())
 }

@@ -20,6 +20,7 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout};
 
 use crate::framed::{FramedConn, RTT_TIMEOUT};
+use crate::open::{Failures, open_all};
 use crate::report::{self, MemorySampler, Tally, memory};
 
 /// What the held connections speak.
@@ -145,23 +146,19 @@ async fn hold(args: &HoldArgs) -> Result<()> {
 
     // Open every connection, a bounded number at a time.
     let opening = Instant::now();
-    let mut set = JoinSet::new();
-    for _ in 0..args.conns {
-        let (gate, addr, kind) = (gate.clone(), args.addr, args.kind);
-        set.spawn(async move {
-            let _permit = gate.acquire_owned().await.expect("never closed");
-            timeout(Duration::from_secs(10), open(addr, kind)).await
-        });
-    }
-    let mut held = Vec::with_capacity(args.conns);
-    while let Some(res) = set.join_next().await {
-        match res {
-            Ok(Ok(Ok(conn))) => held.push(conn),
-            Ok(Ok(Err(e))) => tally.error(format!("connect: {e}")),
-            Ok(Err(_)) => tally.error("connect timed out after 10 s"),
-            Err(e) => tally.error(format!("connect task: {e}")),
-        }
-    }
+    let (addr, kind) = (args.addr, args.kind);
+    let held = open_all(
+        args.conns,
+        &gate,
+        Duration::from_secs(10),
+        || open(addr, kind),
+        &mut tally,
+        Failures {
+            what: "connect",
+            late: "connect timed out after 10 s",
+        },
+    )
+    .await;
     let open_secs = opening.elapsed().as_secs_f64();
     let opened = held.len();
 

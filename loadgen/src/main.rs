@@ -23,6 +23,7 @@
 mod conn_rate;
 mod framed;
 mod hold;
+mod open;
 mod peers;
 mod relay;
 mod report;

@@ -36,6 +36,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_config};
 
 use crate::Bounds;
+use crate::open::{Failures, open_all};
 use crate::report::{self, MemorySampler, Tally, memory};
 
 impl From<Bridge> for measurement::Bridge {
@@ -255,23 +256,21 @@ async fn relay(args: Arc<RelayArgs>) -> Result<()> {
 
     // Open every session first, a bounded number at a time.
     let gate = Arc::new(Semaphore::new(args.parallel_open.max(1)));
-    let mut set = JoinSet::new();
-    for _ in 0..args.sessions {
-        let (gate, args) = (gate.clone(), args.clone());
-        set.spawn(async move {
-            let _permit = gate.acquire_owned().await.expect("never closed");
-            timeout(STEP_TIMEOUT, Session::open(&args)).await
-        });
-    }
-    let mut sessions = Vec::with_capacity(args.sessions);
-    while let Some(res) = set.join_next().await {
-        match res {
-            Ok(Ok(Ok(s))) => sessions.push(s),
-            Ok(Ok(Err(e))) => tally.error(format!("open: {e}")),
-            Ok(Err(_)) => tally.error("open timed out"),
-            Err(e) => tally.error(format!("open task: {e}")),
-        }
-    }
+    let sessions = open_all(
+        args.sessions,
+        &gate,
+        STEP_TIMEOUT,
+        || {
+            let args = args.clone();
+            async move { Session::open(&args).await }
+        },
+        &mut tally,
+        Failures {
+            what: "open",
+            late: "open timed out",
+        },
+    )
+    .await;
     let opened = sessions.len();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let open_mem = memory(args.server_pid);
@@ -294,20 +293,15 @@ async fn relay(args: Arc<RelayArgs>) -> Result<()> {
             {
                 n += 1;
                 payload(sid, n, args.size, &mut buf);
-                let t0 = Instant::now();
-                match timeout(STEP_TIMEOUT, session.round_trip(&buf)).await {
-                    Ok(Ok(())) => {
-                        tally.ops += 1;
-                        tally.latencies.record(t0.elapsed());
-                    }
-                    Ok(Err(e)) => {
-                        tally.error(e);
-                        break;
-                    }
-                    Err(_) => {
-                        tally.error("no echo within 10 s");
-                        break;
-                    }
+                if !tally
+                    .time(
+                        STEP_TIMEOUT,
+                        "no echo within 10 s",
+                        session.round_trip(&buf),
+                    )
+                    .await
+                {
+                    break;
                 }
             }
             let finished = Instant::now();

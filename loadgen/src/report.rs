@@ -6,10 +6,14 @@
 //! percentiles; memory comes from `/proc`.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use measurement::{Bench, Latency, Measurement, Memory};
+use measurement::{Bench, Latency, Load, Measurement, Memory};
+use tokio::time::{Instant, timeout};
+
+use crate::Bounds;
 
 static NOFILE: AtomicU64 = AtomicU64::new(0);
 
@@ -75,6 +79,33 @@ impl Tally {
         }
     }
 
+    /// Runs one operation within `limit`, timing it: a success is counted with
+    /// its time, a failure is recorded (as `late` if it ran out of time).
+    /// Returns whether it succeeded.
+    pub(crate) async fn time<E: std::fmt::Display>(
+        &mut self,
+        limit: Duration,
+        late: &str,
+        op: impl Future<Output = Result<(), E>>,
+    ) -> bool {
+        let t0 = Instant::now();
+        match timeout(limit, op).await {
+            Ok(Ok(())) => {
+                self.ops += 1;
+                self.latencies.record(t0.elapsed());
+                true
+            }
+            Ok(Err(e)) => {
+                self.error(e);
+                false
+            }
+            Err(_) => {
+                self.error(late);
+                false
+            }
+        }
+    }
+
     /// Adds another worker's tally.
     pub(crate) fn merge(&mut self, other: Tally) {
         self.ops += other.ops;
@@ -105,6 +136,25 @@ pub(crate) async fn join_workers(
         tally.error("the run did not finish within its deadline");
     }
     tally
+}
+
+/// Ends a load run: waits for its workers (see [`join_workers`]) and prints
+/// its line, `bench` against `addr` by `concurrency` workers at once, over the
+/// time since `begin`.
+pub(crate) async fn finish_load(
+    workers: Vec<tokio::task::JoinHandle<Tally>>,
+    bounds: &Bounds,
+    bench: fn(Load) -> Bench,
+    addr: SocketAddr,
+    concurrency: usize,
+    begin: Instant,
+) {
+    let tally = join_workers(workers, bounds.deadline()).await;
+    let bench = bench(Load {
+        addr: addr.to_string(),
+        concurrency: concurrency as u64,
+    });
+    emit(bench, &bounds.label, tally, begin.elapsed());
 }
 
 /// The measurement a tally over `elapsed` makes, with `bench`'s own figures.
