@@ -3,20 +3,21 @@
 socket-lab's `framed` demo is measured against the server a learner would
 write from the notes: the notes' `send_msg` / `recv_msg` / `recvall` helpers
 (`struct.pack('!I', n)` header, `json` payload), served by
-`socketserver.ThreadingTCPServer` so that many clients and many frames per
-connection work (the notes' own example answers a single frame). Each reply
+`socketserver.ThreadingTCPServer` (as `peer_server.py` sets it up for both
+peers) so that many clients and many frames per connection work (the notes'
+own example answers a single frame). Each reply
 has the same shape as socket-lab's: the request echoed with what the server
 saw. Port 0 picks a free port, printed as `listening HOST:PORT`.
 
 Usage: python3 framed_server.py [--port 0] [--max-secs 1800]
 """
 
-import argparse
 import json
 import socketserver
 import struct
 import sys
-import threading
+
+from peer_server import serve
 
 
 def send_msg(sock, data):
@@ -69,29 +70,5 @@ class FramedHandler(socketserver.BaseRequestHandler):
             })
 
 
-class Server(socketserver.ThreadingTCPServer):
-    """ThreadingTCPServer with tokio's listen backlog (128) instead of 5."""
-
-    allow_reuse_address = True
-    daemon_threads = True
-    request_queue_size = 128
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--max-secs", type=float, default=1800, help="stop after this long at most")
-    args = parser.parse_args()
-    with Server((args.host, args.port), FramedHandler) as server:
-        host, port = server.server_address[:2]
-        print(f"listening {host}:{port}", flush=True)
-        timer = threading.Timer(args.max_secs, server.shutdown)
-        timer.daemon = True
-        timer.start()
-        server.serve_forever()
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(serve(FramedHandler, __doc__))
