@@ -485,26 +485,18 @@ fn sentence(a: &Analysis, sends: &[impl AsRef<[u8]>], ev: &Evidence) -> String {
                 }
             );
         }
-        Shape::Merged => {
+        Shape::Merged | Shape::Split | Shape::Both => {
+            let (name, why) = match a.shape {
+                Shape::Merged => ("Merged", ", and no send was cut."),
+                Shape::Split => ("Split", ", and no read mixed two sends."),
+                _ => (
+                    "Split and merged at once",
+                    "; a read held pieces of two sends and a send was cut, so neither boundary is where you put it.",
+                ),
+            };
             let _ = write!(
                 out,
-                "Merged: {} came out of {}, and no send was cut.",
-                plural(n_sends, "send", "sends"),
-                plural(n_reads, "read", "reads")
-            );
-        }
-        Shape::Split => {
-            let _ = write!(
-                out,
-                "Split: {} came out of {}, and no read mixed two sends.",
-                plural(n_sends, "send", "sends"),
-                plural(n_reads, "read", "reads")
-            );
-        }
-        Shape::Both => {
-            let _ = write!(
-                out,
-                "Split and merged at once: {} came out of {}; a read held pieces of two sends and a send was cut, so neither boundary is where you put it.",
+                "{name}: {} came out of {}{why}",
                 plural(n_sends, "send", "sends"),
                 plural(n_reads, "read", "reads")
             );

@@ -296,27 +296,18 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
-    fn round_trip_client(msg: ClientMsg) {
+    /// `msg` serialized and parsed back is `msg`.
+    fn round_trip<T>(msg: T)
+    where
+        T: Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+    {
         let text = serde_json::to_string(&msg).unwrap();
-        assert_eq!(
-            serde_json::from_str::<ClientMsg>(&text).unwrap(),
-            msg,
-            "{text}"
-        );
-    }
-
-    fn round_trip_server(msg: ServerMsg) {
-        let text = serde_json::to_string(&msg).unwrap();
-        assert_eq!(
-            serde_json::from_str::<ServerMsg>(&text).unwrap(),
-            msg,
-            "{text}"
-        );
+        assert_eq!(serde_json::from_str::<T>(&text).unwrap(), msg, "{text}");
     }
 
     #[test]
     fn client_messages_round_trip() {
-        round_trip_client(ClientMsg::Open {
+        round_trip(ClientMsg::Open {
             sock: 1,
             demo: Some(Demo::Sticky),
             target: None,
@@ -327,18 +318,18 @@ mod tests {
             }),
             ack: true,
         });
-        round_trip_client(ClientMsg::Send {
+        round_trip(ClientMsg::Send {
             sock: 1,
             text: "Hello".into(),
         });
-        round_trip_client(ClientMsg::Shutdown { sock: 1 });
-        round_trip_client(ClientMsg::Close { sock: 1 });
-        round_trip_client(ClientMsg::Reset { sock: 1 });
-        round_trip_client(ClientMsg::Status {});
-        round_trip_client(ClientMsg::Subscribe {
+        round_trip(ClientMsg::Shutdown { sock: 1 });
+        round_trip(ClientMsg::Close { sock: 1 });
+        round_trip(ClientMsg::Reset { sock: 1 });
+        round_trip(ClientMsg::Status {});
+        round_trip(ClientMsg::Subscribe {
             demos: vec![Demo::TcpEcho],
         });
-        round_trip_client(ClientMsg::Unsubscribe {});
+        round_trip(ClientMsg::Unsubscribe {});
     }
 
     #[test]
@@ -400,7 +391,7 @@ mod tests {
 
     #[test]
     fn server_messages_round_trip() {
-        round_trip_server(ServerMsg::Welcome {
+        round_trip(ServerMsg::Welcome {
             version: PROTOCOL_VERSION,
             demos: vec![DemoInfo {
                 demo: Demo::UdpEcho,
@@ -414,28 +405,28 @@ mod tests {
                 handshake_timeout_ms: 10_000,
             },
         });
-        round_trip_server(ServerMsg::Opened {
+        round_trip(ServerMsg::Opened {
             sock: 1,
             transport: Transport::Tcp,
             local: "127.0.0.1:50000".into(),
             peer: "127.0.0.1:65432".into(),
         });
-        round_trip_server(ServerMsg::Sent {
+        round_trip(ServerMsg::Sent {
             sock: 1,
             size: 5,
             at_us: 10,
         });
-        round_trip_server(ServerMsg::Closed {
+        round_trip(ServerMsg::Closed {
             sock: 1,
             by: ClosedBy::Peer,
             reason: "the server closed the connection".into(),
         });
-        round_trip_server(ServerMsg::Error {
+        round_trip(ServerMsg::Error {
             sock: None,
             code: "bad_message".into(),
             message: "not JSON".into(),
         });
-        round_trip_server(ServerMsg::Event {
+        round_trip(ServerMsg::Event {
             event: ServerEvent {
                 demo: Demo::Auth,
                 conn: 2,
@@ -448,7 +439,7 @@ mod tests {
             },
             sock: Some(4),
         });
-        round_trip_server(ServerMsg::Status { sockets: 0 });
+        round_trip(ServerMsg::Status { sockets: 0 });
     }
 
     #[test]

@@ -451,25 +451,26 @@ impl TryFrom<serde_json::Map<String, Value>> for StickyOptions {
     type Error = String;
 
     fn try_from(map: serde_json::Map<String, Value>) -> Result<Self, Self::Error> {
-        let mut read_size = None;
-        let mut read_delay_ms = None;
+        /// A JSON number that fits `T`, or `err`.
+        fn whole<T: TryFrom<u64>>(value: &Value, err: &str) -> Result<Option<T>, String> {
+            value
+                .as_u64()
+                .and_then(|n| T::try_from(n).ok())
+                .map(Some)
+                .ok_or_else(|| err.to_owned())
+        }
+        let mut read_size: Option<usize> = None;
+        let mut read_delay_ms: Option<u32> = None;
         for (key, value) in map {
             match key.as_str() {
                 "read_size" => {
-                    read_size = Some(
-                        value
-                            .as_u64()
-                            .and_then(|n| usize::try_from(n).ok())
-                            .ok_or("read_size must be a whole number of bytes")?,
-                    )
+                    read_size = whole(&value, "read_size must be a whole number of bytes")?;
                 }
                 "read_delay_ms" => {
-                    read_delay_ms = Some(
-                        value
-                            .as_u64()
-                            .and_then(|n| u32::try_from(n).ok())
-                            .ok_or("read_delay_ms must be a whole number of milliseconds")?,
-                    )
+                    read_delay_ms = whole(
+                        &value,
+                        "read_delay_ms must be a whole number of milliseconds",
+                    )?;
                 }
                 other => {
                     return Err(format!(

@@ -848,10 +848,16 @@ mod tests {
         })
     }
 
+    /// A simulated bridge (seeded) whose page hears every demo's events.
+    fn subscribed(seed: u64) -> SimBridge {
+        let mut b = SimBridge::new(Settings::default(), seed);
+        b.handle_msg(0, ClientMsg::Subscribe { demos: vec![] });
+        b
+    }
+
     #[test]
     fn tcp_echo_answers_and_a_second_client_waits_for_the_first() {
-        let mut b = SimBridge::new(Settings::default(), 1);
-        b.handle_msg(0, ClientMsg::Subscribe { demos: vec![] });
+        let mut b = subscribed(1);
         b.handle_msg(0, open(1, Demo::TcpEcho));
         b.handle_send(0, 1, b"Hello");
         let got = run(&mut b, 10_000);
@@ -979,8 +985,7 @@ mod tests {
 
     #[test]
     fn udp_loss_is_seeded_and_truncation_reported() {
-        let mut b = SimBridge::new(Settings::default(), 5);
-        b.handle_msg(0, ClientMsg::Subscribe { demos: vec![] });
+        let mut b = subscribed(5);
         b.handle_msg(0, open(1, Demo::UdpEcho));
         b.handle_send(0, 1, &[b'x'; 1500]);
         let got = run(&mut b, 10_000);
@@ -1006,8 +1011,7 @@ mod tests {
 
     #[test]
     fn a_reset_reaches_the_demo_as_a_vanished_client() {
-        let mut b = SimBridge::new(Settings::default(), 6);
-        b.handle_msg(0, ClientMsg::Subscribe { demos: vec![] });
+        let mut b = subscribed(6);
         b.handle_msg(0, open(1, Demo::TcpEcho));
         b.handle_send(0, 1, b"hi");
         run(&mut b, 10_000);
