@@ -187,18 +187,13 @@ impl Lab {
     fn send(self: &Rc<Self>) {
         let text = self.message.value();
         if text.is_empty() {
-            self.frame.timeline.row(
-                Side::Error,
-                "The message is empty: type some bytes in Message first.",
-                None,
-            );
+            self.frame
+                .refuse("The message is empty: type some bytes in Message first.");
             return;
         }
         if self.state.borrow().sock.is_some() {
-            self.frame.timeline.row(
-                Side::Error,
+            self.frame.refuse(
                 "The last connection is still open: wait for the demo's reply, or click Close.",
-                None,
             );
             return;
         }

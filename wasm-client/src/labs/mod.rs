@@ -171,6 +171,12 @@ impl Frame {
         self.refresh_sockets();
     }
 
+    /// A row in the timeline saying what the learner must do first (a run
+    /// still open, an empty message).
+    pub fn refuse(&self, text: &str) {
+        self.timeline.row(Side::Error, text, None);
+    }
+
     /// Sets the conclusion line.
     pub fn conclude(&self, text: &str) {
         self.verdict.set_text_content(Some(text));

@@ -152,11 +152,8 @@ impl Lab {
             .as_ref()
             .is_some_and(|t| t.open && !t.done)
         {
-            self.frame.timeline.row(
-                Side::Error,
-                "A connection is still opening: wait for it, or click Close.",
-                None,
-            );
+            self.frame
+                .refuse("A connection is still opening: wait for it, or click Close.");
             return;
         }
         self.frame.timeline.clear();

@@ -174,22 +174,14 @@ impl Lab {
 
     fn send(self: &Rc<Self>) {
         if self.state.borrow().run.is_some() {
-            self.frame.timeline.row(
-                Side::Error,
-                "A run is still waiting for replies: wait for it to finish, or click Close the socket.",
-                None,
-            );
+            self.frame.refuse("A run is still waiting for replies: wait for it to finish, or click Close the socket.");
             return;
         }
         let text = self.message.value().into_bytes();
         let n = read_number(&self.count, 1, 20) as usize;
         let pad_to = read_number(&self.pad, 0, MAX_PAD) as usize;
         if text.is_empty() && pad_to == 0 {
-            self.frame.timeline.row(
-                Side::Error,
-                "The message is empty: type something in Message, or set Pad each to a size (an empty datagram is allowed in UDP, but shows nothing here).",
-                None,
-            );
+            self.frame.refuse("The message is empty: type something in Message, or set Pad each to a size (an empty datagram is allowed in UDP, but shows nothing here).");
             return;
         }
         // Acts only on the simulated network; live, the network is real.
@@ -431,11 +423,7 @@ pub fn mount(root: &HtmlElement, bridge: crate::net::Bridge) -> Mounted {
     listeners.push(
         button(&buttons, "Close the socket", "close", move |_| {
             if l.state.borrow().run.is_none() {
-                l.frame.timeline.row(
-                    Side::Error,
-                    "No socket is open: each run opens one when you click Send datagrams, and closes it when the replies are in.",
-                    None,
-                );
+                l.frame.refuse("No socket is open: each run opens one when you click Send datagrams, and closes it when the replies are in.");
             } else {
                 l.finish("you clicked Close the socket");
             }
