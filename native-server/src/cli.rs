@@ -100,6 +100,8 @@ pub const CLASS_PRESET: [(&str, &str, &str); 7] = [
 pub enum Command {
     /// Talk to one demo as a client and print what was sent and received.
     Client(ClientArgs),
+    /// Test your own server or client, stage by stage, against real sockets.
+    Check(crate::check::CheckArgs),
 }
 
 /// Flags of `socket-lab client`.

@@ -31,7 +31,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(run());
     runtime.shutdown_timeout(RUNTIME_STOP);
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             // One readable sentence (with its causes), not a backtrace.
             eprintln!("socket-lab: {e:#}");
@@ -40,7 +40,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run() -> Result<()> {
+async fn run() -> Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SOCKET_LAB_LOG")
@@ -49,8 +49,18 @@ async fn run() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse_args();
-    if let Some(Command::Client(args)) = cli.command {
-        return native_server::client::run(args).await;
+    match cli.command {
+        Some(Command::Client(args)) => {
+            native_server::client::run(args).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        // 0 every stage passed, 1 one failed, 2 a usage error.
+        Some(Command::Check(args)) => {
+            return Ok(native_server::check::run(args, &mut std::io::stdout())
+                .await
+                .into());
+        }
+        None => {}
     }
     // Many systems start programs with a soft limit of 1,024 descriptors, far
     // below what they allow: ask for all of it before any socket is opened.
@@ -66,7 +76,7 @@ async fn run() -> Result<()> {
         println!("{service}");
     }
     server.run(shutdown_signal()).await?;
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Completes on Ctrl-C, or SIGTERM on Unix.
