@@ -1,6 +1,7 @@
 //! What the learner-session tests share: running JavaScript in the page and
-//! waiting on it, the page's socket count, and the book's Python clients run
-//! as a learner would from a terminal.
+//! waiting on it, the page's socket count, opening a chapter's lab, the book's
+//! Python clients run as a learner would from a terminal (and their traces in
+//! the chapter's server view), and the looks and screenshots of a lab.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -8,6 +9,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail, ensure};
 use fantoccini::Client;
 use serde_json::Value;
+
+use crate::{BrowserOptions, Site, screenshot, wait_lab};
 
 /// Runs `script` (a function body that returns a value) in the page.
 pub async fn js(c: &Client, script: &str) -> Result<Value> {
@@ -64,4 +67,116 @@ pub async fn python(file: &str, var: &str, port: u16) -> Result<String> {
         String::from_utf8_lossy(&out.stderr)
     );
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Runs the book's Python client `file` against the demo `demo` of a live
+/// site, as a learner would from a terminal, and returns what it printed; on
+/// a simulated site there is no server to run it against (`None`).
+pub async fn terminal(site: &Site, file: &str, demo: &str) -> Result<Option<String>> {
+    let Some(port) = site.port(demo)? else {
+        return Ok(None);
+    };
+    // The variable the book's clients read their port from.
+    let var = format!("SOCKET_LAB_{}_PORT", demo.to_uppercase().replace('-', "_"));
+    python(file, &var, port).await.map(Some)
+}
+
+/// What the lab at `lab` shows now, as `{verdict, text, ...}`: its verdict's
+/// `data-verdict` and text, then the members `fields`, JavaScript that may
+/// use `v` (the verdict element), `q(css)` (the timeline's rows matching
+/// `css`) and whatever the statements `lets` define.
+pub async fn lab_state(c: &Client, lab: &str, lets: &str, fields: &str) -> Result<Value> {
+    js(
+        c,
+        &format!(
+            "const q = s => [...document.querySelectorAll('{lab} [data-role=timeline] ' + s)]; \
+             const v = document.querySelector('{lab} [data-role=verdict]'); {lets} \
+             return {{verdict: v.getAttribute('data-verdict'), text: v.textContent, {fields}}};"
+        ),
+    )
+    .await
+}
+
+/// Opens the book's chapter `chapter` on `site` and waits for its lab `lab`.
+pub async fn open_lab(c: &Client, site: &Site, chapter: &str, lab: &str) -> Result<()> {
+    c.goto(&format!("{}/book/{chapter}.html", site.base()))
+        .await?;
+    wait_lab(c, lab).await
+}
+
+/// Waits until the server view of the lab at `lab` shows what the book's
+/// client `file` did: the groups from another program (those matching
+/// `filter` too, e.g. `[data-demo=auth]`) as `g`, an array, for which the
+/// JavaScript expression `seen` holds.
+pub async fn seen_as_another_program(
+    c: &Client,
+    lab: &str,
+    file: &str,
+    filter: &str,
+    seen: &str,
+) -> Result<()> {
+    wait_js(
+        c,
+        &format!("{file} in the chapter's server view as another program"),
+        &format!(
+            "const g = [...document.querySelectorAll('{lab} [data-role=server-view] [data-origin=other]{filter}')]; \
+             return {seen} ? true : null;"
+        ),
+        Duration::from_secs(10),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// The two looks each lab is pictured in besides the default: dark, and a
+/// 390-pixel-wide phone, each with its file-name tag.
+pub fn dark_and_narrow() -> [(BrowserOptions, &'static str); 2] {
+    [
+        (
+            BrowserOptions {
+                dark: true,
+                size: (1280, 900),
+            },
+            "dark",
+        ),
+        (
+            BrowserOptions {
+                dark: false,
+                size: (390, 844),
+            },
+            "390",
+        ),
+    ]
+}
+
+/// Scrolls the part `role` (its `data-role`) of the lab at `lab` into view
+/// and saves the window as `target/learner-shots/{name}.png`.
+pub async fn shot(c: &Client, lab: &str, role: &str, name: &str) -> Result<()> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/learner-shots");
+    js(
+        c,
+        &format!(
+            "document.querySelector('{lab} [data-role={role}]').scrollIntoView(); return null;"
+        ),
+    )
+    .await?;
+    screenshot(c, &dir.join(format!("{name}.png"))).await
+}
+
+/// Runs a chapter's `session` on `site` and then, on a live site, pictures
+/// the lab's timeline as `{name}-light`.
+pub async fn pictured(
+    site: Site,
+    lab: &str,
+    name: &str,
+    session: impl AsyncFnOnce(&Client, &Site) -> Result<()>,
+) -> Result<()> {
+    site.session(async |c, site| {
+        session(c, site).await?;
+        match site.server() {
+            Some(_) => shot(c, lab, "timeline", &format!("{name}-light")).await,
+            None => Ok(()),
+        }
+    })
+    .await
 }

@@ -6,6 +6,10 @@
 //! ends. So drivers get null stdio and are killed on drop, test bodies return
 //! `Result` instead of panicking, and the session is closed before anything is
 //! asserted.
+//!
+//! A test names where its pages come from as a [`Site`] (the real server, or
+//! a static copy where the labs run simulated) and runs its browser sessions
+//! through it, so that the site is stopped whatever the session did.
 
 pub mod learner;
 
@@ -214,6 +218,123 @@ impl StaticServer {
 impl Drop for StaticServer {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// Where a test's pages come from: the real server, or a static copy of the
+/// built site with no server behind it (the labs run simulated).
+pub enum Site {
+    /// A Socket Lab server in this process.
+    Live(RunningServer),
+    /// A plain static file server.
+    Static(StaticServer),
+}
+
+impl Site {
+    /// A live site: a server on port 0 serving the built site, with `tweak` applied.
+    pub async fn start_live(tweak: impl FnOnce(&mut Config)) -> Result<Site> {
+        Ok(Site::Live(start_server(tweak).await?))
+    }
+
+    /// A static copy of the built site, where every lab runs simulated.
+    pub async fn start_simulated() -> Result<Site> {
+        Ok(Site::Static(StaticServer::start(dist()?).await?))
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn base(&self) -> &str {
+        match self {
+            Site::Live(s) => &s.base,
+            Site::Static(s) => &s.base,
+        }
+    }
+
+    /// The mode the labs show on this site: `live` or `simulated`.
+    pub fn mode(&self) -> &'static str {
+        match self {
+            Site::Live(_) => "live",
+            Site::Static(_) => "simulated",
+        }
+    }
+
+    /// The server, on a live site.
+    pub fn server(&self) -> Option<&RunningServer> {
+        match self {
+            Site::Live(s) => Some(s),
+            Site::Static(_) => None,
+        }
+    }
+
+    /// The port of the demo `demo`, on a live site (a terminal client's target).
+    pub fn port(&self, demo: &str) -> Result<Option<u16>> {
+        self.server().map(|s| Ok(s.demo(demo)?.port())).transpose()
+    }
+
+    /// Stops the server, if there is one.
+    pub async fn stop(self) -> Result<()> {
+        match self {
+            Site::Live(s) => Ok(s.stop().await?),
+            Site::Static(_) => Ok(()),
+        }
+    }
+
+    /// Runs `body` on this site in a fresh browser with `options`.
+    pub async fn browse<T>(
+        &self,
+        options: BrowserOptions,
+        body: impl AsyncFnOnce(&Client, &Site) -> Result<T>,
+    ) -> Result<T> {
+        with_browser(options, |c| async move { body(&c, self).await }).await
+    }
+
+    /// Runs `body` in a fresh default browser, then stops the site, whatever
+    /// `body` did.
+    pub async fn session<T>(
+        self,
+        body: impl AsyncFnOnce(&Client, &Site) -> Result<T>,
+    ) -> Result<T> {
+        let result = self.browse(BrowserOptions::default(), body).await;
+        self.stop().await?;
+        result
+    }
+
+    /// Runs `check` on each of `chapters` in turn, in one fresh default
+    /// browser, until one fails (the error names it by `name`); then stops
+    /// the site.
+    pub async fn each_chapter<C>(
+        self,
+        chapters: &[C],
+        name: impl Fn(&C) -> String,
+        check: impl AsyncFn(&Client, &Site, &C) -> Result<()>,
+    ) -> Result<()> {
+        self.session(async |c, site| {
+            for chapter in chapters {
+                let checked = check(c, site, chapter).await;
+                checked.with_context(|| format!("chapter {}", name(chapter)))?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Runs `body` once per look, each in a fresh browser with that look's
+    /// options, until one fails; then stops the site.
+    pub async fn each_look<L>(
+        self,
+        looks: impl IntoIterator<Item = (BrowserOptions, L)>,
+        body: impl AsyncFn(&Client, &Site, L) -> Result<()>,
+    ) -> Result<()> {
+        let mut result = Ok(());
+        for (options, look) in looks {
+            result = self
+                .browse(options, async |c, site| body(c, site, look).await)
+                .await;
+            if result.is_err() {
+                break;
+            }
+        }
+        self.stop().await?;
+        result
     }
 }
 

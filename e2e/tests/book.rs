@@ -9,10 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
-use e2e::{
-    BrowserOptions, PAGE_TIMEOUT, RunningServer, click, start_server, wait_contains, wait_count,
-    with_browser,
-};
+use e2e::{PAGE_TIMEOUT, RunningServer, Site, click, wait_contains, wait_count};
 use fantoccini::{Client, Locator};
 use serde_json::Value;
 
@@ -206,6 +203,15 @@ async fn wait_status(c: &Client, what: &str, state: &str, says: &str) -> Result<
     }
 }
 
+/// The attribute `name` of the element at `css`, which must have it.
+async fn attr(c: &Client, css: &str, name: &str) -> Result<String> {
+    c.find(Locator::Css(css))
+        .await?
+        .attr(name)
+        .await?
+        .with_context(|| format!("{css} has no {name}"))
+}
+
 async fn check_chapter(c: &Client, server: &RunningServer, chapter: &str) -> Result<()> {
     c.goto(&format!("{}/book/{chapter}.html", server.base))
         .await?;
@@ -220,12 +226,7 @@ async fn check_chapter(c: &Client, server: &RunningServer, chapter: &str) -> Res
 
     // The quiz loads and grades (quiz.rs covers it fully): question 1
     // answered right, from the quiz file itself.
-    let src = c
-        .find(Locator::Css("socket-lab[lab=quiz]"))
-        .await?
-        .attr("src")
-        .await?
-        .context("quiz without src")?;
+    let src = attr(c, "socket-lab[lab=quiz]", "src").await?;
     let quiz: Value = serde_json::from_str(&std::fs::read_to_string(book_src().join(&src))?)?;
     let answer = quiz["questions"][0]["answer"].as_u64().context("answer")?;
     wait_count(
@@ -248,12 +249,7 @@ async fn check_chapter(c: &Client, server: &RunningServer, chapter: &str) -> Res
     .with_context(|| format!("{chapter}: quiz not graded"))?;
 
     // The exercise, from a terminal.
-    let id = c
-        .find(Locator::Css("socket-lab[lab=exercise]"))
-        .await?
-        .attr("exercise")
-        .await?
-        .context("exercise id")?;
+    let id = attr(c, "socket-lab[lab=exercise]", "exercise").await?;
     let all: Value =
         serde_json::from_str(&std::fs::read_to_string(book_src().join("exercises.json"))?)?;
     let exercise = all
@@ -313,19 +309,9 @@ async fn check_chapter(c: &Client, server: &RunningServer, chapter: &str) -> Res
 #[tokio::test]
 async fn every_chapter_has_a_live_lab_a_graded_quiz_and_a_completable_exercise() -> Result<()> {
     let chapters = topic_chapters()?;
-    let server = start_server(|_| {}).await?;
-    let result = with_browser(BrowserOptions::default(), |c| {
-        let server = &server;
-        async move {
-            for chapter in &chapters {
-                check_chapter(&c, server, chapter)
-                    .await
-                    .with_context(|| format!("chapter {chapter}"))?;
-            }
-            Ok(())
-        }
+    let site = Site::start_live(|_| {}).await?;
+    site.each_chapter(&chapters, String::clone, async |c, site, chapter| {
+        check_chapter(c, site.server().context("a live site")?, chapter).await
     })
-    .await;
-    server.stop().await?;
-    result
+    .await
 }

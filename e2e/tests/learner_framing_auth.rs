@@ -13,15 +13,14 @@
 //! The same sessions run in simulated mode from a static copy of the site
 //! (`*_simulated`).
 
-use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
-use e2e::learner::{js, python, sockets_back_to_zero, wait_js};
-use e2e::{
-    BrowserOptions, StaticServer, click, dist, screenshot, set_value, start_server, wait_lab,
-    with_browser,
+use e2e::learner::{
+    dark_and_narrow, js, lab_state, open_lab, pictured, seen_as_another_program, shot,
+    sockets_back_to_zero, terminal, wait_js,
 };
+use e2e::{Site, click, set_value};
 use fantoccini::Client;
 use serde_json::Value;
 
@@ -35,18 +34,6 @@ fn grouped(n: u64) -> String {
         out.push(ch);
     }
     out
-}
-
-async fn shot(c: &Client, lab: &str, name: &str) -> Result<()> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/learner-shots");
-    js(
-        c,
-        &format!(
-            "document.querySelector('{lab} [data-role=timeline]').scrollIntoView(); return null;"
-        ),
-    )
-    .await?;
-    screenshot(c, &dir.join(format!("{name}.png"))).await
 }
 
 const FRAMING: &str = "socket-lab[lab=framing]";
@@ -64,24 +51,18 @@ enum Send {
 
 /// What the framing lab shows now.
 async fn framing_state(c: &Client) -> Result<Value> {
-    js(
-        c,
-        &format!(
-            "const q = s => [...document.querySelectorAll('{FRAMING} [data-role=timeline] ' + s)]; \
-             const v = document.querySelector('{FRAMING} [data-role=verdict]'); \
-             return {{verdict: v.getAttribute('data-verdict'), text: v.textContent, \
-               decoded: Number(v.getAttribute('data-decoded')), refused: Number(v.getAttribute('data-refused')), \
-               state: document.querySelector('{FRAMING} [data-role=conn-status]').getAttribute('data-state'), \
-               decodedRows: q('[data-event=frame-decoded]').length, \
-               rejected: q('[data-event=frame-rejected]').map(r => r.getAttribute('data-code')), \
-               replies: q('[data-event=reply-frame]').map(r => [r.querySelector('[data-role=frame-header]').textContent, \
-                   Number(r.querySelector('.sl-box:not(.sl-header)').getAttribute('data-size'))]), \
-               errors: q('[data-event=error-frame]').length, \
-               notes: q('[data-event=note]').map(r => r.textContent), \
-               closedBy: q('[data-event=server-closed]').map(r => r.getAttribute('data-by'))}};"
-        ),
-    )
-    .await
+    let fields = format!(
+        "decoded: Number(v.getAttribute('data-decoded')), refused: Number(v.getAttribute('data-refused')), \
+         state: document.querySelector('{FRAMING} [data-role=conn-status]').getAttribute('data-state'), \
+         decodedRows: q('[data-event=frame-decoded]').length, \
+         rejected: q('[data-event=frame-rejected]').map(r => r.getAttribute('data-code')), \
+         replies: q('[data-event=reply-frame]').map(r => [r.querySelector('[data-role=frame-header]').textContent, \
+             Number(r.querySelector('.sl-box:not(.sl-header)').getAttribute('data-size'))]), \
+         errors: q('[data-event=error-frame]').length, \
+         notes: q('[data-event=note]').map(r => r.textContent), \
+         closedBy: q('[data-event=server-closed]').map(r => r.getAttribute('data-by'))"
+    );
+    lab_state(c, FRAMING, "", &fields).await
 }
 
 async fn wait_framing(c: &Client, i: usize, ok: impl Fn(&Value) -> bool) -> Result<Value> {
@@ -226,9 +207,8 @@ async fn framing_run(c: &Client, i: usize, how: Send, text: &str) -> Result<()> 
         .with_context(|| format!("framing run {i}"))
 }
 
-async fn framing_session(c: &Client, base: &str, python_port: Option<u16>) -> Result<()> {
-    c.goto(&format!("{base}/book/framing.html")).await?;
-    wait_lab(c, FRAMING).await?;
+async fn framing_session(c: &Client, site: &Site) -> Result<()> {
+    open_lab(c, site, "framing", FRAMING).await?;
     let kinds = [
         Send::Valid,
         Send::TwoInOne,
@@ -248,17 +228,16 @@ async fn framing_session(c: &Client, base: &str, python_port: Option<u16>) -> Re
     for i in 0..30 {
         framing_run(c, i, kinds[i % kinds.len()], texts[i % texts.len()]).await?;
         if i == 10
-            && let Some(port) = python_port
+            && terminal(site, "framed_client.py", "framed")
+                .await?
+                .is_some()
         {
-            python("framed_client.py", "SOCKET_LAB_FRAMED_PORT", port).await?;
-            wait_js(
+            seen_as_another_program(
                 c,
-                "framed_client.py in the chapter's server view as another program",
-                &format!(
-                    "const g = [...document.querySelectorAll('{FRAMING} [data-role=server-view] [data-origin=other][data-demo=framed]')]; \
-                     return g.some(x => x.textContent.includes('frame decoded')) ? true : null;"
-                ),
-                Duration::from_secs(10),
+                FRAMING,
+                "framed_client.py",
+                "[data-demo=framed]",
+                "g.some(x => x.textContent.includes('frame decoded'))",
             )
             .await?;
         }
@@ -268,26 +247,14 @@ async fn framing_session(c: &Client, base: &str, python_port: Option<u16>) -> Re
 
 #[tokio::test]
 async fn framing_chapter_thirty_runs_live() -> Result<()> {
-    let server = start_server(|_| {}).await?;
-    let port = server.demo("framed")?.port();
-    let base = server.base.clone();
-    let result = with_browser(BrowserOptions::default(), |c| async move {
-        framing_session(&c, &base, Some(port)).await?;
-        shot(&c, FRAMING, "framing-light").await
-    })
-    .await;
-    server.stop().await?;
-    result
+    let site = Site::start_live(|_| {}).await?;
+    pictured(site, FRAMING, "framing", framing_session).await
 }
 
 #[tokio::test]
 async fn framing_chapter_thirty_runs_simulated() -> Result<()> {
-    let site = StaticServer::start(dist()?).await?;
-    let base = site.base.clone();
-    with_browser(BrowserOptions::default(), |c| async move {
-        framing_session(&c, &base, None).await
-    })
-    .await
+    let site = Site::start_simulated().await?;
+    pictured(site, FRAMING, "framing", framing_session).await
 }
 
 const AUTH: &str = "socket-lab[lab=auth]";
@@ -303,21 +270,13 @@ enum Play {
 }
 
 async fn auth_state(c: &Client) -> Result<Value> {
-    js(
-        c,
-        &format!(
-            "const q = s => [...document.querySelectorAll('{AUTH} [data-role=timeline] ' + s)]; \
-             const hex = s => q(s).map(r => r.querySelector('.sl-hex').textContent); \
-             const v = document.querySelector('{AUTH} [data-role=verdict]'); \
-             return {{verdict: v.getAttribute('data-verdict'), text: v.textContent, \
-               answer: hex('[data-event=answer]'), expected: hex('[data-event=expected]'), \
-               challenge: hex('[data-event=challenge]'), serverChallenge: hex('[data-event=server-challenge]'), \
-               received: hex('[data-event=server-received]'), \
-               silent: q('[data-event=silent]').length, timeouts: q('[data-event=server-timeout]').length, \
-               page: q('[data-event=verdict]').map(r => r.textContent)}};"
-        ),
-    )
-    .await
+    let hex = "const hex = s => q(s).map(r => r.querySelector('.sl-hex').textContent);";
+    let fields = "answer: hex('[data-event=answer]'), expected: hex('[data-event=expected]'), \
+         challenge: hex('[data-event=challenge]'), serverChallenge: hex('[data-event=server-challenge]'), \
+         received: hex('[data-event=server-received]'), \
+         silent: q('[data-event=silent]').length, timeouts: q('[data-event=server-timeout]').length, \
+         page: q('[data-event=verdict]').map(r => r.textContent)";
+    lab_state(c, AUTH, hex, fields).await
 }
 
 async fn auth_run(
@@ -445,14 +404,8 @@ async fn auth_run(
 /// Thirty auth runs. `silent_runs` caps how many of them stay silent (each
 /// lasts the server's whole handshake timeout); the silent slots past it
 /// answer with the right secret instead.
-async fn auth_session(
-    c: &Client,
-    base: &str,
-    python_port: Option<u16>,
-    silent_runs: usize,
-) -> Result<()> {
-    c.goto(&format!("{base}/book/hmac-auth.html")).await?;
-    wait_lab(c, AUTH).await?;
+async fn auth_session(c: &Client, site: &Site, silent_runs: usize) -> Result<()> {
+    open_lab(c, site, "hmac-auth", AUTH).await?;
     let plays = [
         Play::Right,
         Play::Wrong,
@@ -474,18 +427,15 @@ async fn auth_session(
         };
         auth_run(c, i, play, &mut last).await?;
         if i == 6
-            && let Some(port) = python_port
+            && let Some(out) = terminal(site, "auth_client.py", "auth").await?
         {
-            let out = python("auth_client.py", "SOCKET_LAB_AUTH_PORT", port).await?;
             ensure!(out.contains("Access Granted"), "auth_client.py: {out}");
-            wait_js(
+            seen_as_another_program(
                 c,
-                "auth_client.py in the chapter's server view as another program",
-                &format!(
-                    "const g = [...document.querySelectorAll('{AUTH} [data-role=server-view] [data-origin=other][data-demo=auth]')]; \
-                     return g.some(x => x.textContent.includes('access granted')) ? true : null;"
-                ),
-                Duration::from_secs(10),
+                AUTH,
+                "auth_client.py",
+                "[data-demo=auth]",
+                "g.some(x => x.textContent.includes('access granted'))",
             )
             .await?;
         }
@@ -493,29 +443,27 @@ async fn auth_session(
     Ok(())
 }
 
+/// A live site whose handshake timeout is short, so the silent runs are quick.
+async fn quick_handshakes() -> Result<Site> {
+    Site::start_live(|cfg| cfg.handshake_timeout = Duration::from_millis(1500)).await
+}
+
 #[tokio::test]
 async fn auth_chapter_thirty_runs_live() -> Result<()> {
-    // A short handshake timeout, so the silent runs are quick.
-    let server = start_server(|cfg| cfg.handshake_timeout = Duration::from_millis(1500)).await?;
-    let port = server.demo("auth")?.port();
-    let base = server.base.clone();
-    let result = with_browser(BrowserOptions::default(), |c| async move {
-        auth_session(&c, &base, Some(port), usize::MAX).await?;
-        shot(&c, AUTH, "auth-light").await
+    let site = quick_handshakes().await?;
+    pictured(site, AUTH, "auth", async |c, site| {
+        auth_session(c, site, usize::MAX).await
     })
-    .await;
-    server.stop().await?;
-    result
+    .await
 }
 
 #[tokio::test]
 async fn auth_chapter_thirty_runs_simulated() -> Result<()> {
-    let site = StaticServer::start(dist()?).await?;
-    let base = site.base.clone();
-    with_browser(BrowserOptions::default(), |c| async move {
+    let site = Site::start_simulated().await?;
+    pictured(site, AUTH, "auth", async |c, site| {
         // The simulated server keeps its default 10 s handshake timeout:
         // one silent run shows it; five would add 40 s and nothing new.
-        auth_session(&c, &base, None, 1).await
+        auth_session(c, site, 1).await
     })
     .await
 }
@@ -523,26 +471,15 @@ async fn auth_chapter_thirty_runs_simulated() -> Result<()> {
 /// Each of the four labs, dark and at 390 px, after one run.
 #[tokio::test]
 async fn framing_and_auth_dark_and_narrow() -> Result<()> {
-    let server = start_server(|cfg| cfg.handshake_timeout = Duration::from_millis(1500)).await?;
-    let base = server.base.clone();
-    let mut result = Ok(());
-    for (dark, size, tag) in [(true, (1280, 900), "dark"), (false, (390, 844), "390")] {
-        let base = base.clone();
-        result = with_browser(BrowserOptions { dark, size }, |c| async move {
-            c.goto(&format!("{base}/book/framing.html")).await?;
-            wait_lab(&c, FRAMING).await?;
-            framing_run(&c, 0, Send::InvalidJson, r#"{"msg": "Hello"}"#).await?;
-            shot(&c, FRAMING, &format!("framing-{tag}")).await?;
-            c.goto(&format!("{base}/book/hmac-auth.html")).await?;
-            wait_lab(&c, AUTH).await?;
-            auth_run(&c, 0, Play::Right, &mut None).await?;
-            shot(&c, AUTH, &format!("auth-{tag}")).await
+    quick_handshakes()
+        .await?
+        .each_look(dark_and_narrow(), async |c, site, tag| {
+            open_lab(c, site, "framing", FRAMING).await?;
+            framing_run(c, 0, Send::InvalidJson, r#"{"msg": "Hello"}"#).await?;
+            shot(c, FRAMING, "timeline", &format!("framing-{tag}")).await?;
+            open_lab(c, site, "hmac-auth", AUTH).await?;
+            auth_run(c, 0, Play::Right, &mut None).await?;
+            shot(c, AUTH, "timeline", &format!("auth-{tag}")).await
         })
-        .await;
-        if result.is_err() {
-            break;
-        }
-    }
-    server.stop().await?;
-    result
+        .await
 }

@@ -11,15 +11,14 @@
 //! The same sessions run in simulated mode from a static copy of the site
 //! (`*_simulated`), once the in-page simulation answers behind the bridge.
 
-use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
-use e2e::learner::{js, python, sockets_back_to_zero, wait_js};
-use e2e::{
-    BrowserOptions, StaticServer, click, dist, screenshot, set_value, start_server, wait_lab,
-    with_browser,
+use e2e::learner::{
+    dark_and_narrow, js, open_lab, pictured, seen_as_another_program, shot, sockets_back_to_zero,
+    terminal, wait_js,
 };
+use e2e::{Site, click, set_value};
 use fantoccini::Client;
 
 fn unhex(s: &str) -> Vec<u8> {
@@ -181,9 +180,8 @@ async fn sticky_run(
     Ok(expected.to_owned())
 }
 
-async fn sticky_session(c: &Client, base: &str, python_port: Option<u16>) -> Result<()> {
-    c.goto(&format!("{base}/book/sticky-packets.html")).await?;
-    wait_lab(c, STICKY).await?;
+async fn sticky_session(c: &Client, site: &Site) -> Result<()> {
+    open_lab(c, site, "sticky-packets", STICKY).await?;
     let writes: [&[&str]; 5] = [
         &["Hello", "World"],
         &["a", "b", "c", "d", "e", "f", "g", "h"],
@@ -205,20 +203,17 @@ async fn sticky_session(c: &Client, base: &str, python_port: Option<u16>) -> Res
         }
         let shape = sticky_run(c, i, w, size, delay, i % 3 == 0).await?;
         seen.insert(shape);
+        // A learner's terminal, while the chapter is open.
         if i == 10
-            && let Some(port) = python_port
+            && let Some(out) = terminal(site, "sticky_client.py", "sticky").await?
         {
-            // A learner's terminal, while the chapter is open.
-            let out = python("sticky_client.py", "SOCKET_LAB_STICKY_PORT", port).await?;
             ensure!(out.contains("HelloWorld") || out.contains("read"), "{out}");
-            wait_js(
+            seen_as_another_program(
                 c,
-                "sticky_client.py in the chapter's server view as another program",
-                &format!(
-                    "const g = [...document.querySelectorAll('{STICKY} [data-role=server-view] [data-origin=other]')]; \
-                     return g.some(x => x.textContent.includes('another program') && x.textContent.includes('Hello')) ? true : null;"
-                ),
-                Duration::from_secs(10),
+                STICKY,
+                "sticky_client.py",
+                "",
+                "g.some(x => x.textContent.includes('another program') && x.textContent.includes('Hello'))",
             )
             .await?;
         }
@@ -233,86 +228,31 @@ async fn sticky_session(c: &Client, base: &str, python_port: Option<u16>) -> Res
 
 #[tokio::test]
 async fn sticky_chapter_thirty_runs_live() -> Result<()> {
-    let server = start_server(|_| {}).await?;
-    let port = server.demo("sticky")?.port();
-    let base = server.base.clone();
-    let result = with_browser(BrowserOptions::default(), |c| async move {
-        sticky_session(&c, &base, Some(port)).await?;
-        shots(&c, "sticky").await
-    })
-    .await;
-    server.stop().await?;
-    result
-}
-
-/// Screenshots of the lab in the chapter (light), under target/.
-async fn shots(c: &Client, name: &str) -> Result<()> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/learner-shots");
-    js(
-        c,
-        &format!(
-            "document.querySelector('socket-lab[lab={name}] [data-role=timeline]').scrollIntoView(); \
-             return null;"
-        ),
-    )
-    .await?;
-    screenshot(c, &dir.join(format!("{name}-light.png"))).await
+    let site = Site::start_live(|_| {}).await?;
+    pictured(site, STICKY, "sticky", sticky_session).await
 }
 
 /// Dark and narrow screenshots, one run each.
 #[tokio::test]
 async fn sticky_and_concurrency_dark_and_narrow() -> Result<()> {
-    let server = start_server(|_| {}).await?;
-    let base = server.base.clone();
-    let mut result = Ok(());
-    for (dark, size, tag) in [(true, (1280, 900), "dark"), (false, (390, 844), "390")] {
-        let base = base.clone();
-        result = with_browser(BrowserOptions { dark, size }, |c| async move {
-            c.goto(&format!("{base}/book/sticky-packets.html")).await?;
-            wait_lab(&c, STICKY).await?;
-            sticky_run(&c, 0, &["Hello", "World"], 3, 100, false).await?;
-            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/learner-shots");
-            js(
-                &c,
-                &format!(
-                    "document.querySelector('{STICKY} [data-role=timeline]').scrollIntoView(); \
-                     return null;"
-                ),
-            )
-            .await?;
-            screenshot(&c, &dir.join(format!("sticky-{tag}.png"))).await?;
-            c.goto(&format!("{base}/book/concurrency.html")).await?;
-            wait_lab(&c, CONCURRENCY).await?;
-            concurrency_run(&c, 0, true, 4, 60).await?;
-            js(
-                &c,
-                &format!(
-                    "document.querySelector('{CONCURRENCY} [data-role=gantt]').scrollIntoView(); \
-                     return null;"
-                ),
-            )
-            .await?;
-            screenshot(&c, &dir.join(format!("concurrency-{tag}.png"))).await
-        })
-        .await;
-        if result.is_err() {
-            break;
-        }
-    }
-    server.stop().await?;
-    result
+    let site = Site::start_live(|_| {}).await?;
+    site.each_look(dark_and_narrow(), async |c, site, tag| {
+        open_lab(c, site, "sticky-packets", STICKY).await?;
+        sticky_run(c, 0, &["Hello", "World"], 3, 100, false).await?;
+        shot(c, STICKY, "timeline", &format!("sticky-{tag}")).await?;
+        open_lab(c, site, "concurrency", CONCURRENCY).await?;
+        concurrency_run(c, 0, true, 4, 60).await?;
+        shot(c, CONCURRENCY, "gantt", &format!("concurrency-{tag}")).await
+    })
+    .await
 }
 
 /// The same session with no server: a static copy of the site, where the
 /// labs run on the in-page simulation behind the same bridge API.
 #[tokio::test]
 async fn sticky_chapter_thirty_runs_simulated() -> Result<()> {
-    let site = StaticServer::start(dist()?).await?;
-    let base = site.base.clone();
-    with_browser(BrowserOptions::default(), |c| async move {
-        sticky_session(&c, &base, None).await
-    })
-    .await
+    let site = Site::start_simulated().await?;
+    pictured(site, STICKY, "sticky", sticky_session).await
 }
 
 const CONCURRENCY: &str = "socket-lab[lab=concurrency]";
@@ -411,9 +351,8 @@ async fn concurrency_run(c: &Client, i: usize, iterative: bool, n: usize, hold: 
         .with_context(|| format!("concurrency run {i}"))
 }
 
-async fn concurrency_session(c: &Client, base: &str, python_port: Option<u16>) -> Result<()> {
-    c.goto(&format!("{base}/book/concurrency.html")).await?;
-    wait_lab(c, CONCURRENCY).await?;
+async fn concurrency_session(c: &Client, site: &Site) -> Result<()> {
+    open_lab(c, site, "concurrency", CONCURRENCY).await?;
     let counts = [5, 2, 3, 1, 4, 6];
     let holds = [50, 20, 80, 0, 40];
     for i in 0..30 {
@@ -426,17 +365,16 @@ async fn concurrency_session(c: &Client, base: &str, python_port: Option<u16>) -
         )
         .await?;
         if i == 7
-            && let Some(port) = python_port
+            && terminal(site, "many_clients.py", "uppercase")
+                .await?
+                .is_some()
         {
-            python("many_clients.py", "SOCKET_LAB_UPPERCASE_PORT", port).await?;
-            wait_js(
+            seen_as_another_program(
                 c,
-                "many_clients.py in the chapter's server view as another program",
-                &format!(
-                    "const g = document.querySelectorAll('{CONCURRENCY} [data-role=server-view] [data-origin=other][data-demo=uppercase]'); \
-                     return g.length >= 5 ? true : null;"
-                ),
-                Duration::from_secs(10),
+                CONCURRENCY,
+                "many_clients.py",
+                "[data-demo=uppercase]",
+                "g.length >= 5",
             )
             .await?;
         }
@@ -446,24 +384,12 @@ async fn concurrency_session(c: &Client, base: &str, python_port: Option<u16>) -
 
 #[tokio::test]
 async fn concurrency_chapter_thirty_runs_live() -> Result<()> {
-    let server = start_server(|_| {}).await?;
-    let port = server.demo("uppercase")?.port();
-    let base = server.base.clone();
-    let result = with_browser(BrowserOptions::default(), |c| async move {
-        concurrency_session(&c, &base, Some(port)).await?;
-        shots(&c, "concurrency").await
-    })
-    .await;
-    server.stop().await?;
-    result
+    let site = Site::start_live(|_| {}).await?;
+    pictured(site, CONCURRENCY, "concurrency", concurrency_session).await
 }
 
 #[tokio::test]
 async fn concurrency_chapter_thirty_runs_simulated() -> Result<()> {
-    let site = StaticServer::start(dist()?).await?;
-    let base = site.base.clone();
-    with_browser(BrowserOptions::default(), |c| async move {
-        concurrency_session(&c, &base, None).await
-    })
-    .await
+    let site = Site::start_simulated().await?;
+    pictured(site, CONCURRENCY, "concurrency", concurrency_session).await
 }

@@ -13,10 +13,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
-use e2e::{
-    BrowserOptions, PAGE_TIMEOUT, RunningServer, StaticServer, dist, screenshot, start_server,
-    wait_count, with_browser,
-};
+use e2e::learner::terminal;
+use e2e::{BrowserOptions, PAGE_TIMEOUT, Site, screenshot, set_value, wait_count};
 use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
 use serde_json::Value;
@@ -111,47 +109,13 @@ async fn press(c: &Client, lab: &str, label: &str) -> Result<()> {
     bail!("{lab} has no button {label:?}")
 }
 
-async fn type_into(c: &Client, css: &str, text: &str) -> Result<()> {
-    let input = c.find(Locator::Css(css)).await?;
-    input.clear().await?;
-    input.send_keys(text).await?;
+/// Presses Enter in the lab's message field, which sends (and connects first).
+async fn enter_in_message(c: &Client, lab: &str) -> Result<()> {
+    c.find(Locator::Css(&format!("{lab} [data-role=message]")))
+        .await?
+        .send_keys(&Key::Enter.to_string())
+        .await?;
     Ok(())
-}
-
-/// Where the lab is running: the real server, or a static copy (simulated).
-enum Site {
-    Live(RunningServer),
-    Static(StaticServer),
-}
-
-impl Site {
-    fn base(&self) -> &str {
-        match self {
-            Site::Live(s) => &s.base,
-            Site::Static(s) => &s.base,
-        }
-    }
-
-    fn mode(&self) -> &'static str {
-        match self {
-            Site::Live(_) => "live",
-            Site::Static(_) => "simulated",
-        }
-    }
-
-    fn live(&self) -> Option<&RunningServer> {
-        match self {
-            Site::Live(s) => Some(s),
-            Site::Static(_) => None,
-        }
-    }
-
-    async fn stop(self) -> Result<()> {
-        match self {
-            Site::Live(s) => Ok(s.stop().await?),
-            Site::Static(_) => Ok(()),
-        }
-    }
 }
 
 async fn open_chapter(c: &Client, site: &Site, chapter: &str, lab: &str) -> Result<()> {
@@ -167,12 +131,6 @@ async fn open_chapter(c: &Client, site: &Site, chapter: &str, lab: &str) -> Resu
     })
     .await?;
     Ok(())
-}
-
-/// Runs a book sample client from "a terminal" against `demo` and returns
-/// its output.
-async fn run_python(server: &RunningServer, file: &str, var: &str, demo: &str) -> Result<String> {
-    e2e::learner::python(file, var, server.demo(demo)?.port()).await
 }
 
 /// A message for run `i`: plain, Unicode, long, spaced, markup-like, digits.
@@ -228,7 +186,7 @@ async fn wait_no_sockets(c: &Client, lab: &str, what: &str) -> Result<Value> {
 async fn tcp_run(c: &Client, i: usize) -> Result<()> {
     let msg = tcp_message(i);
     let what = format!("tcp run {i} ({msg:?})");
-    type_into(c, &format!("{TCP} [data-role=message]"), &msg).await?;
+    set_value(c, &format!("{TCP} [data-role=message]"), &msg).await?;
     if i.is_multiple_of(2) {
         press(c, TCP, "Connect").await?;
         wait_snapshot(c, TCP, &format!("{what}: connected"), |s| {
@@ -239,11 +197,7 @@ async fn tcp_run(c: &Client, i: usize) -> Result<()> {
         .await?;
         press(c, TCP, "Send").await?;
     } else {
-        // Enter in the message field sends (and connects first).
-        c.find(Locator::Css(&format!("{TCP} [data-role=message]")))
-            .await?
-            .send_keys(&Key::Enter.to_string())
-            .await?;
+        enter_in_message(c, TCP).await?;
     }
     let s = wait_snapshot(c, TCP, &format!("{what}: the ACK"), |s| {
         rows(s).iter().any(|r| is_ack_read(r, &msg))
@@ -288,14 +242,14 @@ async fn tcp_run(c: &Client, i: usize) -> Result<()> {
 async fn tcp_two_connections(c: &Client, i: usize) -> Result<()> {
     let what = format!("tcp run {i} (two connections)");
     let msg = format!("first {i}");
-    type_into(c, &format!("{TCP} [data-role=message]"), &msg).await?;
+    set_value(c, &format!("{TCP} [data-role=message]"), &msg).await?;
     press(c, TCP, "Send").await?;
     wait_snapshot(c, TCP, &format!("{what}: first answered"), |s| {
         rows(s).iter().any(|r| is_ack_read(r, &msg))
     })
     .await?;
     let second = format!("second {i}");
-    type_into(c, &format!("{TCP} [data-role=message]"), &second).await?;
+    set_value(c, &format!("{TCP} [data-role=message]"), &second).await?;
     press(c, TCP, "Open a second connection").await?;
     press(c, TCP, "Send on the second").await?;
     let s = wait_snapshot(c, TCP, &format!("{what}: the second waits"), |s| {
@@ -377,17 +331,10 @@ async fn tcp_session(c: &Client, site: &Site) -> Result<()> {
         } else {
             tcp_run(c, i).await?;
         }
+        // The learner runs the book's client in a terminal meanwhile.
         if i == 12
-            && let Some(server) = site.live()
+            && let Some(out) = terminal(site, "tcp_echo_client.py", "tcp-echo").await?
         {
-            // The learner runs the book's client in a terminal meanwhile.
-            let out = run_python(
-                server,
-                "tcp_echo_client.py",
-                "SOCKET_LAB_TCP_ECHO_PORT",
-                "tcp-echo",
-            )
-            .await?;
             ensure!(out.contains("ACK: Hello, Server"), "client printed {out:?}");
             wait_snapshot(c, TCP, "the terminal client in the server view", |s| {
                 conns(s).iter().any(|g| {
@@ -402,7 +349,7 @@ async fn tcp_session(c: &Client, site: &Site) -> Result<()> {
             .await?;
         }
     }
-    if site.live().is_some() {
+    if site.server().is_some() {
         // The test server's idle timeout is 3 s; the simulation's is the demo's own.
         tcp_silent(c).await?;
     }
@@ -435,16 +382,13 @@ fn udp_size(msg: &str, k: usize, n: usize, pad: usize) -> usize {
 async fn udp_run(c: &Client, i: usize) -> Result<()> {
     let (msg, n, pad) = udp_inputs(i);
     let what = format!("udp run {i} ({msg:?} x{n}, pad {pad})");
-    type_into(c, &format!("{UDP} [data-role=message]"), &msg).await?;
-    type_into(c, &format!("{UDP} [data-role=count]"), &n.to_string()).await?;
-    type_into(c, &format!("{UDP} [data-role=pad]"), &pad.to_string()).await?;
+    set_value(c, &format!("{UDP} [data-role=message]"), &msg).await?;
+    set_value(c, &format!("{UDP} [data-role=count]"), &n.to_string()).await?;
+    set_value(c, &format!("{UDP} [data-role=pad]"), &pad.to_string()).await?;
     if i.is_multiple_of(2) {
         press(c, UDP, "Send datagrams").await?;
     } else {
-        c.find(Locator::Css(&format!("{UDP} [data-role=message]")))
-            .await?
-            .send_keys(&Key::Enter.to_string())
-            .await?;
+        enter_in_message(c, UDP).await?;
     }
     let s = wait_snapshot(c, UDP, &format!("{what}: the run ends"), |s| {
         open_sockets(s) == Some(0)
@@ -498,11 +442,11 @@ async fn udp_run(c: &Client, i: usize) -> Result<()> {
 /// the server view and the timeline show, and names loss only when some
 /// datagram is missing.
 async fn udp_lossy_runs(c: &Client) -> Result<()> {
-    type_into(c, &format!("{UDP} [data-role=loss]"), "40").await?;
-    type_into(c, &format!("{UDP} [data-role=reorder]"), "50").await?;
-    type_into(c, &format!("{UDP} [data-role=count]"), "8").await?;
-    type_into(c, &format!("{UDP} [data-role=pad]"), "0").await?;
-    type_into(c, &format!("{UDP} [data-role=message]"), "lossy").await?;
+    set_value(c, &format!("{UDP} [data-role=loss]"), "40").await?;
+    set_value(c, &format!("{UDP} [data-role=reorder]"), "50").await?;
+    set_value(c, &format!("{UDP} [data-role=count]"), "8").await?;
+    set_value(c, &format!("{UDP} [data-role=pad]"), "0").await?;
+    set_value(c, &format!("{UDP} [data-role=message]"), "lossy").await?;
     for i in 0..5 {
         let what = format!("lossy run {i}");
         press(c, UDP, "Send datagrams").await?;
@@ -529,8 +473,8 @@ async fn udp_lossy_runs(c: &Client) -> Result<()> {
             "{what}: the verdict does not follow from {seen} datagrams and {replies} replies: {verdict:?}"
         );
     }
-    type_into(c, &format!("{UDP} [data-role=loss]"), "0").await?;
-    type_into(c, &format!("{UDP} [data-role=reorder]"), "0").await?;
+    set_value(c, &format!("{UDP} [data-role=loss]"), "0").await?;
+    set_value(c, &format!("{UDP} [data-role=reorder]"), "0").await?;
     Ok(())
 }
 
@@ -544,25 +488,18 @@ async fn udp_session(c: &Client, site: &Site) -> Result<()> {
         )
         .await?;
     ensure!(
-        hidden == Value::Bool(site.live().is_some()),
+        hidden == Value::Bool(site.server().is_some()),
         "the simulated-network controls are shown {} (hidden = {hidden})",
         site.mode()
     );
     for i in 0..RUNS {
         udp_run(c, i).await?;
         if i == 10
-            && let Some(server) = site.live()
+            && let Some(out) = terminal(site, "udp_echo_client.py", "udp-echo").await?
         {
-            let out = run_python(
-                server,
-                "udp_echo_client.py",
-                "SOCKET_LAB_UDP_ECHO_PORT",
-                "udp-echo",
-            )
-            .await?;
             ensure!(out.contains("Message received"), "client printed {out:?}");
             // And a 1500-byte datagram from "a terminal", as the exercise asks.
-            let port = server.demo("udp-echo")?.port();
+            let port = site.port("udp-echo")?.context("a live site")?;
             let big = tokio::process::Command::new("python3")
                 .arg("-c")
                 .arg(format!(
@@ -594,7 +531,7 @@ async fn udp_session(c: &Client, site: &Site) -> Result<()> {
             .await?;
         }
     }
-    if site.live().is_none() {
+    if site.server().is_none() {
         udp_lossy_runs(c).await?;
     }
     screenshot(c, &out_dir().join(format!("udp-echo-{}.png", site.mode()))).await?;
@@ -603,26 +540,12 @@ async fn udp_session(c: &Client, site: &Site) -> Result<()> {
 
 #[tokio::test]
 async fn udp_echo_learner_session_live() -> Result<()> {
-    let site = start_live().await?;
-    let result = with_browser(BrowserOptions::default(), |c| {
-        let site = &site;
-        async move { udp_session(&c, site).await }
-    })
-    .await;
-    site.stop().await?;
-    result
+    start_live().await?.session(udp_session).await
 }
 
 #[tokio::test]
 async fn udp_echo_learner_session_simulated() -> Result<()> {
-    let site = start_static().await?;
-    let result = with_browser(BrowserOptions::default(), |c| {
-        let site = &site;
-        async move { udp_session(&c, site).await }
-    })
-    .await;
-    site.stop().await?;
-    result
+    Site::start_simulated().await?.session(udp_session).await
 }
 
 const PORTS: &str = "socket-lab[lab=ports]";
@@ -690,7 +613,7 @@ async fn layers_session(c: &Client, site: &Site) -> Result<()> {
         })
         .collect();
     for (i, msg) in messages.iter().enumerate() {
-        type_into(c, &format!("{LAYERS} [data-role=message]"), msg).await?;
+        set_value(c, &format!("{LAYERS} [data-role=message]"), msg).await?;
         press(c, LAYERS, "Send it").await?;
         let s = wait_snapshot(c, LAYERS, &format!("layers run {i}"), |s| {
             open_sockets(s) == Some(0)
@@ -734,34 +657,22 @@ async fn layers_session(c: &Client, site: &Site) -> Result<()> {
     Ok(())
 }
 
+async fn ports_and_layers(c: &Client, site: &Site) -> Result<()> {
+    ports_session(c, site).await?;
+    layers_session(c, site).await
+}
+
 #[tokio::test]
 async fn ports_and_layers_live() -> Result<()> {
-    let site = start_live().await?;
-    let result = with_browser(BrowserOptions::default(), |c| {
-        let site = &site;
-        async move {
-            ports_session(&c, site).await?;
-            layers_session(&c, site).await
-        }
-    })
-    .await;
-    site.stop().await?;
-    result
+    start_live().await?.session(ports_and_layers).await
 }
 
 #[tokio::test]
 async fn ports_and_layers_simulated() -> Result<()> {
-    let site = start_static().await?;
-    let result = with_browser(BrowserOptions::default(), |c| {
-        let site = &site;
-        async move {
-            ports_session(&c, site).await?;
-            layers_session(&c, site).await
-        }
-    })
-    .await;
-    site.stop().await?;
-    result
+    Site::start_simulated()
+        .await?
+        .session(ports_and_layers)
+        .await
 }
 
 /// Opens `path` on the site, either as the page itself or, for a phone-sized
@@ -864,78 +775,71 @@ async fn picture(c: &Client, lab: &str, name: &str, narrow: bool) -> Result<()> 
 /// Written under target/e2e-learner (not the committed screenshots).
 #[tokio::test]
 async fn lab_pictures() -> Result<()> {
-    let site = start_live().await?;
-    let mut result = Ok(());
-    for (look, dark, narrow, theme) in [
+    let looks = [
         ("light", false, false, None),
         ("dark", true, false, None),
         ("narrow", false, true, None),
         // mdBook's Coal theme on a light system: the labs follow the book.
         ("coal", false, false, Some("coal")),
-    ] {
+    ]
+    .map(|(look, dark, narrow, theme)| {
         let options = BrowserOptions {
             dark,
             size: (1280, 2600),
         };
-        result = with_browser(options, |c| {
-            let site = &site;
-            async move {
-                for (chapter, lab, button) in [
-                    ("tcp-echo", TCP, "Send"),
-                    ("udp-echo", UDP, "Send datagrams"),
-                    ("addresses-and-ports", PORTS, "Connect to uppercase"),
-                    ("osi-and-sockets", LAYERS, "Send it"),
-                ] {
-                    show(&c, site, &format!("/book/{chapter}.html"), narrow, theme).await?;
-                    wait_snapshot(&c, lab, "live", |s| s["mode"] == "live").await?;
-                    press(&c, lab, button).await?;
-                    if lab == TCP {
-                        press(&c, lab, "Open a second connection").await?;
-                        press(&c, lab, "Send on the second").await?;
-                        wait_snapshot(&c, lab, "second waits", |s| {
-                            s["second"]
-                                .as_str()
-                                .is_some_and(|t| t.contains("still serving"))
-                        })
-                        .await?;
-                    } else {
-                        wait_no_sockets(&c, lab, chapter).await?;
-                    }
-                    picture(&c, lab, &format!("{chapter}-{look}"), narrow).await?;
-                    if lab == TCP {
-                        press(&c, lab, "Close").await?;
-                        press(&c, lab, "Close the second").await?;
-                        wait_no_sockets(&c, lab, chapter).await?;
-                    }
-                }
-                // The index page's log of every demo, after a run of the tcp-echo lab there.
-                show(&c, site, "/", narrow, None).await?;
-                wait_snapshot(&c, TCP, "index live", |s| s["mode"] == "live").await?;
-                press(&c, TCP, "Send").await?;
-                press(&c, TCP, "Close").await?;
-                wait_count(
-                    &c,
-                    "socket-lab[lab=events] .sl-sv-conn[data-state=closed]",
-                    1,
-                )
+        (options, (look, narrow, theme))
+    });
+    let site = start_live().await?;
+    site.each_look(looks, async |c, site, (look, narrow, theme)| {
+        for (chapter, lab, button) in [
+            ("tcp-echo", TCP, "Send"),
+            ("udp-echo", UDP, "Send datagrams"),
+            ("addresses-and-ports", PORTS, "Connect to uppercase"),
+            ("osi-and-sockets", LAYERS, "Send it"),
+        ] {
+            show(c, site, &format!("/book/{chapter}.html"), narrow, theme).await?;
+            wait_snapshot(c, lab, "live", |s| s["mode"] == "live").await?;
+            press(c, lab, button).await?;
+            if lab == TCP {
+                press(c, lab, "Open a second connection").await?;
+                press(c, lab, "Send on the second").await?;
+                wait_snapshot(c, lab, "second waits", |s| {
+                    s["second"]
+                        .as_str()
+                        .is_some_and(|t| t.contains("still serving"))
+                })
                 .await?;
-                picture(
-                    &c,
-                    "socket-lab[lab=events]",
-                    &format!("index-events-{look}"),
-                    narrow,
-                )
-                .await?;
-                Ok(())
+            } else {
+                wait_no_sockets(c, lab, chapter).await?;
             }
-        })
-        .await;
-        if result.is_err() {
-            break;
+            picture(c, lab, &format!("{chapter}-{look}"), narrow).await?;
+            if lab == TCP {
+                press(c, lab, "Close").await?;
+                press(c, lab, "Close the second").await?;
+                wait_no_sockets(c, lab, chapter).await?;
+            }
         }
-    }
-    site.stop().await?;
-    result
+        // The index page's log of every demo, after a run of the tcp-echo lab there.
+        show(c, site, "/", narrow, None).await?;
+        wait_snapshot(c, TCP, "index live", |s| s["mode"] == "live").await?;
+        press(c, TCP, "Send").await?;
+        press(c, TCP, "Close").await?;
+        wait_count(
+            c,
+            "socket-lab[lab=events] .sl-sv-conn[data-state=closed]",
+            1,
+        )
+        .await?;
+        picture(
+            c,
+            "socket-lab[lab=events]",
+            &format!("index-events-{look}"),
+            narrow,
+        )
+        .await?;
+        Ok(())
+    })
+    .await
 }
 
 /// client-server.md: the lab's connection and a terminal client side by
@@ -944,14 +848,13 @@ async fn lab_pictures() -> Result<()> {
 /// beyond-the-notes.md: the book's half-close client in that chapter's view.
 #[tokio::test]
 async fn terminal_clients_beside_the_lab() -> Result<()> {
-    let site = start_live().await?;
-    let result = with_browser(BrowserOptions::default(), |c| {
-        let site = &site;
-        async move {
-            let server = site.live().context("live")?;
-            open_chapter(&c, site, "client-server", TCP).await?;
-            press(&c, TCP, "Send").await?;
-            wait_snapshot(&c, TCP, "the lab's ACK", |s| {
+    start_live()
+        .await?
+        .session(async |c, site| {
+            let server = site.server().context("live")?;
+            open_chapter(c, site, "client-server", TCP).await?;
+            press(c, TCP, "Send").await?;
+            wait_snapshot(c, TCP, "the lab's ACK", |s| {
                 rows(s).iter().any(|r| is_ack_read(r, "Hello, Server"))
             })
             .await?;
@@ -963,12 +866,12 @@ async fn terminal_clients_beside_the_lab() -> Result<()> {
                 .output();
             let waiting = tokio::spawn(waiting);
             tokio::time::sleep(Duration::from_millis(800)).await;
-            let s = snapshot(&c, TCP).await?;
+            let s = snapshot(c, TCP).await?;
             ensure!(
                 !conns(&s).iter().any(|g| g["origin"] == "other"),
                 "the server accepted the terminal client while the lab held it: {s:#}"
             );
-            press(&c, TCP, "Close").await?;
+            press(c, TCP, "Close").await?;
             let out = waiting.await??;
             ensure!(
                 out.status.success()
@@ -976,7 +879,7 @@ async fn terminal_clients_beside_the_lab() -> Result<()> {
                 "the waiting client: {}",
                 String::from_utf8_lossy(&out.stderr)
             );
-            let s = wait_snapshot(&c, TCP, "both connections in the view", |s| {
+            let s = wait_snapshot(c, TCP, "both connections in the view", |s| {
                 let page = last_page_conn(s).is_some_and(|g| server_echoed(g, "Hello, Server"));
                 let other = conns(s)
                     .iter()
@@ -993,16 +896,11 @@ async fn terminal_clients_beside_the_lab() -> Result<()> {
                 "two client ports: {peers:?}"
             );
 
-            open_chapter(&c, site, "beyond-the-notes", TCP).await?;
-            let out = run_python(
-                server,
-                "half_close_client.py",
-                "SOCKET_LAB_TCP_ECHO_PORT",
-                "tcp-echo",
-            )
-            .await?;
+            open_chapter(c, site, "beyond-the-notes", TCP).await?;
+            let out = terminal(site, "half_close_client.py", "tcp-echo").await?;
+            let out = out.context("a live site")?;
             ensure!(out.contains("ACK: Hello, Server"), "{out}");
-            wait_snapshot(&c, TCP, "the half-close client in the view", |s| {
+            wait_snapshot(c, TCP, "the half-close client in the view", |s| {
                 conns(s).iter().any(|g| {
                     g["origin"] == "other"
                         && server_echoed(g, "Hello, Server")
@@ -1016,47 +914,22 @@ async fn terminal_clients_beside_the_lab() -> Result<()> {
             })
             .await?;
             Ok(())
-        }
-    })
-    .await;
-    site.stop().await?;
-    result
-}
-
-async fn start_live() -> Result<Site> {
-    Ok(Site::Live(
-        start_server(|config| {
-            // Short enough for the silent-client run to end within the page timeout.
-            config.idle_timeout = Duration::from_secs(3);
         })
-        .await?,
-    ))
+        .await
 }
 
-async fn start_static() -> Result<Site> {
-    Ok(Site::Static(StaticServer::start(dist()?).await?))
+/// A live site whose idle timeout is short enough for the silent-client run
+/// to end within the page timeout.
+async fn start_live() -> Result<Site> {
+    Site::start_live(|config| config.idle_timeout = Duration::from_secs(3)).await
 }
 
 #[tokio::test]
 async fn tcp_echo_learner_session_live() -> Result<()> {
-    let site = start_live().await?;
-    let result = with_browser(BrowserOptions::default(), |c| {
-        let site = &site;
-        async move { tcp_session(&c, site).await }
-    })
-    .await;
-    site.stop().await?;
-    result
+    start_live().await?.session(tcp_session).await
 }
 
 #[tokio::test]
 async fn tcp_echo_learner_session_simulated() -> Result<()> {
-    let site = start_static().await?;
-    let result = with_browser(BrowserOptions::default(), |c| {
-        let site = &site;
-        async move { tcp_session(&c, site).await }
-    })
-    .await;
-    site.stop().await?;
-    result
+    Site::start_simulated().await?.session(tcp_session).await
 }

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, ensure};
-use e2e::{BrowserOptions, click, start_server, texts, wait_contains, wait_count, with_browser};
+use e2e::{Site, click, texts, wait_contains, wait_count};
 use fantoccini::{Client, Locator};
 use serde_json::Value;
 
@@ -181,19 +181,10 @@ async fn check_chapter(c: &Client, base: &str, chapter: &str, quiz: &Value) -> R
 #[tokio::test]
 async fn every_quiz_explains_every_option_scores_and_retries_the_missed() -> Result<()> {
     let chapters = quiz_chapters()?;
-    let server = start_server(|_| {}).await?;
-    let result = with_browser(BrowserOptions::default(), |c| {
-        let base = server.base.clone();
-        async move {
-            for (chapter, quiz) in &chapters {
-                check_chapter(&c, &base, chapter, quiz)
-                    .await
-                    .with_context(|| format!("chapter {chapter}"))?;
-            }
-            Ok(())
-        }
+    let site = Site::start_live(|_| {}).await?;
+    let name = |(chapter, _): &(String, Value)| chapter.clone();
+    site.each_chapter(&chapters, name, async |c, site, (chapter, quiz)| {
+        check_chapter(c, site.base(), chapter, quiz).await
     })
-    .await;
-    server.stop().await?;
-    result
+    .await
 }
