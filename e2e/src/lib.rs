@@ -408,6 +408,34 @@ pub async fn wait_contains(client: &Client, css: &str, needle: &str) -> Result<S
     }
 }
 
+/// One thing a test does in the page, or waits to see there.
+#[derive(Debug, Clone, Copy)]
+pub enum Step<'a> {
+    /// [`click`] the element at this selector.
+    Click(&'a str),
+    /// [`set_value`]: type the text into the input at the selector.
+    Type(&'a str, &'a str),
+    /// [`wait_contains`]: some element at the selector comes to contain the text.
+    Shows(&'a str, &'a str),
+    /// [`wait_count`]: exactly this many elements come to match the selector.
+    Count(&'a str, usize),
+}
+
+/// Does `steps` in order, stopping at the first that fails.
+pub async fn steps(client: &Client, steps: &[Step<'_>]) -> Result<()> {
+    for step in steps {
+        match *step {
+            Step::Click(css) => click(client, css).await?,
+            Step::Type(css, text) => set_value(client, css, text).await?,
+            Step::Shows(css, text) => {
+                wait_contains(client, css, text).await?;
+            }
+            Step::Count(css, n) => wait_count(client, css, n).await?,
+        }
+    }
+    Ok(())
+}
+
 /// Writes a PNG screenshot of the page to `path`.
 pub async fn screenshot(client: &Client, path: &std::path::Path) -> Result<()> {
     let png = client.screenshot().await?;

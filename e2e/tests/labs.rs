@@ -5,11 +5,17 @@
 use std::future::Future;
 
 use anyhow::{Result, ensure};
+use e2e::Step::{Click, Count, Shows, Type};
 use e2e::{
-    BrowserOptions, StaticServer, click, dist, screenshot, screenshot_dir, set_value, start_server,
+    BrowserOptions, StaticServer, click, dist, screenshot, screenshot_dir, start_server, steps,
     texts, wait_contains, wait_count, wait_lab, with_browser,
 };
 use fantoccini::Client;
+
+/// The lab's verdict once it has reached `key` (its `data-verdict`).
+fn verdict(key: &str) -> String {
+    format!("[data-role=verdict][data-verdict={key}]")
+}
 
 /// Opens `/embed/<lab>` on a fresh server, waits for live mode, runs `body`,
 /// then saves a light screenshot.
@@ -35,32 +41,41 @@ where
 #[tokio::test]
 async fn tcp_echo_live() -> Result<()> {
     live("tcp-echo", |c| async move {
-        click(&c, "[data-role=send]").await?;
-        wait_contains(&c, "[data-kind=read]", "ACK: Hello, Server").await?;
-        wait_contains(&c, "[data-role=first-status]", "the server accepted it").await?;
-        // A second connection while the first holds the iterative server.
-        set_value(&c, "[data-role=message]", "I am the second client").await?;
-        click(&c, "[data-role=second-connect]").await?;
-        click(&c, "[data-role=second-send]").await?;
-        wait_contains(&c, "[data-role=second-status]", "has not accepted it").await?;
-        wait_contains(&c, "[data-role=second-status]", "the first connection").await?;
+        steps(
+            &c,
+            &[
+                Click("[data-role=send]"),
+                Shows("[data-kind=read]", "ACK: Hello, Server"),
+                Shows("[data-role=first-status]", "the server accepted it"),
+                // A second connection while the first holds the iterative server.
+                Type("[data-role=message]", "I am the second client"),
+                Click("[data-role=second-connect]"),
+                Click("[data-role=second-send]"),
+                Shows("[data-role=second-status]", "has not accepted it"),
+                Shows("[data-role=second-status]", "the first connection"),
+            ],
+        )
+        .await?;
         // Still only the first client's reply.
         ensure!(
             texts(&c, "[data-kind=read]").await?.len() == 1,
             "the second client was answered too early"
         );
-        click(&c, "[data-role=close]").await?;
-        wait_contains(&c, "[data-kind=read]", "ACK: I am the second client").await?;
-        wait_contains(&c, "[data-role=verdict]", "iterative").await?;
-        wait_contains(
+        steps(
             &c,
-            "[data-role=verdict]",
-            "only after the first connection closed",
+            &[
+                Click("[data-role=close]"),
+                Shows("[data-kind=read]", "ACK: I am the second client"),
+                Shows("[data-role=verdict]", "iterative"),
+                Shows(
+                    "[data-role=verdict]",
+                    "only after the first connection closed",
+                ),
+                // The server's own account: two connections from this page.
+                Count(".sl-sv-conn[data-demo=tcp-echo][data-origin=page]", 2),
+            ],
         )
-        .await?;
-        // The server's own account: two connections from this page.
-        wait_count(&c, ".sl-sv-conn[data-demo=tcp-echo][data-origin=page]", 2).await?;
-        Ok(())
+        .await
     })
     .await
 }
@@ -68,30 +83,39 @@ async fn tcp_echo_live() -> Result<()> {
 #[tokio::test]
 async fn udp_echo_live() -> Result<()> {
     live("udp-echo", |c| async move {
-        click(&c, "[data-role=send]").await?;
-        wait_count(&c, "[data-kind=read]", 3).await?;
-        wait_contains(&c, "[data-kind=read]", "Message received").await?;
-        wait_contains(&c, "[data-role=verdict]", "the server received 3").await?;
-        wait_contains(&c, "[data-role=socket-status]", "no socket open").await?;
-        wait_count(&c, ".sl-sv-entry[data-event=datagram]", 3).await?;
+        steps(
+            &c,
+            &[
+                Click("[data-role=send]"),
+                Count("[data-kind=read]", 3),
+                Shows("[data-kind=read]", "Message received"),
+                Shows("[data-role=verdict]", "the server received 3"),
+                Shows("[data-role=socket-status]", "no socket open"),
+                Count(".sl-sv-entry[data-event=datagram]", 3),
+            ],
+        )
+        .await?;
         ensure!(
             texts(&c, ".sl-sv-entry[data-truncated=true]")
                 .await?
                 .is_empty(),
             "a small datagram was shown truncated"
         );
-        set_value(&c, "[data-role=count]", "1").await?;
-        set_value(&c, "[data-role=pad]", "1500").await?;
-        click(&c, "[data-role=send]").await?;
-        wait_contains(
+        steps(
             &c,
-            ".sl-sv-entry[data-truncated=true]",
-            "datagram of 1500 bytes, truncated to 1024",
+            &[
+                Type("[data-role=count]", "1"),
+                Type("[data-role=pad]", "1500"),
+                Click("[data-role=send]"),
+                Shows(
+                    ".sl-sv-entry[data-truncated=true]",
+                    "datagram of 1500 bytes, truncated to 1024",
+                ),
+                Shows("[data-role=verdict]", "1500 (truncated)"),
+                Shows("[data-role=verdict]", "cut a datagram short"),
+            ],
         )
-        .await?;
-        wait_contains(&c, "[data-role=verdict]", "1500 (truncated)").await?;
-        wait_contains(&c, "[data-role=verdict]", "cut a datagram short").await?;
-        Ok(())
+        .await
     })
     .await
 }
@@ -104,20 +128,32 @@ const READS: &str = "[data-role=timeline] [data-event=read]";
 async fn sticky_live_shows_merged_and_split_reads() -> Result<()> {
     live("sticky", |c| async move {
         // Defaults: Hello|World, 1024-byte reads, 300 ms delay.
-        click(&c, "[data-role=run]").await?;
-        wait_contains(&c, "[data-role=verdict]", "Merged").await?;
-        wait_count(&c, READS, 1).await?;
+        steps(
+            &c,
+            &[
+                Click("[data-role=run]"),
+                Shows("[data-role=verdict]", "Merged"),
+                Count(READS, 1),
+            ],
+        )
+        .await?;
         let sizes = texts(&c, &format!("{READS} .sl-size")).await?;
         ensure!(
             sizes == ["10 B"],
             "one 10-byte read expected, got {sizes:?}"
         );
 
-        set_value(&c, "[data-role=read-size]", "3").await?;
-        set_value(&c, "[data-role=read-delay]", "100").await?;
-        click(&c, "[data-role=run]").await?;
-        wait_contains(&c, "[data-role=verdict]", "Split").await?;
-        wait_count(&c, READS, 4).await?;
+        steps(
+            &c,
+            &[
+                Type("[data-role=read-size]", "3"),
+                Type("[data-role=read-delay]", "100"),
+                Click("[data-role=run]"),
+                Shows("[data-role=verdict]", "Split"),
+                Count(READS, 4),
+            ],
+        )
+        .await?;
         // The 10 bytes, at most 3 per recv (how they group depends on when
         // "World" arrived).
         let sizes: Vec<usize> = texts(&c, &format!("{READS} .sl-size"))
@@ -137,33 +173,25 @@ async fn sticky_live_shows_merged_and_split_reads() -> Result<()> {
 #[tokio::test]
 async fn framing_live() -> Result<()> {
     live("framing", |c| async move {
-        click(&c, "[data-role=send-bytes]").await?;
-        wait_contains(
+        let timeline = |event: &str| format!("[data-role=timeline] [data-event={event}]");
+        let too_large = timeline("frame-rejected") + "[data-code=too_large]";
+        steps(
             &c,
-            "[data-role=timeline] [data-event=frame-decoded]",
-            r#"{"msg":"Hello"}"#,
+            &[
+                Click("[data-role=send-bytes]"),
+                Shows(&timeline("frame-decoded"), r#"{"msg":"Hello"}"#),
+                Shows(&timeline("reply-frame"), ""),
+                Shows(&verdict("decoded"), "Decoded"),
+                // A header no server can accept: 4 GiB.
+                Type("[data-role=header-hex]", "ff ff ff ff"),
+                Click("[data-role=send-header]"),
+                Shows(&too_large, "limit"),
+                Shows(&timeline("error-frame"), "error"),
+                Shows(&verdict("refused-closed"), "closed the connection"),
+                Shows("[data-role=conn-status][data-state=closed]", "Closed"),
+            ],
         )
-        .await?;
-        wait_contains(&c, "[data-role=timeline] [data-event=reply-frame]", "").await?;
-        wait_contains(&c, "[data-role=verdict][data-verdict=decoded]", "Decoded").await?;
-        // A header no server can accept: 4 GiB.
-        set_value(&c, "[data-role=header-hex]", "ff ff ff ff").await?;
-        click(&c, "[data-role=send-header]").await?;
-        wait_contains(
-            &c,
-            "[data-role=timeline] [data-event=frame-rejected][data-code=too_large]",
-            "limit",
-        )
-        .await?;
-        wait_contains(&c, "[data-role=timeline] [data-event=error-frame]", "error").await?;
-        wait_contains(
-            &c,
-            "[data-role=verdict][data-verdict=refused-closed]",
-            "closed the connection",
-        )
-        .await?;
-        wait_contains(&c, "[data-role=conn-status][data-state=closed]", "Closed").await?;
-        Ok(())
+        .await
     })
     .await
 }
@@ -172,33 +200,25 @@ async fn framing_live() -> Result<()> {
 async fn auth_live_grants_and_denies() -> Result<()> {
     live("auth", |c| async move {
         let page = "[data-role=timeline] [data-event=verdict]";
-        click(&c, "[data-role=run]").await?;
-        wait_contains(&c, page, "Access Granted").await?;
-        wait_contains(
+        let wrong = verdict("wrong_answer");
+        steps(
             &c,
-            "[data-role=verdict][data-verdict=granted]",
-            "Access Granted",
+            &[
+                Click("[data-role=run]"),
+                Shows(page, "Access Granted"),
+                Shows(&verdict("granted"), "Access Granted"),
+                Click("[data-role=replay]"),
+                Shows(page, "Access Denied"),
+                Shows(&wrong, "replayed"),
+                Type("[data-role=secret]", "not the secret"),
+                Click("[data-role=run]"),
+                Shows(page, "Access Denied"),
+                Shows(&wrong, "received 32 bytes"),
+                // The server's account: one grant, then two denials.
+                Count(".sl-sv-entry[data-event=verdict]", 3),
+            ],
         )
         .await?;
-        click(&c, "[data-role=replay]").await?;
-        wait_contains(&c, page, "Access Denied").await?;
-        wait_contains(
-            &c,
-            "[data-role=verdict][data-verdict=wrong_answer]",
-            "replayed",
-        )
-        .await?;
-        set_value(&c, "[data-role=secret]", "not the secret").await?;
-        click(&c, "[data-role=run]").await?;
-        wait_contains(&c, page, "Access Denied").await?;
-        wait_contains(
-            &c,
-            "[data-role=verdict][data-verdict=wrong_answer]",
-            "received 32 bytes",
-        )
-        .await?;
-        // The server's account: one grant, then two denials.
-        wait_count(&c, ".sl-sv-entry[data-event=verdict]", 3).await?;
         let said = texts(&c, ".sl-sv-entry[data-event=verdict]").await?;
         ensure!(
             said.iter().filter(|t| t.contains("access granted")).count() == 1
@@ -213,34 +233,26 @@ async fn auth_live_grants_and_denies() -> Result<()> {
 #[tokio::test]
 async fn concurrency_live() -> Result<()> {
     live("concurrency", |c| async move {
-        set_value(&c, "[data-role=clients]", "3").await?;
-        click(&c, "[data-role=run-iterative]").await?;
-        wait_count(&c, "[data-event=client-done]", 3).await?;
-        wait_contains(
+        let answers = "[data-role=timeline] [data-event=answer]";
+        steps(
             &c,
-            "[data-role=verdict][data-verdict=iterative]",
-            "Iterative",
+            &[
+                Type("[data-role=clients]", "3"),
+                Click("[data-role=run-iterative]"),
+                Count("[data-event=client-done]", 3),
+                Shows(&verdict("iterative"), "Iterative"),
+                Count(answers, 3),
+                Click("[data-role=run-concurrent]"),
+                Count("[data-event=client-done]", 3),
+                Shows(&verdict("concurrent"), "Concurrent"),
+                Shows("[data-role=verdict]", "served up to 3 clients at once"),
+                // The rows of this run, not the last one's: all three in capitals.
+                Shows(answers, "HELLO FROM CLIENT"),
+                Count(answers, 3),
+            ],
         )
         .await?;
-        wait_count(&c, "[data-role=timeline] [data-event=answer]", 3).await?;
-        click(&c, "[data-role=run-concurrent]").await?;
-        wait_count(&c, "[data-event=client-done]", 3).await?;
-        wait_contains(
-            &c,
-            "[data-role=verdict][data-verdict=concurrent]",
-            "Concurrent",
-        )
-        .await?;
-        wait_contains(&c, "[data-role=verdict]", "served up to 3 clients at once").await?;
-        // The rows of this run, not the last one's: all three in capitals.
-        wait_contains(
-            &c,
-            "[data-role=timeline] [data-event=answer]",
-            "HELLO FROM CLIENT",
-        )
-        .await?;
-        wait_count(&c, "[data-role=timeline] [data-event=answer]", 3).await?;
-        let answers = texts(&c, "[data-role=timeline] [data-event=answer]").await?;
+        let answers = texts(&c, answers).await?;
         ensure!(
             answers.len() == 3 && answers.iter().all(|a| a.contains("HELLO FROM CLIENT")),
             "each uppercase client reads its line in capitals: {answers:?}"
@@ -300,10 +312,16 @@ async fn ports_live_shows_both_ends() -> Result<()> {
 #[tokio::test]
 async fn layers_live() -> Result<()> {
     live("layers", |c| async move {
-        set_value(&c, "[data-role=message]", r#"{"a": 1}"#).await?;
-        click(&c, "[data-role=send]").await?;
-        // Both ends are 127.0.0.1: the IPv4 header's two addresses.
-        wait_contains(&c, "[data-role=layers]", "7f 00 00 01 7f 00 00 01").await?;
+        steps(
+            &c,
+            &[
+                Type("[data-role=message]", r#"{"a": 1}"#),
+                Click("[data-role=send]"),
+                // Both ends are 127.0.0.1: the IPv4 header's two addresses.
+                Shows("[data-role=layers]", "7f 00 00 01 7f 00 00 01"),
+            ],
+        )
+        .await?;
         // The page's ephemeral port, big-endian, in the TCP header.
         let local = wait_contains(
             &c,
@@ -318,9 +336,14 @@ async fn layers_live() -> Result<()> {
             .and_then(|p| p.parse().ok())
             .unwrap_or_default();
         let [hi, lo] = port.to_be_bytes();
-        wait_contains(&c, "[data-role=layers]", &format!("{hi:02x} {lo:02x}")).await?;
-        wait_contains(&c, "[data-role=verdict]", "exactly the 8 bytes you sent").await?;
-        Ok(())
+        steps(
+            &c,
+            &[
+                Shows("[data-role=layers]", &format!("{hi:02x} {lo:02x}")),
+                Shows("[data-role=verdict]", "exactly the 8 bytes you sent"),
+            ],
+        )
+        .await
     })
     .await
 }
@@ -377,58 +400,60 @@ where
 #[tokio::test]
 async fn every_lab_simulated_with_no_server() -> Result<()> {
     simulated(|c| async move {
-        click(&c, "#tcp-echo [data-role=send]").await?;
-        wait_contains(&c, "#tcp-echo [data-kind=read]", "ACK: Hello, Server").await?;
-        // tcp-echo is iterative: the concurrency lab's clients below would
-        // wait behind this connection, so close it.
-        click(&c, "#tcp-echo [data-role=close]").await?;
-        wait_contains(&c, "#tcp-echo [data-role=first-status]", "not connected").await?;
-        wait_contains(
+        steps(
             &c,
-            "#tcp-echo .sl-sv-conn[data-state=closed]",
-            "closed by the client",
+            &[
+                Click("#tcp-echo [data-role=send]"),
+                Shows("#tcp-echo [data-kind=read]", "ACK: Hello, Server"),
+                // tcp-echo is iterative: the concurrency lab's clients below would
+                // wait behind this connection, so close it.
+                Click("#tcp-echo [data-role=close]"),
+                Shows("#tcp-echo [data-role=first-status]", "not connected"),
+                Shows(
+                    "#tcp-echo .sl-sv-conn[data-state=closed]",
+                    "closed by the client",
+                ),
+                Click("#udp-echo [data-role=send]"),
+                Count("#udp-echo [data-kind=read]", 3),
+                Shows("#udp-echo [data-role=verdict]", "the server received 3"),
+            ],
         )
         .await?;
-
-        click(&c, "#udp-echo [data-role=send]").await?;
-        wait_count(&c, "#udp-echo [data-kind=read]", 3).await?;
-        wait_contains(&c, "#udp-echo [data-role=verdict]", "the server received 3").await?;
 
         let sticky_reads = format!("#sticky {READS}");
-        click(&c, "#sticky [data-role=run]").await?;
-        wait_count(&c, &sticky_reads, 1).await?;
-        ensure!(texts(&c, &format!("{sticky_reads} .sl-size")).await? == ["10 B"]);
-        set_value(&c, "#sticky [data-role=read-size]", "3").await?;
-        click(&c, "#sticky [data-role=run]").await?;
-        wait_count(&c, &sticky_reads, 4).await?;
-
-        click(&c, "#framing [data-role=send-whole]").await?;
-        wait_contains(&c, "#framing [data-kind=server]", "decoded").await?;
-        wait_contains(
+        steps(
             &c,
-            "#framing [data-role=verdict][data-verdict=decoded]",
-            "Decoded",
+            &[Click("#sticky [data-role=run]"), Count(&sticky_reads, 1)],
         )
         .await?;
-
+        ensure!(texts(&c, &format!("{sticky_reads} .sl-size")).await? == ["10 B"]);
         let auth = "#auth [data-role=timeline] [data-event=verdict]";
-        click(&c, "#auth [data-role=run]").await?;
-        wait_contains(&c, auth, "Access Granted").await?;
-        set_value(&c, "#auth [data-role=secret]", "wrong").await?;
-        click(&c, "#auth [data-role=run]").await?;
-        wait_contains(&c, auth, "Access Denied").await?;
-
-        click(&c, "#concurrency [data-role=run-iterative]").await?;
-        wait_count(&c, "#concurrency [data-event=client-done]", 5).await?;
-        wait_contains(&c, "#concurrency [data-role=verdict]", "Iterative").await?;
-
-        click(&c, "#ports [data-role=connect]").await?;
-        wait_contains(&c, "#ports [data-event=local]", "your end:").await?;
-        wait_contains(&c, "#ports [data-role=verdict]", "Same four numbers").await?;
-
-        click(&c, "#layers [data-role=send]").await?;
-        wait_contains(&c, "#layers [data-role=layers]", "7f 00 00 01").await?;
-        wait_contains(&c, "#layers [data-role=verdict]", "exactly the 13 bytes").await?;
+        steps(
+            &c,
+            &[
+                Type("#sticky [data-role=read-size]", "3"),
+                Click("#sticky [data-role=run]"),
+                Count(&sticky_reads, 4),
+                Click("#framing [data-role=send-whole]"),
+                Shows("#framing [data-kind=server]", "decoded"),
+                Shows(&format!("#framing {}", verdict("decoded")), "Decoded"),
+                Click("#auth [data-role=run]"),
+                Shows(auth, "Access Granted"),
+                Type("#auth [data-role=secret]", "wrong"),
+                Click("#auth [data-role=run]"),
+                Shows(auth, "Access Denied"),
+                Click("#concurrency [data-role=run-iterative]"),
+                Count("#concurrency [data-event=client-done]", 5),
+                Shows("#concurrency [data-role=verdict]", "Iterative"),
+                Click("#ports [data-role=connect]"),
+                Shows("#ports [data-event=local]", "your end:"),
+                Shows("#ports [data-role=verdict]", "Same four numbers"),
+                Click("#layers [data-role=send]"),
+                Shows("#layers [data-role=layers]", "7f 00 00 01"),
+                Shows("#layers [data-role=verdict]", "exactly the 13 bytes"),
+            ],
+        )
+        .await?;
 
         // The index's server log saw the other labs' connections (all of
         // them from this page).
