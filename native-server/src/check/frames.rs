@@ -16,11 +16,18 @@ use super::report;
 /// 64 KiB stage's echo is a little over 64 KiB).
 pub(crate) const READ_LIMIT: usize = 4 * 1024 * 1024;
 
-/// Whether `got` starts with a whole frame of a believable length.
+/// Whether `got` starts with a whole frame of a believable length, or
+/// with a length that is only believable byte-swapped, and all of it (no
+/// use waiting for the rest of a 300 MB frame that is really 16 bytes).
 fn whole_frame(got: &[u8]) -> bool {
     frame::peek_len(got).is_some_and(|len| {
+        let available = got.len() - HEADER_LEN;
         let len = len as usize;
-        len <= READ_LIMIT && got.len() >= HEADER_LEN + len
+        if len <= READ_LIMIT {
+            available >= len
+        } else {
+            available >= (len as u32).swap_bytes() as usize
+        }
     })
 }
 
@@ -29,8 +36,8 @@ fn whole_frame(got: &[u8]) -> bool {
 pub(crate) async fn read_frame(conn: &mut Conn, what: &str) -> Result<Vec<u8>, Failure> {
     let end = conn.read_until(whole_frame).await;
     let got = conn.received();
-    if end == End::Done {
-        let len = frame::peek_len(got).unwrap_or_default() as usize;
+    let len = frame::peek_len(got).unwrap_or_default() as usize;
+    if end == End::Done && len <= READ_LIMIT {
         let payload = got[HEADER_LEN..HEADER_LEN + len].to_vec();
         if let Some(failure) = diagnose(got)
             && frame::decode_json::<Value>(&payload).is_err()
@@ -42,6 +49,10 @@ pub(crate) async fn read_frame(conn: &mut Conn, what: &str) -> Result<Vec<u8>, F
     }
     let mut failure = match diagnose(got) {
         Some(failure) => failure,
+        None if len > READ_LIMIT => Failure::new(format!(
+            "expected {what}, but its length field claims {len} bytes, more than any reply here"
+        ))
+        .note(report::length_field(got)),
         None if got.is_empty() => Failure::new(format!(
             "expected {what}, but {}",
             end.explain(conn.timeout())
