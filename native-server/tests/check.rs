@@ -1,0 +1,239 @@
+//! `socket-lab check` through the real binary: its exit statuses (0 pass,
+//! 1 fail, 2 usage), the `--json` file against the documented shape, and
+//! learner programs that misbehave before any stage can run.
+//!
+//! The lessons themselves, against the book's samples and the buggy
+//! programs, are tested in `book/samples/tests/check.rs`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde::Deserialize;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn socket_lab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_socket-lab"))
+        .arg("check")
+        .args(args)
+        .env_remove("SOCKET_LAB_SECRET")
+        .output()
+        .expect("socket-lab runs")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn path(rel: &str) -> String {
+    repo().join(rel).to_string_lossy().into_owned()
+}
+
+/// The `--json` shape as the appendix documents it (Exercism's results.json
+/// version 2), written down again here so that the file is checked against
+/// the documentation rather than against the code that wrote it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Results {
+    version: u32,
+    status: String,
+    message: Option<String>,
+    tests: Vec<TestResult>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestResult {
+    name: String,
+    status: String,
+    message: Option<String>,
+    output: Option<String>,
+}
+
+fn json_file(name: &str) -> PathBuf {
+    let dir = repo().join("target/check-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(format!("{name}-{}.json", std::process::id()))
+}
+
+fn results(file: &Path) -> Results {
+    let text = std::fs::read_to_string(file).expect("--json wrote its file");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}:\n{text}"))
+}
+
+#[test]
+fn usage_errors_exit_2_and_say_what_to_do() {
+    let server = path("book/src/code/python/tcp_echo_server.py");
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["ftp", "--", "python3", &server],
+            "the lessons are tcp-echo, udp-echo",
+        ),
+        (
+            &["tcp-echo"],
+            "no command: put the command that starts your server after --",
+        ),
+        (&["tcp-echo", "--port", "1", "--", "python3"], "not both"),
+        (&["auth-client", "--port", "1"], "checks your client"),
+        (
+            &["framed", "--stage", "11", "--", "python3"],
+            "framed has stages 1 to 10",
+        ),
+        (
+            &["framed", "--timeout", "soon", "--", "python3"],
+            "not a duration",
+        ),
+    ];
+    for (args, says) in cases {
+        let out = socket_lab(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert!(
+            text(&out).contains(says),
+            "{args:?} should say {says:?}: {}",
+            text(&out)
+        );
+    }
+}
+
+#[test]
+fn a_passing_program_exits_0_and_its_json_says_pass() {
+    let file = json_file("pass");
+    let json = file.to_string_lossy().into_owned();
+    let server = path("book/src/code/python/tcp_echo_server.py");
+    let out = socket_lab(&[
+        "tcp-echo", "--json", &json, "--", "python3", &server, "{port}",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let results = results(&file);
+    assert_eq!(results.version, 2);
+    assert_eq!(results.status, "pass");
+    assert!(results.message.is_none());
+    assert_eq!(results.tests.len(), 8);
+    for (i, test) in results.tests.iter().enumerate() {
+        assert_eq!(test.status, "pass", "{test:?}");
+        assert!(test.name.starts_with(&format!("{}. ", i + 1)), "{test:?}");
+        assert!(test.message.is_none() && test.output.is_none(), "{test:?}");
+    }
+}
+
+#[test]
+fn a_failing_program_exits_1_and_its_json_has_the_report() {
+    let file = json_file("fail");
+    let json = file.to_string_lossy().into_owned();
+    let server = path("book/samples/buggy/framed_one_frame_server.py");
+    let out = socket_lab(&[
+        "framed", "--seed", "9", "--json", &json, "--", "python3", &server, "{port}",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let results = results(&file);
+    assert_eq!((results.version, results.status.as_str()), (2, "fail"));
+    assert_eq!(
+        results.message.as_deref(),
+        Some("stage 2 failed: two frames in one write")
+    );
+    let statuses: Vec<&str> = results.tests.iter().map(|t| t.status.as_str()).collect();
+    assert_eq!(
+        statuses,
+        ["pass", "fail"],
+        "a run stops at its first failure"
+    );
+    let failed = &results.tests[1];
+    let report = failed.message.as_deref().unwrap();
+    assert!(
+        report.contains("likely bug: served one message per connection"),
+        "{report}"
+    );
+    assert!(
+        report.contains("read: book/tcp-echo.html#the-server"),
+        "{report}"
+    );
+    assert!(
+        failed
+            .output
+            .as_deref()
+            .unwrap()
+            .contains("stdout| listening on 127.0.0.1:")
+    );
+}
+
+#[test]
+fn programs_that_cannot_be_checked_fail_with_a_clear_message() {
+    // Ends at once.
+    let file = json_file("error");
+    let json = file.to_string_lossy().into_owned();
+    let out = socket_lab(&[
+        "tcp-echo",
+        "--json",
+        &json,
+        "--",
+        "python3",
+        "-c",
+        "import sys; print('bye'); sys.exit(3)",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("the program ended (exit status 3) before it listened"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("stdout| bye"), "{}", text(&out));
+    let results = results(&file);
+    assert_eq!(results.status, "error");
+    assert!(results.tests.is_empty() && results.message.is_some());
+
+    // Never listens.
+    let out = socket_lab(&["uppercase", "--start-timeout", "300ms", "--", "sleep", "30"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("nothing listened on 127.0.0.1:"),
+        "{}",
+        text(&out)
+    );
+
+    // Not a program at all.
+    let out = socket_lab(&["udp-echo", "--", "./no-such-program-here"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("could not start"), "{}", text(&out));
+}
+
+#[test]
+fn a_client_claiming_a_4_gib_frame_or_sending_garbage_is_failed_not_feared() {
+    let claims_4_gib = "import os, socket; s = socket.create_connection(('127.0.0.1', int(os.environ['PORT']))); \
+                        s.sendall(b'\\xff\\xff\\xff\\xff' + b'x' * 100); s.recv(10)";
+    let out = socket_lab(&[
+        "framed-client",
+        "--timeout",
+        "500ms",
+        "--",
+        "python3",
+        "-c",
+        claims_4_gib,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("✗ 1. connects and sends one well-formed frame"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("length field: 4294967295 (bytes ff ff ff ff)"),
+        "{}",
+        text(&out)
+    );
+
+    let garbage = "import os, socket; s = socket.create_connection(('127.0.0.1', int(os.environ['SOCKET_LAB_AUTH_PORT']))); \
+                   s.recv(32); s.sendall(bytes(range(256)) * 4)";
+    let out = socket_lab(&["auth-client", "--", "python3", "-c", garbage]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("likely bug: HMAC with another secret or hash"),
+        "{}",
+        text(&out)
+    );
+}
