@@ -232,12 +232,12 @@ impl Report {
         let decode: String = self
             .codec_cases("decode")
             .iter()
-            .map(|c| format!("| {} | {} | {}\n", c.frame, c.chunk, c.cells()))
+            .map(|c| format!("| {} | {} | {}\n", c.frame(), c.chunk(), c.cells()))
             .collect();
         let encode: String = self
             .codec_cases("encode")
             .iter()
-            .map(|c| format!("| {} frames | {}\n", c.frame, c.cells()))
+            .map(|c| format!("| {} frames | {}\n", c.frame(), c.cells()))
             .collect();
         o += &fill(
             "codec",

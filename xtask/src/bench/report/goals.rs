@@ -8,41 +8,54 @@
 
 use measurement::Demo;
 
-use super::super::codec::Op;
+use super::super::codec::{CodecFigure, Op};
 use super::super::results::{Agg, agg};
 use super::{Report, mb, us};
 
-/// One codec case, both sides.
+/// One codec case, both sides: `protocol`'s figures and tokio-util's for the
+/// same operation, frame size and chunking.
 #[derive(Debug, Clone)]
 pub(super) struct CodecCase {
-    /// Frame payload size, e.g. `1KiB`.
-    pub(super) frame: String,
-    /// Chunk size fed (`-` for encode).
-    pub(super) chunk: String,
-    /// Fastest-sample MiB/s over the passes, `protocol` and tokio-util.
-    pub(super) ours: f64,
-    pub(super) theirs: f64,
-    /// Ratio of criterion's medians (best pass of each).
-    pub(super) medians: f64,
-    /// The larger of the two sides' pass-to-pass spread (see `CodecFigure::spread`).
-    pub(super) noise: f64,
+    ours: CodecFigure,
+    theirs: CodecFigure,
 }
 
 impl CodecCase {
+    /// Frame payload size, e.g. `1KiB`.
+    pub(super) fn frame(&self) -> &str {
+        &self.ours.frame
+    }
+
+    /// Chunk size fed (`-` for encode).
+    pub(super) fn chunk(&self) -> &str {
+        &self.ours.chunk
+    }
+
+    /// Fastest-sample MiB/s over the passes, ours over theirs.
     fn ratio(&self) -> f64 {
-        self.ours / self.theirs
+        self.ours.mib_s / self.theirs.mib_s
+    }
+
+    /// Ratio of criterion's medians (best pass of each).
+    fn medians(&self) -> f64 {
+        self.ours.median_mib_s / self.theirs.median_mib_s
+    }
+
+    /// The larger of the two sides' pass-to-pass spread (see `CodecFigure::spread`).
+    fn noise(&self) -> f64 {
+        self.ours.spread().max(self.theirs.spread())
     }
 
     /// The table cells both codec tables share, from the throughputs on.
     pub(super) fn cells(&self) -> String {
         format!(
             "{:.0} | {:.0} | {:.2}× | {} | {:.1} % | {:.2}× |",
-            self.ours,
-            self.theirs,
+            self.ours.mib_s,
+            self.theirs.mib_s,
             self.ratio(),
             self.verdict().mark(),
-            self.noise * 100.0,
-            self.medians
+            self.noise() * 100.0,
+            self.medians()
         )
     }
 
@@ -53,7 +66,7 @@ impl CodecCase {
         let r = self.ratio();
         if r >= 1.0 {
             Verdict::Faster
-        } else if 1.0 - r <= self.noise {
+        } else if 1.0 - r <= self.noise() {
             Verdict::WithinNoise
         } else {
             Verdict::Slower
@@ -142,17 +155,9 @@ impl Report {
         cases
             .into_iter()
             .filter_map(|(frame, chunk)| {
-                let (ours, theirs) = (
-                    get(&frame, &chunk, "protocol")?,
-                    get(&frame, &chunk, "tokio-util")?,
-                );
                 Some(CodecCase {
-                    ours: ours.mib_s,
-                    theirs: theirs.mib_s,
-                    medians: ours.median_mib_s / theirs.median_mib_s,
-                    noise: ours.spread().max(theirs.spread()),
-                    frame,
-                    chunk,
+                    ours: get(&frame, &chunk, "protocol")?.clone(),
+                    theirs: get(&frame, &chunk, "tokio-util")?.clone(),
                 })
             })
             .collect()
@@ -219,9 +224,9 @@ impl Report {
                     measured: format!(
                         "worst {:.2}× ({} frames{}){}",
                         w.ratio(),
-                        w.frame,
+                        w.frame(),
                         if op == "decode" {
-                            format!(", {}-byte chunks", w.chunk)
+                            format!(", {}-byte chunks", w.chunk())
                         } else {
                             String::new()
                         },
@@ -229,7 +234,7 @@ impl Report {
                             format!(
                                 ": ≈, {:.1} % under, less than the {:.1} % the same code moved between passes",
                                 (1.0 - w.ratio()) * 100.0,
-                                w.noise * 100.0
+                                w.noise() * 100.0
                             )
                         } else {
                             String::new()
@@ -442,14 +447,11 @@ mod tests {
         assert!(g.measured.starts_with(measured), "{}", g.measured);
     }
 
+    /// A case whose own side moved by `noise` between passes.
     fn case(ours: f64, theirs: f64, noise: f64) -> CodecCase {
         CodecCase {
-            frame: "1KiB".into(),
-            chunk: "64".into(),
-            ours,
-            theirs,
-            medians: 1.0,
-            noise,
+            ours: decode("1KiB", "protocol", ours, ours * (1.0 - noise)),
+            theirs: decode("1KiB", "tokio-util", theirs, theirs),
         }
     }
 
