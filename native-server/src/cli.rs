@@ -214,9 +214,10 @@ pub struct ServeArgs {
     /// Most simultaneous connections per TCP demo from one address (loopback is not capped).
     #[arg(long, default_value_t = 256)]
     pub max_connections_per_client: usize,
-    /// The built site to serve.
-    #[arg(long, default_value = "dist")]
-    pub assets: PathBuf,
+    /// Serve the site from this folder (default: the site built into this
+    /// binary if it has one, else `dist`).
+    #[arg(long)]
+    pub assets: Option<PathBuf>,
     /// Print what the demo servers see (connections, reads, replies).
     #[arg(long)]
     pub log_events: bool,
@@ -310,7 +311,8 @@ impl ServeArgs {
             http_max_connections: self.max_http_connections,
             max_connections: self.max_connections,
             max_connections_per_client: self.max_connections_per_client,
-            assets: self.assets,
+            embedded_site: self.assets.is_none() && crate::http::HAS_EMBEDDED_SITE,
+            assets: self.assets.unwrap_or_else(|| PathBuf::from("dist")),
             log_events: self.log_events,
             allow_origins: self.allow_origins,
             allow_hosts: self.allow_hosts,

@@ -58,8 +58,13 @@ pub struct Config {
     /// Most simultaneous connections per TCP demo from one client address
     /// other than this machine's own (loopback: the bridge and a local learner).
     pub max_connections_per_client: usize,
-    /// Directory served over HTTP (the built site, `dist/`).
+    /// Directory served over HTTP (the built site, `dist/`), unless
+    /// `embedded_site`.
     pub assets: PathBuf,
+    /// Serve the site built into the binary (the `embed` feature) instead of
+    /// `assets`: what `socket-lab` does when it carries one and no
+    /// `--assets` is given.
+    pub embedded_site: bool,
     /// Print every demo event to stdout.
     pub log_events: bool,
     /// Extra origins allowed to open the bridge (besides the server's own).
@@ -125,6 +130,7 @@ impl Default for Config {
             max_connections: 1024,
             max_connections_per_client: 256,
             assets: PathBuf::from("dist"),
+            embedded_site: false,
             log_events: false,
             allow_origins: Vec::new(),
             allow_hosts: Vec::new(),

@@ -199,10 +199,13 @@ async fn security_headers(req: Request, next: Next) -> Response {
 pub fn router(state: AppState) -> Router {
     let assets = state.ctx.config.assets.clone();
     let built = assets.join("index.html").is_file();
-    if !built {
+    let embedded = state.ctx.config.embedded_site.then(embedded_site).flatten();
+    if embedded.is_none() && !built {
         tracing::warn!(path = %assets.display(), "site not built; serving instructions instead");
     }
-    let static_files: Router<AppState> = if built {
+    let static_files: Router<AppState> = if let Some(site) = embedded {
+        site
+    } else if built {
         // Symlinks are judged against the real path of the directory itself.
         let root = Arc::new(std::fs::canonicalize(&assets).unwrap_or_else(|_| assets.clone()));
         Router::new()
@@ -237,6 +240,33 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(middleware::from_fn(absolute_paths_only))
         .with_state(state)
+}
+
+/// Whether this binary carries the built site (built with `--features embed`).
+pub const HAS_EMBEDDED_SITE: bool = cfg!(feature = "embed");
+
+/// The site built into the binary, served from memory with its types, ETags
+/// and gzip/brotli, every file revalidated (`no-cache`) like the folder.
+#[cfg(feature = "embed")]
+fn embedded_site() -> Option<Router<AppState>> {
+    use memory_serve::CacheControl;
+    let site = memory_serve::load!()
+        .index_file(Some("/index.html"))
+        // The book's pages link relative to `/book/`, so `/book` redirects
+        // there, as a folder served from disk does.
+        .add_alias("/book/", "/book/index.html")
+        .html_cache_control(CacheControl::NoCache)
+        .cache_control(CacheControl::NoCache)
+        .into_router();
+    Some(site.route(
+        "/book",
+        get(|| async { axum::response::Redirect::permanent("/book/") }),
+    ))
+}
+
+#[cfg(not(feature = "embed"))]
+fn embedded_site() -> Option<Router<AppState>> {
+    None
 }
 
 /// `GET /embed/<lab>`: a page with just that lab, for an iframe.

@@ -23,6 +23,10 @@ pub(crate) struct Xtask {
 pub(crate) enum Command {
     /// Build the site into dist/ (wasm, JS glue, book, pages).
     Build,
+    /// Build the self-contained socket-lab (the site inside it) into target/dist/.
+    Dist,
+    /// Build the socket-lab wheel (pipx/pip install) into target/wheels/.
+    Wheel,
     /// Build, then run socket-lab serving dist/.
     Serve(Serve),
     /// Run every test layer (unit, property, wasm, integration, Python, book, browser).

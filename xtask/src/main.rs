@@ -14,6 +14,7 @@
 
 mod bench;
 mod build;
+mod dist;
 mod flags;
 mod fuzz;
 mod links;
@@ -44,6 +45,8 @@ fn run() -> Result<()> {
     let flags = Xtask::parse();
     match flags.command {
         Some(Cmd::Build) => build::build(&Ctx::new()?),
+        Some(Cmd::Dist) => dist::dist(&Ctx::new()?).map(drop),
+        Some(Cmd::Wheel) => dist::wheel(&Ctx::new()?).map(drop),
         Some(Cmd::Serve(args)) => serve::serve(&Ctx::new()?, &args),
         Some(Cmd::Test(args)) => test::test(&Ctx::new()?, &args),
         Some(Cmd::Fuzz(args)) => fuzz::fuzz(&Ctx::new()?, &args),

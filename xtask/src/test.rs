@@ -6,13 +6,16 @@
 //!    Python clients and the book's samples (`cargo test --workspace`);
 //! 4. `protocol` and `wasm-client` tests compiled to wasm32 and run in node;
 //! 5. the fuzz targets, built (a fuzz run needs nightly: `--long`);
-//! 6. headless-Chromium end-to-end tests against a server on port 0;
-//! 7. with `--long`: the bridge soak (`native-server/tests/soak.rs`) and
+//! 6. `native-server` checked for Windows and macOS (compiled, not linked);
+//! 7. the self-contained static binary and the wheel (`cargo xtask dist`,
+//!    `cargo xtask wheel`), which the browser tests install and start;
+//! 8. headless-Chromium end-to-end tests against a server on port 0;
+//! 9. with `--long`: the bridge soak (`native-server/tests/soak.rs`) and
 //!    30 s of every fuzz target (`cargo xtask fuzz --smoke`).
 
 use anyhow::Result;
 
-use crate::{Ctx, build, flags, fuzz, run_cmd, tools};
+use crate::{Ctx, build, dist, flags, fuzz, run_cmd, tools};
 
 /// Runs every layer; `--long` adds the slow ones.
 pub(crate) fn test(ctx: &Ctx, args: &flags::Test) -> Result<()> {
@@ -57,10 +60,23 @@ pub(crate) fn test(ctx: &Ctx, args: &flags::Test) -> Result<()> {
             .env("CARGO_TARGET_DIR", ctx.target().join("fuzz")),
     )?;
 
+    for target in dist::OTHER_SYSTEMS {
+        tools::ensure_target(target)?;
+        run_cmd(
+            ctx.cargo()
+                .args(["check", "-p", "native-server", "--target", target]),
+        )?;
+    }
+
+    let static_bin = dist::static_binary(ctx)?;
+    let wheel = dist::package(ctx)?;
+
     run_cmd(
         ctx.cargo()
             .args(["test", "-p", "e2e", "--", "--test-threads=1"])
             .env("SOCKET_LAB_DIST", ctx.dist())
+            .env("SOCKET_LAB_STATIC_BIN", &static_bin)
+            .env("SOCKET_LAB_WHEEL", &wheel)
             .env("CHROMIUM", &browser.chromium)
             .env("CHROMEDRIVER", &browser.chromedriver),
     )?;

@@ -52,6 +52,12 @@ const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// Makes sure the wasm target is installed (rustup does not auto-install here).
 pub(crate) fn ensure_wasm_target() -> Result<()> {
+    ensure_target(WASM_TARGET)
+}
+
+/// Adds the rustup target `target` if it is missing (the wasm target, the
+/// static Linux one).
+pub(crate) fn ensure_target(target: &str) -> Result<()> {
     let out = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output();
@@ -59,19 +65,59 @@ pub(crate) fn ensure_wasm_target() -> Result<()> {
         Ok(out)
             if String::from_utf8_lossy(&out.stdout)
                 .lines()
-                .any(|l| l.trim() == WASM_TARGET) =>
+                .any(|l| l.trim() == target) =>
         {
             Ok(())
         }
         Ok(_) => {
-            println!("xtask: the {WASM_TARGET} target is missing; installing it with rustup");
-            run_cmd(Command::new("rustup").args(["target", "add", WASM_TARGET]))
+            println!("xtask: the {target} target is missing; installing it with rustup");
+            run_cmd(Command::new("rustup").args(["target", "add", target]))
         }
         Err(_) => bail!(
             "rustup was not found. Install Rust with rustup (https://rustup.rs), then run \
-             `rustup target add {WASM_TARGET}`"
+             `rustup target add {target}`"
         ),
     }
+}
+
+/// A Python tool from PyPI (`package==version`) in its own virtual
+/// environment under `target/tools/<package>`, installed once; returns the
+/// environment's `bin/` directory.
+pub(crate) fn python_tool(ctx: &Ctx, package: &str, version: &str) -> Result<PathBuf> {
+    let venv = ctx.target().join("tools").join(package);
+    let bin = venv.join("bin");
+    let installed = || {
+        Command::new(bin.join("python"))
+            .args([
+                "-c",
+                "import importlib.metadata as m, sys; print(m.version(sys.argv[1]))",
+            ])
+            .arg(package)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == version)
+            .unwrap_or(false)
+    };
+    if installed() {
+        return Ok(bin);
+    }
+    println!(
+        "xtask: installing {package} {version} from PyPI into {} (once)",
+        venv.display()
+    );
+    run_cmd(Command::new("python3").args(["-m", "venv"]).arg(&venv))
+        .context("python3 -m venv failed; on Debian: apt-get install python3-venv")?;
+    run_cmd(
+        Command::new(bin.join("pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .arg(format!("{package}=={version}")),
+    )?;
+    if !installed() {
+        bail!(
+            "pip installed something other than {package} {version} into {}",
+            venv.display()
+        );
+    }
+    Ok(bin)
 }
 
 /// The directory holding `wasm-bindgen-test-runner`, installed into
