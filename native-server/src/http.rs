@@ -1,6 +1,9 @@
 //! The HTTP side: the built site, one page per lab for iframes, and `/ws`.
 //!
-//! Static files come from tower-http's `ServeDir`, which refuses `..` and
+//! The site is either inside the binary (built with the `embed` feature,
+//! served from memory by memory-serve with its types, ETags and compression)
+//! or a folder (`--assets DIR`, for development). Files from a folder come
+//! from tower-http's `ServeDir`, which refuses `..` and
 //! absolute paths; a symlink that leads out of `--assets` and a path that
 //! starts with `//` (which `ServeDir` would redirect off-site) get 404 here. Static assets may be fetched from other origins (CORS `*`,
 //! GET only) so course pages elsewhere can load the `<socket-lab>` loader and
