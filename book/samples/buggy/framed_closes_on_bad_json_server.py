@@ -5,30 +5,13 @@ answered with an error frame and read the next frame.
 
 expect: framed stage 7, closed the connection on a bad frame
 """
-import json
-import socket
-import sys
+from learner import serve_each
+from framing import recv_msg, send_msg  # the book's, found through learner's path
 
-sys.path.insert(0, sys.path[0] + "/../../src/code/python")
-from framing import HEADER, MAX_FRAME, recv_exactly, send_msg  # noqa: E402
 
-server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-server.bind(("127.0.0.1", int(sys.argv[1])))
-server.listen(5)
-print(f"listening on 127.0.0.1:{server.getsockname()[1]}", flush=True)
-while True:
-    conn, addr = server.accept()
-    with conn:
-        try:
-            while True:
-                header = recv_exactly(conn, HEADER.size)
-                if not header:
-                    break
-                (length,) = HEADER.unpack(header)
-                if length > MAX_FRAME:
-                    break
-                request = json.loads(recv_exactly(conn, length))   # raises on bad JSON...
-                send_msg(conn, {"echo": request})
-        except Exception as e:                                  # ...and this hangs up
-            print(f"{addr}: {e}", flush=True)
+def serve(conn):
+    while (request := recv_msg(conn)) is not None:   # json.loads raises on bad JSON...
+        send_msg(conn, {"echo": request})
+
+
+serve_each(serve, errors=Exception)                  # ...and that hangs up

@@ -3,13 +3,11 @@
 expect: framed-client stage 1, little-endian length
 """
 import json
-import os
-import socket
 import struct
 
-PORT = int(os.environ["PORT"])
+from learner import connect
 
-with socket.create_connection(("127.0.0.1", PORT), timeout=5) as s:
+with connect() as s:
     payload = json.dumps({"msg": "Hello"}).encode("utf-8")
     s.sendall(struct.pack("<I", len(payload)) + payload)     # the bug: "<", not "!"
     (length,) = struct.unpack("<I", s.recv(4))

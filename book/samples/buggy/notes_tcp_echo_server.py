@@ -2,14 +2,9 @@
 
 expect: tcp-echo stage 6, decoded the bytes as UTF-8 text
 """
-import socket
-import sys
+from learner import listen
 
-server_socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-server_socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-server_socket.bind(("127.0.0.1", int(sys.argv[1])))
-server_socket.listen(5)
-print(f"listening on 127.0.0.1:{server_socket.getsockname()[1]}", flush=True)
+server_socket = listen()
 while True:
     client_conn, client_addr = server_socket.accept()
     try:

@@ -2,14 +2,9 @@
 
 expect: tcp-echo stage 2, served one message per connection
 """
-import socket
-import sys
+from learner import listen
 
-server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-server.bind(("127.0.0.1", int(sys.argv[1])))
-server.listen(5)
-print(f"listening on 127.0.0.1:{server.getsockname()[1]}", flush=True)
+server = listen()
 while True:
     conn, addr = server.accept()
     data = conn.recv(1024)          # one recv = one message, or so it hopes

@@ -59,7 +59,7 @@ impl End {
 
 /// `2 s` or `300 ms`: a configured duration as a report prints it.
 pub(crate) fn secs(d: Duration) -> String {
-    if d.as_millis() % 1000 == 0 {
+    if d.as_millis().is_multiple_of(1000) {
         format!("{} s", d.as_secs())
     } else {
         format!("{} ms", d.as_millis())

@@ -111,11 +111,10 @@ pub(crate) struct Failure {
     /// What went wrong, in a sentence or two.
     pub(crate) what: String,
     /// What socket-lab sent that the stage is about.
-    pub(crate) sent: Option<Vec<u8>>,
-    /// The bytes a correct program returns.
-    pub(crate) expected: Option<Vec<u8>>,
-    /// The bytes that came back.
-    pub(crate) got: Option<Vec<u8>>,
+    pub(crate) sent: Option<Box<[u8]>>,
+    /// The bytes a correct program returns, and the bytes that came back
+    /// (boxed: a failure is passed around in every `Result`).
+    pub(crate) compared: Option<Box<(Vec<u8>, Vec<u8>)>>,
     /// Decoded details (e.g. a length field) worth a line each.
     pub(crate) notes: Vec<String>,
     /// The reads and writes as they happened, one line each.
@@ -135,14 +134,13 @@ impl Failure {
 
     /// What was sent.
     pub(crate) fn sent(mut self, bytes: &[u8]) -> Self {
-        self.sent = Some(bytes.to_vec());
+        self.sent = Some(bytes.into());
         self
     }
 
     /// Expected against got.
     pub(crate) fn compare(mut self, expected: &[u8], got: &[u8]) -> Self {
-        self.expected = Some(expected.to_vec());
-        self.got = Some(got.to_vec());
+        self.compared = Some(Box::new((expected.to_vec(), got.to_vec())));
         self
     }
 

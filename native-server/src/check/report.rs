@@ -114,8 +114,8 @@ pub(crate) fn render(failure: &Failure) -> String {
     if let Some(sent) = &failure.sent {
         let _ = writeln!(out, "    sent:     {}", bytes(sent));
     }
-    if let (Some(expected), Some(got)) = (&failure.expected, &failure.got) {
-        comparison(expected, got, &mut out);
+    if let Some(compared) = &failure.compared {
+        comparison(&compared.0, &compared.1, &mut out);
     }
     for note in &failure.notes {
         let _ = writeln!(out, "    {note}");

@@ -15,7 +15,7 @@ use rand::RngCore;
 use super::super::Ctx;
 use super::super::conn::{Conn, End};
 use super::super::failure::{Bug, Failure, StageResult};
-use super::{ClientRun, Finished, send_all};
+use super::{ClientRun, Finished, judge_kept, keep, run_client, send_all};
 
 /// The stages, in order.
 pub(crate) const STAGES: &[&str] = &[
@@ -46,20 +46,19 @@ enum Play {
 pub(crate) async fn stage(index: usize, ctx: &mut Ctx) -> StageResult {
     match index {
         0 => {
-            ctx.client_run = Some(exchange(ctx, Play::Whole).await?);
-            Ok(())
+            let done = exchange(ctx, Play::Whole).await?;
+            keep(ctx, done)
         }
-        1 => {
-            let done = ctx
-                .client_run
-                .take()
-                .ok_or_else(|| Failure::new("stage 1 did not run"))?;
-            done.printed()?;
-            done.exited_zero(ctx.timeout)
-        }
-        2 => judged(ctx, Play::ChallengeInTwo).await,
-        3 => judged(ctx, Play::ChallengeBytes).await,
-        4 => judged(ctx, Play::VerdictInTwo).await,
+        1 => judge_kept(ctx),
+        2 => exchange(ctx, Play::ChallengeInTwo)
+            .await?
+            .succeeded(ctx.timeout),
+        3 => exchange(ctx, Play::ChallengeBytes)
+            .await?
+            .succeeded(ctx.timeout),
+        4 => exchange(ctx, Play::VerdictInTwo)
+            .await?
+            .succeeded(ctx.timeout),
         5 => {
             let done = exchange(ctx, Play::Deny).await?;
             done.printed()?;
@@ -94,19 +93,9 @@ pub(crate) async fn stage(index: usize, ctx: &mut Ctx) -> StageResult {
     }
 }
 
-/// A run that must end in Access Granted printed and status 0.
-async fn judged(ctx: &mut Ctx, play: Play) -> StageResult {
-    let done = exchange(ctx, play).await?;
-    done.printed()?;
-    done.exited_zero(ctx.timeout)
-}
-
 /// One run of the client against the server as `play` says.
 async fn exchange(ctx: &mut Ctx, play: Play) -> Result<Finished, Failure> {
-    let mut run = ClientRun::start(ctx).await?;
-    let served = serve(&mut run, ctx, play).await;
-    let mut done = run.finish(ctx, ctx.timeout).await;
-    served.map_err(|f| f.transcript(done.transcript.clone()))?;
+    let (mut done, ()) = run_client(ctx, async |run, ctx| serve(run, ctx, play).await).await?;
     let verdict = if play == Play::Deny { DENIED } else { GRANTED };
     done.expected = String::from_utf8_lossy(verdict).into_owned();
     done.partial = (play == Play::VerdictInTwo).then(|| "Access ".to_owned());

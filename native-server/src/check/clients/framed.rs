@@ -18,7 +18,7 @@ use super::super::conn::Conn;
 use super::super::failure::{Bug, Failure, StageResult};
 use super::super::frames;
 use super::super::servers::word;
-use super::{ClientRun, Finished, seeded_pieces, send_all};
+use super::{ClientRun, Finished, keep, run_client, seeded_pieces, send_all};
 
 /// The stages, in order.
 pub(crate) const STAGES: &[&str] = &[
@@ -49,15 +49,16 @@ enum Reply {
 pub(crate) async fn stage(index: usize, ctx: &mut Ctx) -> StageResult {
     match index {
         0 => {
-            ctx.client_run = Some(exchange(ctx, Reply::Whole).await?);
-            Ok(())
+            let done = exchange(ctx, Reply::Whole).await?;
+            keep(ctx, done)
         }
         1 => {
-            let done = ctx
-                .client_run
-                .take()
-                .ok_or_else(|| Failure::new("stage 1 did not run"))?;
-            judge(&done, ctx, false)
+            let done = ctx.client_run.take();
+            judge(
+                &done.ok_or_else(|| Failure::new("stage 1 did not run"))?,
+                ctx,
+                false,
+            )
         }
         2 => judge(&exchange(ctx, Reply::SplitHeader).await?, ctx, true),
         3 => judge(&exchange(ctx, Reply::Pieces).await?, ctx, true),
@@ -81,24 +82,18 @@ pub(crate) async fn stage(index: usize, ctx: &mut Ctx) -> StageResult {
 /// reads one `recv` as one frame.
 fn judge(done: &Finished, ctx: &Ctx, cut: bool) -> StageResult {
     let bug = cut.then_some(Bug::OneRecvOneMessage);
-    done.printed()
-        .map_err(|f| {
-            f.note("your client should print the reply it decoded; socket-lab looks for the reply's \"check\" word in it")
-        })
-        .and_then(|()| done.exited_zero(ctx.timeout))
+    done.succeeded(ctx.timeout)
         .map_err(|f| {
             let named = f.bug.or(bug);
-            f.bug(named)
+            f.note("your client should print the reply it decoded; socket-lab looks for the reply's \"check\" word in it")
+                .bug(named)
         })
 }
 
 /// One run: read the client's frame, answer as `reply` says.
 async fn exchange(ctx: &mut Ctx, reply: Reply) -> Result<Finished, Failure> {
-    let mut run = ClientRun::start(ctx).await?;
-    let served = serve(&mut run, ctx, reply).await;
-    let wait = ctx.timeout;
-    let mut done = run.finish(ctx, wait).await;
-    done.expected = served.map_err(|f| f.transcript(done.transcript.clone()))?;
+    let (mut done, token) = run_client(ctx, async |run, ctx| serve(run, ctx, reply).await).await?;
+    done.expected = token;
     Ok(done)
 }
 

@@ -114,7 +114,43 @@ impl ClientRun {
     }
 }
 
+/// Runs the client once: `serve` plays the server, then the client is
+/// given the reply timeout to exit. A failure carries the whole transcript.
+pub(crate) async fn run_client<T>(
+    ctx: &mut Ctx,
+    serve: impl AsyncFnOnce(&mut ClientRun, &mut Ctx) -> Result<T, Failure>,
+) -> Result<(Finished, T), Failure> {
+    let mut run = ClientRun::start(ctx).await?;
+    let served = serve(&mut run, ctx).await;
+    let wait = ctx.timeout;
+    let done = run.finish(ctx, wait).await;
+    match served {
+        Ok(value) => Ok((done, value)),
+        Err(failure) => Err(failure.transcript(done.transcript.clone())),
+    }
+}
+
+/// Stage 1 of a client lesson: a run that stage 2 judges too.
+pub(crate) fn keep(ctx: &mut Ctx, done: Finished) -> StageResult {
+    ctx.client_run = Some(done);
+    Ok(())
+}
+
+/// Stage 2 of a client lesson: stage 1's run printed what it should and exited 0.
+pub(crate) fn judge_kept(ctx: &mut Ctx) -> StageResult {
+    ctx.client_run
+        .take()
+        .ok_or_else(|| Failure::new("stage 1 did not run"))?
+        .succeeded(ctx.timeout)
+}
+
 impl Finished {
+    /// Printed what it should, and exited by itself with status 0.
+    pub(crate) fn succeeded(&self, wait: Duration) -> StageResult {
+        self.printed()?;
+        self.exited_zero(wait)
+    }
+
     /// A failure with this run's transcript.
     pub(crate) fn fail(&self, what: impl Into<String>) -> Failure {
         Failure::new(what).transcript(self.transcript.clone())

@@ -14,7 +14,7 @@ use protocol::demo::{ACK_PREFIX, echo_reply};
 use super::super::Ctx;
 use super::super::conn::End;
 use super::super::failure::{Failure, StageResult};
-use super::{ClientRun, Finished, seeded_pieces, send_all};
+use super::{ClientRun, Finished, judge_kept, keep, run_client, seeded_pieces, send_all};
 
 /// The stages, in order.
 pub(crate) const STAGES: &[&str] = &[
@@ -44,20 +44,19 @@ enum Reply {
 pub(crate) async fn stage(index: usize, ctx: &mut Ctx) -> StageResult {
     match index {
         0 => {
-            ctx.client_run = Some(exchange(ctx, Reply::Whole).await?);
-            Ok(())
+            let done = exchange(ctx, Reply::Whole).await?;
+            keep(ctx, done)
         }
-        1 => {
-            let done = ctx
-                .client_run
-                .take()
-                .ok_or_else(|| Failure::new("stage 1 did not run"))?;
-            done.printed()?;
-            done.exited_zero(ctx.timeout)
-        }
-        2 => judged(ctx, Reply::Pieces(1)).await,
-        3 => judged(ctx, Reply::Pieces(5)).await,
-        4 => judged(ctx, Reply::ThenClose).await,
+        1 => judge_kept(ctx),
+        2 => exchange(ctx, Reply::Pieces(1))
+            .await?
+            .succeeded(ctx.timeout),
+        3 => exchange(ctx, Reply::Pieces(5))
+            .await?
+            .succeeded(ctx.timeout),
+        4 => exchange(ctx, Reply::ThenClose)
+            .await?
+            .succeeded(ctx.timeout),
         5 => {
             let run = ClientRun::start_without_server(ctx)?;
             let wait = ctx.start_timeout;
@@ -72,20 +71,11 @@ pub(crate) async fn stage(index: usize, ctx: &mut Ctx) -> StageResult {
     }
 }
 
-/// A run whose output must hold the whole reply, and whose status is 0.
-async fn judged(ctx: &mut Ctx, reply: Reply) -> StageResult {
-    let done = exchange(ctx, reply).await?;
-    done.printed()?;
-    done.exited_zero(ctx.timeout)
-}
-
 /// One run: accept the client, echo what it sends as `reply` says, and
 /// close when it does.
 async fn exchange(ctx: &mut Ctx, reply: Reply) -> Result<Finished, Failure> {
-    let mut run = ClientRun::start(ctx).await?;
-    let served = serve(&mut run, ctx, reply).await;
-    let mut done = run.finish(ctx, ctx.timeout).await;
-    let (sent, partial) = served.map_err(|f| f.transcript(done.transcript.clone()))?;
+    let (mut done, (sent, partial)) =
+        run_client(ctx, async |run, ctx| serve(run, ctx, reply).await).await?;
     done.expected = String::from_utf8_lossy(&echo_reply(&sent)).into_owned();
     done.partial = partial;
     Ok(done)
