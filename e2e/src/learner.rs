@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail, ensure};
 use fantoccini::Client;
 use serde_json::Value;
 
-use crate::{BrowserOptions, Site, screenshot, wait_lab};
+use crate::{BrowserOptions, Site, click, screenshot, set_value, wait_lab};
 
 /// Runs `script` (a function body that returns a value) in the page.
 pub async fn js(c: &Client, script: &str) -> Result<Value> {
@@ -97,6 +97,42 @@ pub async fn lab_state(c: &Client, lab: &str, lets: &str, fields: &str) -> Resul
     .await
 }
 
+/// Types `value` into the part `role` (its `data-role`) of the lab at `lab`.
+pub async fn set_in(c: &Client, lab: &str, role: &str, value: &str) -> Result<()> {
+    set_value(c, &format!("{lab} [data-role={role}]"), value).await
+}
+
+/// Clicks the part `role` (its `data-role`) of the lab at `lab`.
+pub async fn click_in(c: &Client, lab: &str, role: &str) -> Result<()> {
+    click(c, &format!("{lab} [data-role={role}]")).await
+}
+
+/// Waits (at most `timeout`) until the verdict of the lab at `lab` has a
+/// value other than `pending` in its attribute `attr`, and returns `{key, text,
+/// ...}`: that value, the verdict's text, and the members `fields`
+/// (JavaScript, read at that moment).
+pub async fn wait_verdict(
+    c: &Client,
+    lab: &str,
+    what: &str,
+    attr: &str,
+    fields: &str,
+    timeout: Duration,
+) -> Result<Value> {
+    wait_js(
+        c,
+        &format!("{what}: a verdict"),
+        &format!(
+            "const v = document.querySelector('{lab} [data-role=verdict]'); \
+             const k = v.getAttribute('{attr}'); \
+             if (!k || k === 'pending') return null; \
+             return {{key: k, text: v.textContent, {fields}}};"
+        ),
+        timeout,
+    )
+    .await
+}
+
 /// Opens the book's chapter `chapter` on `site` and waits for its lab `lab`.
 pub async fn open_lab(c: &Client, site: &Site, chapter: &str, lab: &str) -> Result<()> {
     c.goto(&format!("{}/book/{chapter}.html", site.base()))
@@ -104,28 +140,75 @@ pub async fn open_lab(c: &Client, site: &Site, chapter: &str, lab: &str) -> Resu
     wait_lab(c, lab).await
 }
 
-/// Waits until the server view of the lab at `lab` shows what the book's
-/// client `file` did: the groups from another program (those matching
-/// `filter` too, e.g. `[data-demo=auth]`) as `g`, an array, for which the
-/// JavaScript expression `seen` holds.
-pub async fn seen_as_another_program(
-    c: &Client,
-    lab: &str,
-    file: &str,
-    filter: &str,
-    seen: &str,
-) -> Result<()> {
+/// One of the book's clients a learner runs from a terminal while a chapter
+/// is open: the file, the demo it talks to, what it must print (one of these;
+/// none: anything), and how the chapter's server view shows it: of the
+/// groups from another program (those matching the selector too), at least
+/// so many show every one of the texts.
+type BookClient = (
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static str,
+    &'static [&'static str],
+    usize,
+);
+
+/// The clients the chapters' sessions run ([`book_client`]).
+#[rustfmt::skip]
+const BOOK_CLIENTS: [BookClient; 4] = [
+    ("framed_client.py", "framed", &[], "[data-demo=framed]", &["frame decoded"], 1),
+    ("auth_client.py", "auth", &["Access Granted"], "[data-demo=auth]", &["access granted"], 1),
+    ("sticky_client.py", "sticky", &["HelloWorld", "read"], "", &["another program", "Hello"], 1),
+    ("many_clients.py", "uppercase", &[], "[data-demo=uppercase]", &[], 5),
+];
+
+/// On a live site, runs the book's client `file` (one of `BOOK_CLIENTS`)
+/// from a terminal and waits until the server view of the lab at `lab` shows
+/// it as another program; on a simulated site there is nothing to run.
+pub async fn book_client(c: &Client, site: &Site, lab: &str, file: &str) -> Result<()> {
+    let (_, demo, prints, filter, shows, at_least) = BOOK_CLIENTS
+        .iter()
+        .find(|client| client.0 == file)
+        .with_context(|| format!("{file} is not in BOOK_CLIENTS"))?;
+    let Some(out) = terminal(site, file, demo).await? else {
+        return Ok(());
+    };
+    ensure!(
+        prints.is_empty() || prints.iter().any(|p| out.contains(p)),
+        "{file} printed {out:?}"
+    );
+    let shows = serde_json::to_string(shows)?;
     wait_js(
         c,
         &format!("{file} in the chapter's server view as another program"),
         &format!(
             "const g = [...document.querySelectorAll('{lab} [data-role=server-view] [data-origin=other]{filter}')]; \
-             return {seen} ? true : null;"
+             const shows = {shows}; \
+             return g.filter(x => shows.every(t => x.textContent.includes(t))).length >= {at_least} ? true : null;"
         ),
         Duration::from_secs(10),
     )
     .await
     .map(|_| ())
+}
+
+/// A chapter's thirty runs in a row of the lab at `lab`, `run(i)` each; after
+/// run `at` the learner runs the book's client `file` ([`book_client`]).
+pub async fn thirty_runs(
+    c: &Client,
+    site: &Site,
+    lab: &str,
+    (at, file): (usize, &str),
+    mut run: impl AsyncFnMut(usize) -> Result<()>,
+) -> Result<()> {
+    for i in 0..30 {
+        run(i).await?;
+        if i == at {
+            book_client(c, site, lab, file).await?;
+        }
+    }
+    Ok(())
 }
 
 /// The two looks each lab is pictured in besides the default: dark, and a

@@ -338,6 +338,27 @@ impl Site {
     }
 }
 
+/// The two tests of each learner session: `$live` on the live site `$start`
+/// gives, and `$simulated` on a static copy of the site (every lab simulated),
+/// each handing its site to `$run`, which runs the session and stops the site
+/// (e.g. `|site| site.session(tcp_session)`).
+#[macro_export]
+macro_rules! live_and_simulated {
+    ($($live:ident, $simulated:ident: $start:expr => $run:expr;)+) => {
+        $(
+            #[tokio::test]
+            async fn $live() -> ::anyhow::Result<()> {
+                ($run)($start.await?).await
+            }
+
+            #[tokio::test]
+            async fn $simulated() -> ::anyhow::Result<()> {
+                ($run)($crate::Site::start_simulated().await?).await
+            }
+        )+
+    };
+}
+
 /// Clicks the element at `css`.
 pub async fn click(client: &Client, css: &str) -> Result<()> {
     client

@@ -16,11 +16,11 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
+use e2e::Site;
 use e2e::learner::{
-    dark_and_narrow, js, lab_state, open_lab, pictured, seen_as_another_program, shot,
-    sockets_back_to_zero, terminal, wait_js,
+    click_in, dark_and_narrow, js, lab_state, open_lab, pictured, set_in, shot,
+    sockets_back_to_zero, thirty_runs, wait_js,
 };
-use e2e::{Site, click, set_value};
 use fantoccini::Client;
 use serde_json::Value;
 
@@ -103,25 +103,20 @@ fn headers_agree(i: usize, s: &Value) -> Result<()> {
 }
 
 async fn framing_run(c: &Client, i: usize, how: Send, text: &str) -> Result<()> {
-    set_value(c, &format!("{FRAMING} [data-role=json-input]"), text).await?;
+    set_in(c, FRAMING, "json-input", text).await?;
     let role = match how {
         Send::Valid => "send-whole",
         Send::TwoInOne => "send-two",
         Send::InvalidJson => "send-invalid-json",
         Send::Oversize => {
-            set_value(
-                c,
-                &format!("{FRAMING} [data-role=header-hex]"),
-                "ff ff ff ff",
-            )
-            .await?;
+            set_in(c, FRAMING, "header-hex", "ff ff ff ff").await?;
             "send-header"
         }
         Send::ByteByByte => "send-bytes",
         Send::InvalidUtf8 => "send-invalid-utf8",
         Send::Unframed => "send-unframed",
     };
-    click(c, &format!("{FRAMING} [data-role={role}]")).await?;
+    click_in(c, FRAMING, role).await?;
     let s = match how {
         Send::Valid | Send::ByteByByte | Send::TwoInOne => {
             let want = if how == Send::TwoInOne { 2 } else { 1 };
@@ -152,7 +147,7 @@ async fn framing_run(c: &Client, i: usize, how: Send, text: &str) -> Result<()> 
                 "framing run {i}: {code} refused with the connection open expected; {s}"
             );
             // The same connection carries on: a good frame is decoded on it.
-            click(c, &format!("{FRAMING} [data-role=send-whole]")).await?;
+            click_in(c, FRAMING, "send-whole").await?;
             let s = wait_framing(c, i, |s| s["verdict"] == "decoded").await?;
             ensure!(
                 s["decoded"] == 1
@@ -200,7 +195,7 @@ async fn framing_run(c: &Client, i: usize, how: Send, text: &str) -> Result<()> 
             open == true,
             "framing run {i}: the connection is open but Close is disabled"
         );
-        click(c, &format!("{FRAMING} [data-role=close]")).await?;
+        click_in(c, FRAMING, "close").await?;
     }
     sockets_back_to_zero(c, FRAMING)
         .await
@@ -225,36 +220,10 @@ async fn framing_session(c: &Client, site: &Site) -> Result<()> {
         "[1, 2, 3]",
         r#"{"nested": {"a": [true, null]}}"#,
     ];
-    for i in 0..30 {
-        framing_run(c, i, kinds[i % kinds.len()], texts[i % texts.len()]).await?;
-        if i == 10
-            && terminal(site, "framed_client.py", "framed")
-                .await?
-                .is_some()
-        {
-            seen_as_another_program(
-                c,
-                FRAMING,
-                "framed_client.py",
-                "[data-demo=framed]",
-                "g.some(x => x.textContent.includes('frame decoded'))",
-            )
-            .await?;
-        }
-    }
-    Ok(())
-}
-
-#[tokio::test]
-async fn framing_chapter_thirty_runs_live() -> Result<()> {
-    let site = Site::start_live(|_| {}).await?;
-    pictured(site, FRAMING, "framing", framing_session).await
-}
-
-#[tokio::test]
-async fn framing_chapter_thirty_runs_simulated() -> Result<()> {
-    let site = Site::start_simulated().await?;
-    pictured(site, FRAMING, "framing", framing_session).await
+    thirty_runs(c, site, FRAMING, (10, "framed_client.py"), async |i| {
+        framing_run(c, i, kinds[i % kinds.len()], texts[i % texts.len()]).await
+    })
+    .await
 }
 
 const AUTH: &str = "socket-lab[lab=auth]";
@@ -289,18 +258,18 @@ async fn auth_run(
         Play::Wrong => format!("not the secret {i}"),
         _ => "my_super_secret_key".to_owned(),
     };
-    set_value(c, &format!("{AUTH} [data-role=secret]"), &secret).await?;
+    set_in(c, AUTH, "secret", &secret).await?;
     let guess = match play {
         Play::WrongGuess => format!("a guess {i}"),
         _ => "my_super_secret_key".to_owned(),
     };
-    set_value(c, &format!("{AUTH} [data-role=server-secret]"), &guess).await?;
+    set_in(c, AUTH, "server-secret", &guess).await?;
     let role = match play {
         Play::Right | Play::Wrong | Play::WrongGuess => "run",
         Play::Silent => "silent",
         Play::Replay => "replay",
     };
-    click(c, &format!("{AUTH} [data-role={role}]")).await?;
+    click_in(c, AUTH, role).await?;
     if play == Play::Silent {
         wait_js(
             c,
@@ -401,10 +370,17 @@ async fn auth_run(
         .with_context(|| format!("auth run {i}"))
 }
 
-/// Thirty auth runs. `silent_runs` caps how many of them stay silent (each
-/// lasts the server's whole handshake timeout); the silent slots past it
-/// answer with the right secret instead.
-async fn auth_session(c: &Client, site: &Site, silent_runs: usize) -> Result<()> {
+/// Thirty auth runs. Silent runs last the server's whole handshake timeout:
+/// the live server's is short ([`quick_handshakes`]), but the simulated
+/// server keeps its default 10 s, so there one silent run shows it (five
+/// would add 40 s and nothing new) and the silent slots past it answer with
+/// the right secret instead.
+async fn auth_session(c: &Client, site: &Site) -> Result<()> {
+    let silent_runs = if site.server().is_some() {
+        usize::MAX
+    } else {
+        1
+    };
     open_lab(c, site, "hmac-auth", AUTH).await?;
     let plays = [
         Play::Right,
@@ -416,7 +392,7 @@ async fn auth_session(c: &Client, site: &Site, silent_runs: usize) -> Result<()>
     ];
     let mut last = None;
     let mut silent = 0;
-    for i in 0..30 {
+    thirty_runs(c, site, AUTH, (6, "auth_client.py"), async |i| {
         let play = match plays[i % plays.len()] {
             Play::Silent if silent == silent_runs => Play::Right,
             Play::Silent => {
@@ -425,47 +401,14 @@ async fn auth_session(c: &Client, site: &Site, silent_runs: usize) -> Result<()>
             }
             other => other,
         };
-        auth_run(c, i, play, &mut last).await?;
-        if i == 6
-            && let Some(out) = terminal(site, "auth_client.py", "auth").await?
-        {
-            ensure!(out.contains("Access Granted"), "auth_client.py: {out}");
-            seen_as_another_program(
-                c,
-                AUTH,
-                "auth_client.py",
-                "[data-demo=auth]",
-                "g.some(x => x.textContent.includes('access granted'))",
-            )
-            .await?;
-        }
-    }
-    Ok(())
+        auth_run(c, i, play, &mut last).await
+    })
+    .await
 }
 
 /// A live site whose handshake timeout is short, so the silent runs are quick.
 async fn quick_handshakes() -> Result<Site> {
     Site::start_live(|cfg| cfg.handshake_timeout = Duration::from_millis(1500)).await
-}
-
-#[tokio::test]
-async fn auth_chapter_thirty_runs_live() -> Result<()> {
-    let site = quick_handshakes().await?;
-    pictured(site, AUTH, "auth", async |c, site| {
-        auth_session(c, site, usize::MAX).await
-    })
-    .await
-}
-
-#[tokio::test]
-async fn auth_chapter_thirty_runs_simulated() -> Result<()> {
-    let site = Site::start_simulated().await?;
-    pictured(site, AUTH, "auth", async |c, site| {
-        // The simulated server keeps its default 10 s handshake timeout:
-        // one silent run shows it; five would add 40 s and nothing new.
-        auth_session(c, site, 1).await
-    })
-    .await
 }
 
 /// Each of the four labs, dark and at 390 px, after one run.
@@ -482,4 +425,11 @@ async fn framing_and_auth_dark_and_narrow() -> Result<()> {
             shot(c, AUTH, "timeline", &format!("auth-{tag}")).await
         })
         .await
+}
+
+e2e::live_and_simulated! {
+    framing_chapter_thirty_runs_live, framing_chapter_thirty_runs_simulated:
+        Site::start_live(|_| {}) => |site| pictured(site, FRAMING, "framing", framing_session);
+    auth_chapter_thirty_runs_live, auth_chapter_thirty_runs_simulated:
+        quick_handshakes() => |site| pictured(site, AUTH, "auth", auth_session);
 }

@@ -14,11 +14,11 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
+use e2e::Site;
 use e2e::learner::{
-    dark_and_narrow, js, open_lab, pictured, seen_as_another_program, shot, sockets_back_to_zero,
-    terminal, wait_js,
+    click_in, dark_and_narrow, js, open_lab, pictured, set_in, shot, sockets_back_to_zero,
+    thirty_runs, wait_verdict,
 };
-use e2e::{Site, click, set_value};
 use fantoccini::Client;
 
 fn unhex(s: &str) -> Vec<u8> {
@@ -71,47 +71,28 @@ async fn sticky_run(
     delay: u32,
     nodelay: bool,
 ) -> Result<String> {
-    set_value(
-        c,
-        &format!("{STICKY} [data-role=writes]"),
-        &writes.join("|"),
-    )
-    .await?;
-    set_value(
-        c,
-        &format!("{STICKY} [data-role=read-size]"),
-        &read_size.to_string(),
-    )
-    .await?;
-    set_value(
-        c,
-        &format!("{STICKY} [data-role=read-delay]"),
-        &delay.to_string(),
-    )
-    .await?;
+    set_in(c, STICKY, "writes", &writes.join("|")).await?;
+    set_in(c, STICKY, "read-size", &read_size.to_string()).await?;
+    set_in(c, STICKY, "read-delay", &delay.to_string()).await?;
     let checked = js(
         c,
         &format!("return document.querySelector('{STICKY} [data-role=nodelay]').checked;"),
     )
     .await?;
     if checked.as_bool() != Some(nodelay) {
-        click(c, &format!("{STICKY} [data-role=nodelay]")).await?;
+        click_in(c, STICKY, "nodelay").await?;
     }
-    click(c, &format!("{STICKY} [data-role=run]")).await?;
-    let verdict = wait_js(
-        c,
-        &format!("sticky run {i}: a verdict"),
-        &format!(
-            "const v = document.querySelector('{STICKY} [data-role=verdict]'); \
-             const s = v.getAttribute('data-shape'); \
-             if (!s || s === 'pending') return null; \
-             return {{shape: s, text: v.textContent, \
-               reads: [...document.querySelectorAll('{STICKY} [data-role=timeline] [data-event=read]')].map(r => r.getAttribute('data-bytes')), \
-               times: [...document.querySelectorAll('{STICKY} [data-role=timeline] [data-event=read]')].map(r => Number(r.getAttribute('data-at-us')))}};"
-        ),
-        Duration::from_secs(20),
-    )
-    .await?;
+    click_in(c, STICKY, "run").await?;
+    let reads = format!(
+        "[...document.querySelectorAll('{STICKY} [data-role=timeline] [data-event=read]')]"
+    );
+    let fields = format!(
+        "reads: {reads}.map(r => r.getAttribute('data-bytes')), \
+         times: {reads}.map(r => Number(r.getAttribute('data-at-us')))"
+    );
+    let what = format!("sticky run {i}");
+    let within = Duration::from_secs(20);
+    let verdict = wait_verdict(c, STICKY, &what, "data-shape", &fields, within).await?;
     let reads: Vec<Vec<u8>> = verdict["reads"]
         .as_array()
         .context("reads")?
@@ -119,7 +100,7 @@ async fn sticky_run(
         .map(|r| unhex(r.as_str().unwrap_or("")))
         .collect();
     let text = verdict["text"].as_str().unwrap_or("").to_owned();
-    let shown = verdict["shape"].as_str().unwrap_or("");
+    let shown = verdict["key"].as_str().unwrap_or("");
     let all: Vec<u8> = reads.concat();
     ensure!(
         all == writes.concat().as_bytes(),
@@ -192,7 +173,8 @@ async fn sticky_session(c: &Client, site: &Site) -> Result<()> {
     let sizes = [1024, 3, 7, 5, 2, 1024];
     let delays = [0, 60, 0, 20, 100];
     let mut seen = std::collections::BTreeSet::new();
-    for i in 0..30 {
+    // After run 10, a learner's terminal, while the chapter is open.
+    thirty_runs(c, site, STICKY, (10, "sticky_client.py"), async |i| {
         let w = writes[i % writes.len()];
         let size = sizes[i % sizes.len()];
         // Keep each run short: a delay with tiny reads makes many reads.
@@ -201,35 +183,16 @@ async fn sticky_session(c: &Client, site: &Site) -> Result<()> {
         if total / size as usize > 8 {
             delay = delay.min(20);
         }
-        let shape = sticky_run(c, i, w, size, delay, i % 3 == 0).await?;
-        seen.insert(shape);
-        // A learner's terminal, while the chapter is open.
-        if i == 10
-            && let Some(out) = terminal(site, "sticky_client.py", "sticky").await?
-        {
-            ensure!(out.contains("HelloWorld") || out.contains("read"), "{out}");
-            seen_as_another_program(
-                c,
-                STICKY,
-                "sticky_client.py",
-                "",
-                "g.some(x => x.textContent.includes('another program') && x.textContent.includes('Hello'))",
-            )
-            .await?;
-        }
-    }
+        seen.insert(sticky_run(c, i, w, size, delay, i % 3 == 0).await?);
+        Ok(())
+    })
+    .await?;
     // A delay must have merged something and a small read size split something.
     ensure!(
         seen.contains("both") || (seen.contains("merged") && seen.contains("split")),
         "30 runs showed only {seen:?}"
     );
     Ok(())
-}
-
-#[tokio::test]
-async fn sticky_chapter_thirty_runs_live() -> Result<()> {
-    let site = Site::start_live(|_| {}).await?;
-    pictured(site, STICKY, "sticky", sticky_session).await
 }
 
 /// Dark and narrow screenshots, one run each.
@@ -247,53 +210,28 @@ async fn sticky_and_concurrency_dark_and_narrow() -> Result<()> {
     .await
 }
 
-/// The same session with no server: a static copy of the site, where the
-/// labs run on the in-page simulation behind the same bridge API.
-#[tokio::test]
-async fn sticky_chapter_thirty_runs_simulated() -> Result<()> {
-    let site = Site::start_simulated().await?;
-    pictured(site, STICKY, "sticky", sticky_session).await
-}
-
 const CONCURRENCY: &str = "socket-lab[lab=concurrency]";
 
 /// One concurrency run: the verdict must follow from the times the chart
 /// shows (each accept after the previous close, or not).
 async fn concurrency_run(c: &Client, i: usize, iterative: bool, n: usize, hold: u32) -> Result<()> {
-    set_value(
-        c,
-        &format!("{CONCURRENCY} [data-role=clients]"),
-        &n.to_string(),
-    )
-    .await?;
-    set_value(
-        c,
-        &format!("{CONCURRENCY} [data-role=hold]"),
-        &hold.to_string(),
-    )
-    .await?;
+    set_in(c, CONCURRENCY, "clients", &n.to_string()).await?;
+    set_in(c, CONCURRENCY, "hold", &hold.to_string()).await?;
     let role = if iterative {
         "run-iterative"
     } else {
         "run-concurrent"
     };
-    click(c, &format!("{CONCURRENCY} [data-role={role}]")).await?;
-    let got = wait_js(
-        c,
-        &format!("concurrency run {i}: a verdict"),
-        &format!(
-            "const v = document.querySelector('{CONCURRENCY} [data-role=verdict]'); \
-             const k = v.getAttribute('data-verdict'); \
-             if (!k || k === 'pending') return null; \
-             const rows = [...document.querySelectorAll('{CONCURRENCY} [data-role=gantt-row]')]; \
-             return {{key: k, text: v.textContent, rows: rows.map(r => [ \
-               Number(r.getAttribute('data-accepted-us')), \
-               Number(r.getAttribute('data-answered-us')), \
-               Number(r.getAttribute('data-closed-us'))])}};"
-        ),
-        Duration::from_secs(30),
-    )
-    .await?;
+    click_in(c, CONCURRENCY, role).await?;
+    let fields = format!(
+        "rows: [...document.querySelectorAll('{CONCURRENCY} [data-role=gantt-row]')].map(r => [ \
+           Number(r.getAttribute('data-accepted-us')), \
+           Number(r.getAttribute('data-answered-us')), \
+           Number(r.getAttribute('data-closed-us'))])"
+    );
+    let what = format!("concurrency run {i}");
+    let within = Duration::from_secs(30);
+    let got = wait_verdict(c, CONCURRENCY, &what, "data-verdict", &fields, within).await?;
     let key = got["key"].as_str().unwrap_or("");
     let text = got["text"].as_str().unwrap_or("");
     let mut rows: Vec<(u64, u64, u64)> = got["rows"]
@@ -355,41 +293,18 @@ async fn concurrency_session(c: &Client, site: &Site) -> Result<()> {
     open_lab(c, site, "concurrency", CONCURRENCY).await?;
     let counts = [5, 2, 3, 1, 4, 6];
     let holds = [50, 20, 80, 0, 40];
-    for i in 0..30 {
-        concurrency_run(
-            c,
-            i,
-            i % 2 == 0,
-            counts[i % counts.len()],
-            holds[i % holds.len()],
-        )
-        .await?;
-        if i == 7
-            && terminal(site, "many_clients.py", "uppercase")
-                .await?
-                .is_some()
-        {
-            seen_as_another_program(
-                c,
-                CONCURRENCY,
-                "many_clients.py",
-                "[data-demo=uppercase]",
-                "g.length >= 5",
-            )
-            .await?;
-        }
-    }
-    Ok(())
+    thirty_runs(c, site, CONCURRENCY, (7, "many_clients.py"), async |i| {
+        let (n, hold) = (counts[i % counts.len()], holds[i % holds.len()]);
+        concurrency_run(c, i, i % 2 == 0, n, hold).await
+    })
+    .await
 }
 
-#[tokio::test]
-async fn concurrency_chapter_thirty_runs_live() -> Result<()> {
-    let site = Site::start_live(|_| {}).await?;
-    pictured(site, CONCURRENCY, "concurrency", concurrency_session).await
-}
-
-#[tokio::test]
-async fn concurrency_chapter_thirty_runs_simulated() -> Result<()> {
-    let site = Site::start_simulated().await?;
-    pictured(site, CONCURRENCY, "concurrency", concurrency_session).await
+// The simulated tests run on a static copy of the site, where the labs run
+// on the in-page simulation behind the same bridge API.
+e2e::live_and_simulated! {
+    sticky_chapter_thirty_runs_live, sticky_chapter_thirty_runs_simulated:
+        Site::start_live(|_| {}) => |site| pictured(site, STICKY, "sticky", sticky_session);
+    concurrency_chapter_thirty_runs_live, concurrency_chapter_thirty_runs_simulated:
+        Site::start_live(|_| {}) => |site| pictured(site, CONCURRENCY, "concurrency", concurrency_session);
 }

@@ -79,6 +79,13 @@ async fn wait_snapshot(
     }
 }
 
+/// The property `prop` of the element at `css` inside the lab at `lab`.
+async fn lab_part(c: &Client, lab: &str, css: &str, prop: &str) -> Result<Value> {
+    let script = "return document.querySelector(arguments[0] + ' ' + arguments[1])[arguments[2]];";
+    Ok(c.execute(script, vec![lab.into(), css.into(), prop.into()])
+        .await?)
+}
+
 fn rows(s: &Value) -> &[Value] {
     s["rows"].as_array().map_or(&[], Vec::as_slice)
 }
@@ -481,12 +488,7 @@ async fn udp_lossy_runs(c: &Client) -> Result<()> {
 async fn udp_session(c: &Client, site: &Site) -> Result<()> {
     open_chapter(c, site, "udp-echo", UDP).await?;
     // Loss and reordering are offered only where they act.
-    let hidden: Value = c
-        .execute(
-            "return document.querySelector(arguments[0] + ' [data-role=sim-network]').hidden",
-            vec![UDP.into()],
-        )
-        .await?;
+    let hidden = lab_part(c, UDP, "[data-role=sim-network]", "hidden").await?;
     ensure!(
         hidden == Value::Bool(site.server().is_some()),
         "the simulated-network controls are shown {} (hidden = {hidden})",
@@ -536,16 +538,6 @@ async fn udp_session(c: &Client, site: &Site) -> Result<()> {
     }
     screenshot(c, &out_dir().join(format!("udp-echo-{}.png", site.mode()))).await?;
     Ok(())
-}
-
-#[tokio::test]
-async fn udp_echo_learner_session_live() -> Result<()> {
-    start_live().await?.session(udp_session).await
-}
-
-#[tokio::test]
-async fn udp_echo_learner_session_simulated() -> Result<()> {
-    Site::start_simulated().await?.session(udp_session).await
 }
 
 const PORTS: &str = "socket-lab[lab=ports]";
@@ -636,12 +628,7 @@ async fn layers_session(c: &Client, site: &Site) -> Result<()> {
             })
             .context("no connected row")?;
         let port = local.rsplit(':').next().unwrap_or_default().to_owned();
-        let tcp: Value = c
-            .execute(
-                "return document.querySelector(arguments[0] + ' tr[data-layer=\"0\"]').textContent",
-                vec![LAYERS.into()],
-            )
-            .await?;
+        let tcp = lab_part(c, LAYERS, "tr[data-layer=\"0\"]", "textContent").await?;
         ensure!(
             tcp.as_str()
                 .is_some_and(|t| t.contains(&format!("source port {port} "))),
@@ -660,19 +647,6 @@ async fn layers_session(c: &Client, site: &Site) -> Result<()> {
 async fn ports_and_layers(c: &Client, site: &Site) -> Result<()> {
     ports_session(c, site).await?;
     layers_session(c, site).await
-}
-
-#[tokio::test]
-async fn ports_and_layers_live() -> Result<()> {
-    start_live().await?.session(ports_and_layers).await
-}
-
-#[tokio::test]
-async fn ports_and_layers_simulated() -> Result<()> {
-    Site::start_simulated()
-        .await?
-        .session(ports_and_layers)
-        .await
 }
 
 /// Opens `path` on the site, either as the page itself or, for a phone-sized
@@ -924,12 +898,11 @@ async fn start_live() -> Result<Site> {
     Site::start_live(|config| config.idle_timeout = Duration::from_secs(3)).await
 }
 
-#[tokio::test]
-async fn tcp_echo_learner_session_live() -> Result<()> {
-    start_live().await?.session(tcp_session).await
-}
-
-#[tokio::test]
-async fn tcp_echo_learner_session_simulated() -> Result<()> {
-    Site::start_simulated().await?.session(tcp_session).await
+e2e::live_and_simulated! {
+    tcp_echo_learner_session_live, tcp_echo_learner_session_simulated:
+        start_live() => |site: Site| site.session(tcp_session);
+    udp_echo_learner_session_live, udp_echo_learner_session_simulated:
+        start_live() => |site: Site| site.session(udp_session);
+    ports_and_layers_live, ports_and_layers_simulated:
+        start_live() => |site: Site| site.session(ports_and_layers);
 }
