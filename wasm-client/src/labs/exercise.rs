@@ -1101,6 +1101,18 @@ mod tests {
             .collect()
     }
 
+    /// A tcp-echo connection: each piece read and echoed after `ACK: `,
+    /// then closed by `end` (or still open).
+    fn echoed(pieces: &[&str], end: Option<Closer>) -> Vec<ServerEvent> {
+        let mut kinds = vec![accepted()];
+        for p in pieces {
+            kinds.push(read(p.as_bytes()));
+            kinds.push(reply(format!("ACK: {p}").as_bytes()));
+        }
+        kinds.extend(end.map(closed));
+        account(Demo::TcpEcho, kinds)
+    }
+
     fn exercises() -> Vec<Exercise> {
         let text = include_str!("../../../book/src/exercises.json");
         serde_json::from_str(text).expect("exercises.json parses")
@@ -1189,50 +1201,16 @@ mod tests {
 
     #[test]
     fn the_roundtrip_needs_the_message_the_ack_and_the_clients_close() {
-        let good = account(
-            Demo::TcpEcho,
-            vec![
-                accepted(),
-                read(b"Hello, Server"),
-                reply(b"ACK: Hello, Server"),
-                closed(Closer::Client),
-            ],
-        );
+        let good = echoed(&["Hello, Server"], Some(Closer::Client));
         assert!(is_done(&judge(Check::Roundtrip, &good)));
         // A message in two reads still counts.
-        let pieces = account(
-            Demo::TcpEcho,
-            vec![
-                accepted(),
-                read(b"Hello, "),
-                reply(b"ACK: Hello, "),
-                read(b"Server"),
-                reply(b"ACK: Server"),
-                closed(Closer::Client),
-            ],
-        );
+        let pieces = echoed(&["Hello, ", "Server"], Some(Closer::Client));
         assert!(is_done(&judge(Check::Roundtrip, &pieces)));
-        let other = account(
-            Demo::TcpEcho,
-            vec![
-                accepted(),
-                read(b"hi"),
-                reply(b"ACK: hi"),
-                closed(Closer::Client),
-            ],
-        );
+        let other = echoed(&["hi"], Some(Closer::Client));
         let s = judge(Check::Roundtrip, &other);
         assert!(is_failed(&s));
         assert!(s.unwrap().text().contains("\"hi\""));
-        let dropped = account(
-            Demo::TcpEcho,
-            vec![
-                accepted(),
-                read(b"Hello, Server"),
-                reply(b"ACK: Hello, Server"),
-                closed(Closer::Server),
-            ],
-        );
+        let dropped = echoed(&["Hello, Server"], Some(Closer::Server));
         assert!(is_failed(&judge(Check::Roundtrip, &dropped)));
         let open = account(
             Demo::TcpEcho,
@@ -1254,15 +1232,7 @@ mod tests {
 
     #[test]
     fn a_plain_close_is_not_shown_as_a_half_close() {
-        let plain = account(
-            Demo::TcpEcho,
-            vec![
-                accepted(),
-                read(b"Hello, Server"),
-                reply(b"ACK: Hello, Server"),
-                closed(Closer::Client),
-            ],
-        );
+        let plain = echoed(&["Hello, Server"], Some(Closer::Client));
         let s = judge(Check::HalfClose, &plain);
         assert!(matches!(s, Some(Status::Progress(_))), "{s:?}");
         assert!(s.unwrap().text().contains("does not show a half-close"));
