@@ -89,11 +89,7 @@ fn now_ms() -> f64 {
     js_sys::Date::now()
 }
 
-impl HasFrame for Lab {
-    fn frame(&self) -> &Frame {
-        &self.frame
-    }
-}
+super::has_frame!(Lab);
 
 impl Lab {
     fn open_sock(&self) -> Option<SocketId> {

@@ -127,11 +127,7 @@ struct Lab {
     run: RefCell<Option<Run>>,
 }
 
-impl HasFrame for Lab {
-    fn frame(&self) -> &Frame {
-        &self.frame
-    }
-}
+super::has_frame!(Lab);
 
 impl Lab {
     fn open_socks(&self) -> Vec<SocketId> {

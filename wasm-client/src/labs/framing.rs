@@ -188,11 +188,7 @@ struct Lab {
     conn: RefCell<Option<Conn>>,
 }
 
-impl HasFrame for Lab {
-    fn frame(&self) -> &Frame {
-        &self.frame
-    }
-}
+super::has_frame!(Lab);
 
 impl Lab {
     fn open_sock(&self) -> Option<SocketId> {

@@ -188,11 +188,11 @@ impl Lab {
         let text = self.message.value();
         if text.is_empty() {
             self.frame
-                .refuse("The message is empty: type some bytes in Message first.");
+                .error("The message is empty: type some bytes in Message first.");
             return;
         }
         if self.state.borrow().sock.is_some() {
-            self.frame.refuse(
+            self.frame.error(
                 "The last connection is still open: wait for the demo's reply, or click Close.",
             );
             return;
@@ -244,12 +244,10 @@ impl Lab {
                 if mine {
                     self.state.borrow_mut().sock = None;
                 }
-                self.frame
-                    .timeline
-                    .row(Side::Note, &format!("closed: {reason}"), None);
+                self.frame.closed(&reason);
             }
             SockEvent::Error { message } => {
-                self.frame.timeline.row(Side::Error, &message, None);
+                self.frame.error(&message);
             }
             SockEvent::Sent { .. } => {}
         }

@@ -10,6 +10,7 @@ pub mod gantt;
 pub mod layers;
 pub mod ports;
 pub mod quiz;
+mod reach;
 pub mod server_view;
 pub mod sticky;
 pub mod tcp_echo;
@@ -22,7 +23,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlElement, HtmlInputElement};
 
 use crate::dom::{Listener, add, attr, el};
-use crate::net::{Bridge, Mode};
+use crate::net::{Bridge, Mode, Reach};
 use crate::timeline::{Side, Timeline};
 use protocol::bridge::SocketId;
 
@@ -82,7 +83,8 @@ pub struct Frame {
     pub verdict: Element,
     /// The shared bridge.
     pub bridge: Bridge,
-    /// Keeps the badge following the mode while the lab lives.
+    /// Keeps the badge (and the note on why) following the mode while the
+    /// lab lives.
     _mode: Rc<crate::net::ModeWatch>,
 }
 
@@ -109,20 +111,24 @@ impl Frame {
             .append_with_str_1(" and open http://127.0.0.1:8000.")
             .ok();
         attr(&golive, "hidden", "");
+        let note = reach::ReachNote::new(&card, &head, root, &bridge);
         let controls = add(&card, el("div", "sl-controls", ""));
         let timeline = Timeline::new(&card);
         let verdict = add(&card, el("p", "sl-verdict", ""));
         attr(&verdict, "data-role", "verdict");
-        let (b, g) = (badge.clone(), golive.clone());
+        let (b, g, br) = (badge.clone(), golive.clone(), bridge.clone());
         let mode = bridge.on_mode(move |mode| {
-            let (text, key) = match mode {
-                Mode::Connecting => ("connecting…", "connecting"),
-                Mode::Live => ("live on your machine", "live"),
-                Mode::Simulated => ("simulated", "simulated"),
+            let key = match mode {
+                Mode::Connecting => "connecting",
+                Mode::Live => "live",
+                Mode::Simulated => "simulated",
             };
-            b.set_text_content(Some(text));
+            let why = br.reach();
+            b.set_text_content(Some(reach::ReachNote::badge(mode, why)));
             attr(&b, "data-mode", key);
-            if mode == Mode::Simulated {
+            note.show(mode, why);
+            // The usual note, when no server answered and the browser had no say.
+            if mode == Mode::Simulated && why == Reach::Plain {
                 let _ = g.remove_attribute("hidden");
             } else {
                 attr(&g, "hidden", "");
@@ -171,10 +177,16 @@ impl Frame {
         self.refresh_sockets();
     }
 
-    /// A row in the timeline saying what the learner must do first (a run
-    /// still open, an empty message).
-    pub fn refuse(&self, text: &str) {
+    /// An error row in the timeline: what the learner must do first (a run
+    /// still open, an empty message), or what failed.
+    pub fn error(&self, text: &str) {
         self.timeline.row(Side::Error, text, None);
+    }
+
+    /// A note row: the page's socket closed, and why.
+    pub fn closed(&self, reason: &str) {
+        self.timeline
+            .row(Side::Note, &format!("closed: {reason}"), None);
     }
 
     /// Sets the conclusion line.
@@ -280,6 +292,18 @@ pub(crate) fn load_failed(root: &Element, what: &str, why: &str) {
         ),
     );
 }
+
+/// `impl HasFrame for Lab` for a lab whose frame is its `frame` field.
+macro_rules! has_frame {
+    ($lab:ty) => {
+        impl $crate::labs::HasFrame for $lab {
+            fn frame(&self) -> &$crate::labs::Frame {
+                &self.frame
+            }
+        }
+    };
+}
+pub(crate) use has_frame;
 
 /// A lab built on a [`Frame`].
 pub(crate) trait HasFrame {

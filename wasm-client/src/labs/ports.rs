@@ -153,7 +153,7 @@ impl Lab {
             .is_some_and(|t| t.open && !t.done)
         {
             self.frame
-                .refuse("A connection is still opening: wait for it, or click Close.");
+                .error("A connection is still opening: wait for it, or click Close.");
             return;
         }
         self.frame.timeline.clear();
@@ -218,12 +218,10 @@ impl Lab {
                 if mine && let Some(t) = self.state.borrow_mut().current.as_mut() {
                     t.open = false;
                 }
-                self.frame
-                    .timeline
-                    .row(Side::Note, &format!("closed: {reason}"), None);
+                self.frame.closed(&reason);
             }
             SockEvent::Error { message } => {
-                self.frame.timeline.row(Side::Error, &message, None);
+                self.frame.error(&message);
             }
             SockEvent::Sent { .. } => {}
         }

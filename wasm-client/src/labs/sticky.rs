@@ -72,11 +72,7 @@ fn ms(us: u64) -> String {
     format!("{:.1} ms", us as f64 / 1000.0)
 }
 
-impl HasFrame for Lab {
-    fn frame(&self) -> &Frame {
-        &self.frame
-    }
-}
+super::has_frame!(Lab);
 
 impl Lab {
     /// Publishes how many sockets the page holds (for tests and the curious),

@@ -174,14 +174,14 @@ impl Lab {
 
     fn send(self: &Rc<Self>) {
         if self.state.borrow().run.is_some() {
-            self.frame.refuse("A run is still waiting for replies: wait for it to finish, or click Close the socket.");
+            self.frame.error("A run is still waiting for replies: wait for it to finish, or click Close the socket.");
             return;
         }
         let text = self.message.value().into_bytes();
         let n = read_number(&self.count, 1, 20) as usize;
         let pad_to = read_number(&self.pad, 0, MAX_PAD) as usize;
         if text.is_empty() && pad_to == 0 {
-            self.frame.refuse("The message is empty: type something in Message, or set Pad each to a size (an empty datagram is allowed in UDP, but shows nothing here).");
+            self.frame.error("The message is empty: type something in Message, or set Pad each to a size (an empty datagram is allowed in UDP, but shows nothing here).");
             return;
         }
         // Acts only on the simulated network; live, the network is real.
@@ -321,7 +321,7 @@ impl Lab {
                 }
             }
             SockEvent::Error { message } => {
-                self.frame.timeline.row(Side::Error, &message, None);
+                self.frame.error(&message);
             }
             SockEvent::Sent { .. } => {}
         }
@@ -423,7 +423,7 @@ pub fn mount(root: &HtmlElement, bridge: crate::net::Bridge) -> Mounted {
     listeners.push(
         button(&buttons, "Close the socket", "close", move |_| {
             if l.state.borrow().run.is_none() {
-                l.frame.refuse("No socket is open: each run opens one when you click Send datagrams, and closes it when the replies are in.");
+                l.frame.error("No socket is open: each run opens one when you click Send datagrams, and closes it when the replies are in.");
             } else {
                 l.finish("you clicked Close the socket");
             }
