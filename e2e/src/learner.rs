@@ -1,7 +1,9 @@
 //! What the learner-session tests share: running JavaScript in the page and
-//! waiting on it, the page's socket count, opening a chapter's lab, the book's
-//! Python clients run as a learner would from a terminal (and their traces in
-//! the chapter's server view), and the looks and screenshots of a lab.
+//! waiting on it, the page's socket count, opening a chapter's lab, typing
+//! into and clicking a lab's parts and waiting for its verdict, a chapter's
+//! thirty runs in a row, the book's Python clients run as a learner would
+//! from a terminal (and their traces in the chapter's server view), and the
+//! looks and screenshots of a lab.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

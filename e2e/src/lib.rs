@@ -9,7 +9,9 @@
 //!
 //! A test names where its pages come from as a [`Site`] (the real server, or
 //! a static copy where the labs run simulated) and runs its browser sessions
-//! through it, so that the site is stopped whatever the session did.
+//! through it, so that the site is stopped whatever the session did; a
+//! session run both ways gets its two tests from [`live_and_simulated!`]. A
+//! lab's clicks, typing and waits can be written as a table of [`Step`]s.
 
 pub mod learner;
 
