@@ -300,3 +300,32 @@ fn every_bug_class_points_at_a_heading_that_exists() {
         );
     }
 }
+
+#[test]
+fn the_appendix_lists_every_lesson_and_stage() {
+    let appendix = std::fs::read_to_string(book().join("src/appendix-check.md")).unwrap();
+    for lesson in native_server::check::Lesson::ALL {
+        let section = appendix
+            .split(&format!("### `{}`\n", lesson.name()))
+            .nth(1)
+            .unwrap_or_else(|| panic!("appendix-check.md has no section for {}", lesson.name()))
+            .split("\n### ")
+            .next()
+            .unwrap();
+        for (i, stage) in lesson.stages().iter().enumerate() {
+            assert!(
+                section.contains(&format!("\n{}. {stage}\n", i + 1)),
+                "appendix-check.md, {}: stage {} should read {stage:?}",
+                lesson.name(),
+                i + 1
+            );
+        }
+    }
+    for bug in Bug::ALL {
+        assert!(
+            appendix.contains(&format!("| {} |", bug.name())),
+            "{:?} is not in the appendix's table",
+            bug.name()
+        );
+    }
+}

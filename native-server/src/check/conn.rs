@@ -51,6 +51,10 @@ impl End {
         match self {
             End::Done => "the reply arrived".into(),
             End::Eof => "the program closed the connection".into(),
+            End::Broken(e) if e.contains("reset") => {
+                "the program reset the connection (it closed with bytes still unread, or ended)"
+                    .into()
+            }
             End::Broken(e) => format!("the connection failed: {e}"),
             End::TimedOut => format!("nothing more arrived within {}", secs(timeout)),
         }
