@@ -2,13 +2,10 @@
 //! own `/embed/<lab>` page), then simulated from a static copy of the site
 //! with no server behind it. Screenshots land in `docs/screenshots/`.
 
-use std::future::Future;
-
-use anyhow::{Result, ensure};
+use anyhow::{Context, Result, ensure};
 use e2e::Step::{Click, Count, Shows, Type};
 use e2e::{
-    BrowserOptions, StaticServer, click, dist, screenshot, screenshot_dir, start_server, steps,
-    texts, wait_contains, wait_count, wait_lab, with_browser,
+    Site, click, screenshot, screenshot_dir, steps, texts, wait_contains, wait_count, wait_lab,
 };
 use fantoccini::Client;
 
@@ -17,32 +14,25 @@ fn verdict(key: &str) -> String {
     format!("[data-role=verdict][data-verdict={key}]")
 }
 
-/// Opens `/embed/<lab>` on a fresh server, waits for live mode, runs `body`,
-/// then saves a light screenshot.
-async fn live<F, Fut>(lab: &'static str, body: F) -> Result<()>
-where
-    F: FnOnce(Client) -> Fut,
-    Fut: Future<Output = Result<()>>,
-{
-    let server = start_server(|_| {}).await?;
-    let url = format!("{}/embed/{lab}", server.base);
-    let result = with_browser(BrowserOptions::default(), |c| async move {
-        c.goto(&url).await?;
-        wait_lab(&c, "socket-lab").await?;
-        wait_contains(&c, "[data-role=mode]", "live on your machine").await?;
-        body(c.clone()).await?;
-        screenshot(&c, &screenshot_dir().join(format!("{lab}-light.png"))).await
+/// Opens `/embed/<lab>` on a fresh live site, waits for live mode, runs
+/// `body`, then saves a light screenshot.
+async fn live(lab: &str, body: impl AsyncFnOnce(&Client, &Site) -> Result<()>) -> Result<()> {
+    let site = Site::start_live(|_| {}).await?;
+    site.session(async |c, site| {
+        c.goto(&format!("{}/embed/{lab}", site.base())).await?;
+        wait_lab(c, "socket-lab").await?;
+        wait_contains(c, "[data-role=mode]", "live on your machine").await?;
+        body(c, site).await?;
+        screenshot(c, &screenshot_dir().join(format!("{lab}-light.png"))).await
     })
-    .await;
-    server.stop().await?;
-    result
+    .await
 }
 
 #[tokio::test]
 async fn tcp_echo_live() -> Result<()> {
-    live("tcp-echo", |c| async move {
+    live("tcp-echo", async |c, _| {
         steps(
-            &c,
+            c,
             &[
                 Click("[data-role=send]"),
                 Shows("[data-kind=read]", "ACK: Hello, Server"),
@@ -58,11 +48,11 @@ async fn tcp_echo_live() -> Result<()> {
         .await?;
         // Still only the first client's reply.
         ensure!(
-            texts(&c, "[data-kind=read]").await?.len() == 1,
+            texts(c, "[data-kind=read]").await?.len() == 1,
             "the second client was answered too early"
         );
         steps(
-            &c,
+            c,
             &[
                 Click("[data-role=close]"),
                 Shows("[data-kind=read]", "ACK: I am the second client"),
@@ -82,9 +72,9 @@ async fn tcp_echo_live() -> Result<()> {
 
 #[tokio::test]
 async fn udp_echo_live() -> Result<()> {
-    live("udp-echo", |c| async move {
+    live("udp-echo", async |c, _| {
         steps(
-            &c,
+            c,
             &[
                 Click("[data-role=send]"),
                 Count("[data-kind=read]", 3),
@@ -96,13 +86,13 @@ async fn udp_echo_live() -> Result<()> {
         )
         .await?;
         ensure!(
-            texts(&c, ".sl-sv-entry[data-truncated=true]")
+            texts(c, ".sl-sv-entry[data-truncated=true]")
                 .await?
                 .is_empty(),
             "a small datagram was shown truncated"
         );
         steps(
-            &c,
+            c,
             &[
                 Type("[data-role=count]", "1"),
                 Type("[data-role=pad]", "1500"),
@@ -126,10 +116,10 @@ const READS: &str = "[data-role=timeline] [data-event=read]";
 
 #[tokio::test]
 async fn sticky_live_shows_merged_and_split_reads() -> Result<()> {
-    live("sticky", |c| async move {
+    live("sticky", async |c, _| {
         // Defaults: Hello|World, 1024-byte reads, 300 ms delay.
         steps(
-            &c,
+            c,
             &[
                 Click("[data-role=run]"),
                 Shows("[data-role=verdict]", "Merged"),
@@ -137,14 +127,14 @@ async fn sticky_live_shows_merged_and_split_reads() -> Result<()> {
             ],
         )
         .await?;
-        let sizes = texts(&c, &format!("{READS} .sl-size")).await?;
+        let sizes = texts(c, &format!("{READS} .sl-size")).await?;
         ensure!(
             sizes == ["10 B"],
             "one 10-byte read expected, got {sizes:?}"
         );
 
         steps(
-            &c,
+            c,
             &[
                 Type("[data-role=read-size]", "3"),
                 Type("[data-role=read-delay]", "100"),
@@ -156,7 +146,7 @@ async fn sticky_live_shows_merged_and_split_reads() -> Result<()> {
         .await?;
         // The 10 bytes, at most 3 per recv (how they group depends on when
         // "World" arrived).
-        let sizes: Vec<usize> = texts(&c, &format!("{READS} .sl-size"))
+        let sizes: Vec<usize> = texts(c, &format!("{READS} .sl-size"))
             .await?
             .iter()
             .filter_map(|s| s.strip_suffix(" B")?.parse().ok())
@@ -172,11 +162,11 @@ async fn sticky_live_shows_merged_and_split_reads() -> Result<()> {
 
 #[tokio::test]
 async fn framing_live() -> Result<()> {
-    live("framing", |c| async move {
+    live("framing", async |c, _| {
         let timeline = |event: &str| format!("[data-role=timeline] [data-event={event}]");
         let too_large = timeline("frame-rejected") + "[data-code=too_large]";
         steps(
-            &c,
+            c,
             &[
                 Click("[data-role=send-bytes]"),
                 Shows(&timeline("frame-decoded"), r#"{"msg":"Hello"}"#),
@@ -198,11 +188,11 @@ async fn framing_live() -> Result<()> {
 
 #[tokio::test]
 async fn auth_live_grants_and_denies() -> Result<()> {
-    live("auth", |c| async move {
+    live("auth", async |c, _| {
         let page = "[data-role=timeline] [data-event=verdict]";
         let wrong = verdict("wrong_answer");
         steps(
-            &c,
+            c,
             &[
                 Click("[data-role=run]"),
                 Shows(page, "Access Granted"),
@@ -219,7 +209,7 @@ async fn auth_live_grants_and_denies() -> Result<()> {
             ],
         )
         .await?;
-        let said = texts(&c, ".sl-sv-entry[data-event=verdict]").await?;
+        let said = texts(c, ".sl-sv-entry[data-event=verdict]").await?;
         ensure!(
             said.iter().filter(|t| t.contains("access granted")).count() == 1
                 && said.iter().filter(|t| t.contains("access denied")).count() == 2,
@@ -232,10 +222,10 @@ async fn auth_live_grants_and_denies() -> Result<()> {
 
 #[tokio::test]
 async fn concurrency_live() -> Result<()> {
-    live("concurrency", |c| async move {
+    live("concurrency", async |c, _| {
         let answers = "[data-role=timeline] [data-event=answer]";
         steps(
-            &c,
+            c,
             &[
                 Type("[data-role=clients]", "3"),
                 Click("[data-role=run-iterative]"),
@@ -252,7 +242,7 @@ async fn concurrency_live() -> Result<()> {
             ],
         )
         .await?;
-        let answers = texts(&c, answers).await?;
+        let answers = texts(c, answers).await?;
         ensure!(
             answers.len() == 3 && answers.iter().all(|a| a.contains("HELLO FROM CLIENT")),
             "each uppercase client reads its line in capitals: {answers:?}"
@@ -264,9 +254,9 @@ async fn concurrency_live() -> Result<()> {
 
 #[tokio::test]
 async fn ports_live_shows_both_ends() -> Result<()> {
-    live("ports", |c| async move {
-        click(&c, "[data-role=connect]").await?;
-        let local = wait_contains(&c, "[data-event=local]", "your end: 127.0.0.1:").await?;
+    live("ports", async |c, _| {
+        click(c, "[data-role=connect]").await?;
+        let local = wait_contains(c, "[data-event=local]", "your end: 127.0.0.1:").await?;
         let port = local
             .split("your end: 127.0.0.1:")
             .nth(1)
@@ -277,12 +267,12 @@ async fn ports_live_shows_both_ends() -> Result<()> {
             port.parse::<u16>().is_ok_and(|p| p > 0),
             "no port in {local:?}"
         );
-        wait_contains(&c, "[data-event=accepted]", &format!("127.0.0.1:{port}")).await?;
+        wait_contains(c, "[data-event=accepted]", &format!("127.0.0.1:{port}")).await?;
         // The same port from both ends, in the table and the verdict.
-        wait_contains(&c, "[data-role=tuple] [data-role=mine]", &port).await?;
-        wait_contains(&c, "[data-role=tuple] [data-role=theirs]", &port).await?;
+        wait_contains(c, "[data-role=tuple] [data-role=mine]", &port).await?;
+        wait_contains(c, "[data-role=tuple] [data-role=theirs]", &port).await?;
         wait_contains(
-            &c,
+            c,
             "[data-role=verdict]",
             &format!(
                 "Same four numbers from both ends: the port your system picked for you ({port})"
@@ -290,10 +280,10 @@ async fn ports_live_shows_both_ends() -> Result<()> {
         )
         .await?;
         // A second connection gets a new ephemeral port.
-        wait_count(&c, "socket-lab[data-open-sockets='0']", 1).await?;
-        click(&c, "[data-role=connect]").await?;
-        wait_contains(&c, "[data-role=verdict]", "Client ports so far").await?;
-        let verdict = texts(&c, "[data-role=verdict]").await?.concat();
+        wait_count(c, "socket-lab[data-open-sockets='0']", 1).await?;
+        click(c, "[data-role=connect]").await?;
+        wait_contains(c, "[data-role=verdict]", "Client ports so far").await?;
+        let verdict = texts(c, "[data-role=verdict]").await?.concat();
         let ports: Vec<&str> = verdict
             .split("Client ports so far: ")
             .nth(1)
@@ -311,9 +301,9 @@ async fn ports_live_shows_both_ends() -> Result<()> {
 
 #[tokio::test]
 async fn layers_live() -> Result<()> {
-    live("layers", |c| async move {
+    live("layers", async |c, _| {
         steps(
-            &c,
+            c,
             &[
                 Type("[data-role=message]", r#"{"a": 1}"#),
                 Click("[data-role=send]"),
@@ -324,7 +314,7 @@ async fn layers_live() -> Result<()> {
         .await?;
         // The page's ephemeral port, big-endian, in the TCP header.
         let local = wait_contains(
-            &c,
+            c,
             "[data-role=timeline] [data-kind=note]",
             "your end 127.0.0.1:",
         )
@@ -337,7 +327,7 @@ async fn layers_live() -> Result<()> {
             .unwrap_or_default();
         let [hi, lo] = port.to_be_bytes();
         steps(
-            &c,
+            c,
             &[
                 Shows("[data-role=layers]", &format!("{hi:02x} {lo:02x}")),
                 Shows("[data-role=verdict]", "exactly the 8 bytes you sent"),
@@ -350,48 +340,32 @@ async fn layers_live() -> Result<()> {
 
 #[tokio::test]
 async fn events_live_shows_a_terminal_client() -> Result<()> {
-    let server = start_server(|_| {}).await?;
-    let url = format!("{}/embed/events", server.base);
-    let echo = server.demo("tcp-echo")?;
-    let result = with_browser(BrowserOptions::default(), |c| async move {
-        c.goto(&url).await?;
-        wait_lab(&c, "socket-lab").await?;
-        wait_contains(&c, "[data-role=mode]", "live on your machine").await?;
+    live("events", async |c, site| {
+        let echo = site.server().context("a live site")?.demo("tcp-echo")?;
         // A client that is not the page: a plain TCP connection from this test.
         let mut s = tokio::net::TcpStream::connect(echo).await?;
         let me = s.local_addr()?;
         tokio::io::AsyncWriteExt::write_all(&mut s, b"from the terminal").await?;
         let group = format!(".sl-sv-conn[data-origin=other][data-peer=\"{me}\"]");
-        wait_contains(&c, &group, "another program").await?;
-        wait_contains(&c, &group, "accepted").await?;
-        wait_contains(&c, &group, "from the terminal").await?;
-        wait_contains(&c, &group, "ACK: from the terminal").await?;
+        wait_contains(c, &group, "another program").await?;
+        wait_contains(c, &group, "accepted").await?;
+        wait_contains(c, &group, "from the terminal").await?;
+        wait_contains(c, &group, "ACK: from the terminal").await?;
         drop(s);
-        wait_contains(
-            &c,
-            &format!("{group}[data-state=closed]"),
-            "closed by the client",
-        )
-        .await?;
-        screenshot(&c, &screenshot_dir().join("events-light.png")).await
+        let closed = format!("{group}[data-state=closed]");
+        wait_contains(c, &closed, "closed by the client").await?;
+        Ok(())
     })
-    .await;
-    server.stop().await?;
-    result
+    .await
 }
 
-/// Opens the lab index from a static server (no bridge): every lab simulated.
-async fn simulated<F, Fut>(body: F) -> Result<()>
-where
-    F: FnOnce(Client) -> Fut,
-    Fut: Future<Output = Result<()>>,
-{
-    let site = StaticServer::start(dist()?).await?;
-    let url = format!("{}/", site.base);
-    with_browser(BrowserOptions::default(), |c| async move {
-        c.goto(&url).await?;
-        wait_count(&c, "socket-lab[data-ready=true]", 9).await?;
-        wait_count(&c, "[data-role=mode][data-mode=simulated]", 9).await?;
+/// Opens the lab index from a static copy of the site (no bridge): every lab simulated.
+async fn simulated(body: impl AsyncFnOnce(&Client) -> Result<()>) -> Result<()> {
+    let site = Site::start_simulated().await?;
+    site.session(async |c, site| {
+        c.goto(&format!("{}/", site.base())).await?;
+        wait_count(c, "socket-lab[data-ready=true]", 9).await?;
+        wait_count(c, "[data-role=mode][data-mode=simulated]", 9).await?;
         body(c).await
     })
     .await
@@ -399,9 +373,9 @@ where
 
 #[tokio::test]
 async fn every_lab_simulated_with_no_server() -> Result<()> {
-    simulated(|c| async move {
+    simulated(async |c| {
         steps(
-            &c,
+            c,
             &[
                 Click("#tcp-echo [data-role=send]"),
                 Shows("#tcp-echo [data-kind=read]", "ACK: Hello, Server"),
@@ -422,14 +396,14 @@ async fn every_lab_simulated_with_no_server() -> Result<()> {
 
         let sticky_reads = format!("#sticky {READS}");
         steps(
-            &c,
+            c,
             &[Click("#sticky [data-role=run]"), Count(&sticky_reads, 1)],
         )
         .await?;
-        ensure!(texts(&c, &format!("{sticky_reads} .sl-size")).await? == ["10 B"]);
+        ensure!(texts(c, &format!("{sticky_reads} .sl-size")).await? == ["10 B"]);
         let auth = "#auth [data-role=timeline] [data-event=verdict]";
         steps(
-            &c,
+            c,
             &[
                 Type("#sticky [data-role=read-size]", "3"),
                 Click("#sticky [data-role=run]"),
@@ -458,18 +432,18 @@ async fn every_lab_simulated_with_no_server() -> Result<()> {
         // The index's server log saw the other labs' connections (all of
         // them from this page).
         ensure!(
-            !texts(&c, "#events .sl-sv-conn[data-origin=page]")
+            !texts(c, "#events .sl-sv-conn[data-origin=page]")
                 .await?
                 .is_empty(),
             "the server log shows the labs' connections"
         );
 
-        let hints = texts(&c, ".sl-golive").await?;
+        let hints = texts(c, ".sl-golive").await?;
         ensure!(
             hints.iter().all(|h| h.contains("cargo xtask serve")),
             "each lab says how to go live"
         );
-        screenshot(&c, &screenshot_dir().join("index-simulated.png")).await
+        screenshot(c, &screenshot_dir().join("index-simulated.png")).await
     })
     .await
 }
