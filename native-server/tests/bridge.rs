@@ -31,7 +31,11 @@ async fn echo_through_every_demo() {
 
 /// Sends Hello then World to sticky with the given read settings and returns
 /// the server's reads of that connection, as the page sees them in events.
-async fn sticky_server_reads(options: StickyOptions) -> Vec<Vec<u8>> {
+async fn sticky_server_reads(read_size: usize, read_delay_ms: u32) -> Vec<Vec<u8>> {
+    let options = StickyOptions {
+        read_size,
+        read_delay_ms,
+    };
     let server = TestServer::start(|_| {}).await;
     let mut page = Page::connect(server.http).await;
     page.subscribe(vec![Demo::Sticky]).await;
@@ -71,21 +75,13 @@ async fn sticky_server_reads(options: StickyOptions) -> Vec<Vec<u8>> {
 
 #[tokio::test]
 async fn sticky_read_boundaries_are_visible_through_the_bridge() {
-    let merged = sticky_server_reads(StickyOptions {
-        read_size: 1024,
-        read_delay_ms: 300,
-    })
-    .await;
+    let merged = sticky_server_reads(1024, 300).await;
     assert_eq!(
         merged,
         vec![b"HelloWorld".to_vec()],
         "one read event of 10 bytes"
     );
-    let split = sticky_server_reads(StickyOptions {
-        read_size: 3,
-        read_delay_ms: 100,
-    })
-    .await;
+    let split = sticky_server_reads(3, 100).await;
     assert_eq!(split.len(), 4, "four read events: {split:?}");
     assert_eq!(split.concat(), b"HelloWorld");
 }

@@ -154,6 +154,20 @@ lifecycle_tests! {
     sticky_closed_by_the_page_500_times: Demo::Sticky, Ender::Page;
 }
 
+/// The socket ids the page's events carry, up to a connection's close.
+async fn socks_until_closed(page: &mut Page) -> Vec<Option<protocol::bridge::SocketId>> {
+    let mut socks = Vec::new();
+    page.until(|g| match g {
+        Got::Msg(ServerMsg::Event { event, sock }) => {
+            socks.push(*sock);
+            matches!(event.kind, protocol::events::EventKind::Closed { .. }).then_some(())
+        }
+        _ => None,
+    })
+    .await;
+    socks
+}
+
 /// Server events of the page's own connections carry its socket id; a
 /// connection from another program carries none.
 #[tokio::test]
@@ -163,15 +177,7 @@ async fn events_say_which_socket_of_the_page_they_belong_to() {
     page.subscribe(vec![Demo::Uppercase]).await;
     page.open(open(7, Demo::Uppercase)).await;
     page.send_bytes(7, b"mine").await;
-    let mut own = Vec::new();
-    page.until(|g| match g {
-        Got::Msg(ServerMsg::Event { event, sock }) => {
-            own.push(*sock);
-            matches!(event.kind, protocol::events::EventKind::Closed { .. }).then_some(())
-        }
-        _ => None,
-    })
-    .await;
+    let own = socks_until_closed(&mut page).await;
     assert!(own.len() >= 4, "accepted, read, reply, closed: {own:?}");
     assert!(own.iter().all(|s| *s == Some(7)), "{own:?}");
 
@@ -185,15 +191,7 @@ async fn events_say_which_socket_of_the_page_they_belong_to() {
         s.read_to_end(&mut buf).await.unwrap();
         buf
     });
-    let mut theirs = Vec::new();
-    page.until(|g| match g {
-        Got::Msg(ServerMsg::Event { event, sock }) => {
-            theirs.push(*sock);
-            matches!(event.kind, protocol::events::EventKind::Closed { .. }).then_some(())
-        }
-        _ => None,
-    })
-    .await;
+    let theirs = socks_until_closed(&mut page).await;
     assert_eq!(other.await.unwrap(), b"THEIRS");
     assert!(theirs.iter().all(Option::is_none), "{theirs:?}");
     server.stop().await.unwrap();

@@ -137,7 +137,11 @@ async fn sticky_client(server: &TestServer, options: StickyOptions) -> TcpStream
     stream
 }
 
-async fn sticky_reads(options: StickyOptions) -> Vec<Vec<u8>> {
+async fn sticky_reads(read_size: usize, read_delay_ms: u32) -> Vec<Vec<u8>> {
+    let options = StickyOptions {
+        read_size,
+        read_delay_ms,
+    };
     let server = TestServer::start(|_| {}).await;
     let mut sub = server.bus.subscribe();
     let mut s = sticky_client(&server, options).await;
@@ -156,21 +160,13 @@ async fn sticky_reads(options: StickyOptions) -> Vec<Vec<u8>> {
 
 #[tokio::test]
 async fn sticky_merges_two_sends_when_the_reader_is_slow() {
-    let reads = sticky_reads(StickyOptions {
-        read_size: 1024,
-        read_delay_ms: 300,
-    })
-    .await;
+    let reads = sticky_reads(1024, 300).await;
     assert_eq!(reads, vec![b"HelloWorld".to_vec()]);
 }
 
 #[tokio::test]
 async fn sticky_splits_with_a_small_read_size() {
-    let reads = sticky_reads(StickyOptions {
-        read_size: 3,
-        read_delay_ms: 100,
-    })
-    .await;
+    let reads = sticky_reads(3, 100).await;
     let reads: Vec<&[u8]> = reads.iter().map(Vec::as_slice).collect();
     assert_eq!(reads, vec![&b"Hel"[..], b"loW", b"orl", b"d"]);
 }
