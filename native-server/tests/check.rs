@@ -237,3 +237,34 @@ fn a_client_claiming_a_4_gib_frame_or_sending_garbage_is_failed_not_feared() {
         text(&out)
     );
 }
+
+/// Starts a book server on port 0 and returns it with the port it printed.
+fn running_server(file: &str) -> (std::process::Child, u16) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new("python3")
+        .args(["-u", &path(file), "0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line.trim().rsplit(':').next().unwrap().parse().unwrap();
+    (child, port)
+}
+
+#[test]
+fn port_checks_a_server_that_is_already_running() {
+    for (lesson, file) in [
+        ("tcp-echo", "book/src/code/python/tcp_echo_server.py"),
+        ("udp-echo", "book/src/code/python/udp_echo_server.py"),
+    ] {
+        let (mut server, port) = running_server(file);
+        let out = socket_lab(&[lesson, "--port", &port.to_string()]);
+        let _ = server.kill();
+        let _ = server.wait();
+        assert_eq!(out.status.code(), Some(0), "{lesson}: {}", text(&out));
+        assert!(!text(&out).contains("program:"), "no program was started");
+    }
+}

@@ -16,19 +16,36 @@ use tokio::time::{Instant, timeout_at};
 use super::failure::Failure;
 use super::report;
 
+/// Most transcript lines kept; a program that floods gets the rest counted.
+const TRANSCRIPT_LINES: usize = 200;
+
+/// Most bytes one connection may deliver before socket-lab stops reading:
+/// a program that answers forever must not fill memory.
+const MAX_RECEIVED: usize = 8 * 1024 * 1024;
+
 /// The transcript lines of one stage, shared by its connections.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Transcript(Arc<Mutex<Vec<String>>>);
+pub(crate) struct Transcript(Arc<Mutex<(Vec<String>, usize)>>);
 
 impl Transcript {
-    /// Adds a line.
+    /// Adds a line (or counts it, past [`TRANSCRIPT_LINES`]).
     pub(crate) fn push(&self, line: String) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+        let mut log = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if log.0.len() < TRANSCRIPT_LINES {
+            log.0.push(line);
+        } else {
+            log.1 += 1;
+        }
     }
 
     /// The lines so far.
     pub(crate) fn lines(&self) -> Vec<String> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        let log = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut lines = log.0.clone();
+        if log.1 > 0 {
+            lines.push(format!("… and {} more reads and writes", log.1));
+        }
+        lines
     }
 }
 
@@ -229,6 +246,13 @@ impl Conn {
                     self.log
                         .push(format!("{} ← {}", self.label, report::bytes(&buf[..n])));
                     self.received.extend_from_slice(&buf[..n]);
+                    if self.received.len() > MAX_RECEIVED {
+                        self.eof = true;
+                        return End::Broken(format!(
+                            "the program sent more than {} MiB without stopping, so socket-lab stopped reading",
+                            MAX_RECEIVED >> 20
+                        ));
+                    }
                 }
                 Ok(Err(e)) => {
                     self.log.push(format!("{} ← error: {e}", self.label));

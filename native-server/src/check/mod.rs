@@ -386,14 +386,16 @@ async fn check(lesson: Lesson, args: CheckArgs, out: &mut (dyn Write + Send)) ->
             (Status::Pass, None)
         }
         Some(index) => {
-            if index + 1 < stages.len() {
-                let _ = writeln!(
-                    out,
-                    "stages {} to {} not run: fix this one first.",
+            let rest = match stages.len() - index - 1 {
+                0 => String::new(),
+                1 => format!("stage {} not run: fix this one first.\n", stages.len()),
+                _ => format!(
+                    "stages {} to {} not run: fix this one first.\n",
                     index + 2,
                     stages.len()
-                );
-            }
+                ),
+            };
+            let _ = write!(out, "{rest}");
             let message = format!("stage {} failed: {}", index + 1, stages[index]);
             let _ = writeln!(
                 out,

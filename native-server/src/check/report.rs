@@ -121,7 +121,10 @@ pub(crate) fn render(failure: &Failure) -> String {
         let _ = writeln!(out, "    {note}");
     }
     if !failure.transcript.is_empty() {
-        let _ = writeln!(out, "    reads and writes, as they happened:");
+        let _ = writeln!(
+            out,
+            "    reads and writes, as they happened (→ socket-lab wrote, ← socket-lab read):"
+        );
         for line in failure.transcript.iter().take(TRANSCRIPT_CAP) {
             let _ = writeln!(out, "      {line}");
         }

@@ -80,7 +80,7 @@ pub(crate) async fn stage(index: usize, ctx: &mut Ctx) -> StageResult {
                 Some(Bug::IgnoredEndOfStream),
             )
             .map_err(|f| {
-                let answered = f.transcript.iter().any(|l| l.starts_with("client →"));
+                let answered = f.transcript.iter().any(|l| l.starts_with("server ←"));
                 if answered && f.bug == Some(Bug::ExitZeroOnFailure) {
                     f.note("it even answered a 10-byte challenge: read exactly 32 bytes, and fail if the stream ends first")
                         .bug(Bug::NotExactly32)

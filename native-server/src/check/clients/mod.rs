@@ -80,8 +80,9 @@ impl ClientRun {
         tokio::select! {
             accepted = tokio::time::timeout(ctx.start_timeout, listener.accept()) => match accepted {
                 Ok(Ok((stream, _))) => {
-                    self.log.push("client connected".into());
-                    Ok(Conn::new(stream, "client", &self.log, ctx.timeout))
+                    self.log.push("your client connected".into());
+                    // Named for socket-lab's side, as in the server lessons.
+                    Ok(Conn::new(stream, "server", &self.log, ctx.timeout))
                 }
                 Ok(Err(e)) => Err(Failure::new(format!("accept failed: {e}"))),
                 Err(_) => Err(Failure::new(format!(
@@ -177,7 +178,8 @@ impl Finished {
                     ""
                 }
             ))
-            .compare(needle.as_bytes(), self.stdout.as_bytes())
+            .compare(needle.as_bytes(), closest(&self.stdout, needle).as_bytes())
+            .note("got: the line of your output that comes closest, from where it starts to match")
             .bug(cut.then_some(Bug::OneRecvOneMessage)))
     }
 
@@ -215,6 +217,21 @@ impl Finished {
                 .bug(hang_bug)),
         }
     }
+}
+
+/// The part of `output` to compare with `needle`: from the longest start
+/// of `needle` (3 characters at least) to the end of its line, or all of it.
+fn closest<'a>(output: &'a str, needle: &str) -> &'a str {
+    (3..needle.len())
+        .rev()
+        .filter(|&n| needle.is_char_boundary(n))
+        .find_map(|n| output.find(&needle[..n]))
+        .map_or(output, |start| {
+            let end = output[start..]
+                .find('\n')
+                .map_or(output.len(), |e| start + e);
+            &output[start..end]
+        })
 }
 
 /// Pieces of `bytes` cut at 1 to `max_cuts` seeded places, none before

@@ -75,11 +75,14 @@ pub(crate) async fn stage(index: usize, ctx: &mut Ctx) -> StageResult {
             a.send(message.as_bytes()).await?;
             a.shutdown_write().await;
             expect_echo(&mut a, message.as_bytes(), None).await?;
-            match a.read_to_end().await {
-                End::Eof => Ok(()),
-                End::TimedOut if a.received().len() > ACK_PREFIX.len() + message.len() => Err(a
-                    .fail("after the client's end of stream the server kept sending")
-                    .bug(Bug::IgnoredEndOfStream)),
+            let end = a.read_until(answers_end_of_stream).await;
+            if answers_end_of_stream(a.received()) {
+                return Err(a
+                    .fail("after the client's end of stream the server kept sending `ACK: ` (an answer to a read of 0 bytes)")
+                    .bug(Bug::IgnoredEndOfStream));
+            }
+            match end {
+                End::Eof | End::Broken(_) => Ok(()),
                 end => Err(a
                     .fail(format!(
                         "the client half-closed (sent FIN) and got its echo, so the server's next recv returned b\"\" and it should close the connection; but {}",
@@ -101,6 +104,13 @@ pub(crate) async fn stage(index: usize, ctx: &mut Ctx) -> StageResult {
         }
         _ => unreachable!("tcp-echo has {} stages", STAGES.len()),
     }
+}
+
+/// Whether `got` holds an `ACK: ` with nothing after it: the answer to a
+/// read of 0 bytes, the end of stream taken for a message.
+fn answers_end_of_stream(got: &[u8]) -> bool {
+    got.windows(2 * ACK_PREFIX.len())
+        .any(|w| w.starts_with(ACK_PREFIX) && w.ends_with(ACK_PREFIX))
 }
 
 /// Sends `message` in one write and expects its echo.
