@@ -181,7 +181,7 @@ pub(crate) async fn wait_for_listener(
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(format!(
-                "nothing listened on 127.0.0.1:{} within {:?}; does the program bind the port it is given ($PORT or {PORT_PLACEHOLDER}) on 127.0.0.1?",
+                "nothing listened on 127.0.0.1:{} within {:?}; does the program bind the port it is given ($PORT or {PORT_PLACEHOLDER}) on 127.0.0.1? (A slow start, such as `cargo run` compiling, needs a longer --start-timeout.)",
                 addr.port(),
                 limit
             ));
