@@ -91,27 +91,34 @@ pub(crate) fn diagnose(got: &[u8]) -> Option<Failure> {
         );
     }
     // A length counted in characters is short by the extra bytes of every
-    // non-ASCII character: find the byte count whose text has `header` chars.
+    // non-ASCII character (at most 3 per character): take the text that
+    // follows the header, cut it after `header` characters, and see whether
+    // that is longer than `header` bytes and whole JSON.
     let rest = &got[HEADER_LEN..];
-    if header < available {
-        for n in header + 1..=available {
-            if let Ok(text) = std::str::from_utf8(&rest[..n])
-                && text.chars().count() == header
-                && serde_json::from_str::<Value>(text).is_ok()
-            {
-                return Some(
-                    Failure::new(format!(
-                        "the length field says {header}, but the JSON that followed is {n} bytes long: {header} is its length in characters"
-                    ))
-                    .note(format!(
-                        "length field: {header} (bytes {}) / payload received: {n} bytes",
-                        protocol::hex::to_spaced_hex(&got[..HEADER_LEN])
-                    ))
-                    .note("count bytes, not characters: len(text.encode('utf-8')), not len(text)")
-                    .bug(Bug::CharacterCount),
-                );
-            }
-        }
+    let window = &rest[..available.min(header.saturating_mul(4))];
+    let text = match std::str::from_utf8(window) {
+        Ok(text) => text,
+        Err(e) => std::str::from_utf8(&window[..e.valid_up_to()]).unwrap_or_default(),
+    };
+    let n = text
+        .char_indices()
+        .nth(header)
+        .map_or(text.len(), |(i, _)| i);
+    if n > header
+        && text[..n].chars().count() == header
+        && serde_json::from_str::<Value>(&text[..n]).is_ok()
+    {
+        return Some(
+            Failure::new(format!(
+                "the length field says {header}, but the JSON that followed is {n} bytes long: {header} is its length in characters"
+            ))
+            .note(format!(
+                "length field: {header} (bytes {}) / payload received: {n} bytes",
+                protocol::hex::to_spaced_hex(&got[..HEADER_LEN])
+            ))
+            .note("count bytes, not characters: len(text.encode('utf-8')), not len(text)")
+            .bug(Bug::CharacterCount),
+        );
     }
     None
 }
