@@ -54,11 +54,17 @@ async fn run() -> Result<ExitCode> {
             native_server::client::run(args).await?;
             return Ok(ExitCode::SUCCESS);
         }
-        // 0 every stage passed, 1 one failed, 2 a usage error.
+        // 0 every stage passed, 1 one failed, 2 a usage error. On Ctrl-C
+        // the check is dropped, which stops the learner's program.
         Some(Command::Check(args)) => {
-            return Ok(native_server::check::run(args, &mut std::io::stdout())
-                .await
-                .into());
+            let mut stdout = std::io::stdout();
+            tokio::select! {
+                outcome = native_server::check::run(args, &mut stdout) => return Ok(outcome.into()),
+                _ = tokio::signal::ctrl_c() => {
+                    eprintln!("socket-lab check: interrupted; your program was stopped");
+                    return Ok(ExitCode::from(130));
+                }
+            }
         }
         None => {}
     }

@@ -124,6 +124,16 @@ impl Program {
     }
 }
 
+impl Drop for Program {
+    /// A check that is dropped half-way (Ctrl-C, a panic) still stops the
+    /// program and what it started: nobody is left holding a port.
+    fn drop(&mut self) {
+        if self.exited().is_none() {
+            kill_group(&mut self.child);
+        }
+    }
+}
+
 /// SIGKILL to the program's process group (Unix); elsewhere, to the program.
 fn kill_group(child: &mut Child) {
     #[cfg(unix)]
