@@ -207,6 +207,9 @@ pub(crate) struct Ctx {
     pub secret: Vec<u8>,
     /// Server lessons: the learner's server.
     pub addr: SocketAddr,
+    /// Server lessons: the connection that found the server listening,
+    /// kept for the first client of stage 1.
+    pub first_client: std::sync::Mutex<Option<tokio::net::TcpStream>>,
     /// Client lessons: the client's command (with `{port}` unreplaced) and
     /// the environment variable of its port.
     pub client: Vec<String>,
@@ -297,6 +300,7 @@ async fn check(lesson: Lesson, args: CheckArgs, out: &mut (dyn Write + Send)) ->
         silence_timeout: args.silence_timeout,
         secret: args.secret.clone().into_bytes(),
         addr: SocketAddr::from((Ipv4Addr::LOCALHOST, args.port.unwrap_or(0))),
+        first_client: std::sync::Mutex::new(None),
         client: args.command.clone(),
         port_var: lesson.port_var(),
         client_output: None,
@@ -457,12 +461,14 @@ async fn start_server(
     let mut program =
         Program::spawn(&command, &program_env(ctx, port)).map_err(|e| (e, Output::default()))?;
     // UDP has no listening state to poll: stage 1 retries its datagram instead.
-    if lesson.demo().transport() == protocol::demo::Transport::Tcp
-        && let Err(why) =
-            process::wait_for_listener(ctx.addr, &mut program, args.start_timeout).await
-    {
-        let output = program.stop().await;
-        return Err((why, output));
+    if lesson.demo().transport() == protocol::demo::Transport::Tcp {
+        match process::wait_for_listener(ctx.addr, &mut program, args.start_timeout).await {
+            Ok(first) => ctx.first_client = std::sync::Mutex::new(Some(first)),
+            Err(why) => {
+                let output = program.stop().await;
+                return Err((why, output));
+            }
+        }
     }
     Ok(program)
 }

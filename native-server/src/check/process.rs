@@ -171,12 +171,14 @@ where
 }
 
 /// Waits until something accepts TCP connections on `addr`, trying every
-/// 20 ms until `deadline`; gives up early if the program ends.
+/// 20 ms until `deadline`; gives up early if the program ends. Returns the
+/// connection that got through: it becomes the first stage's first client,
+/// so the server never sees a client that connects and leaves at once.
 pub(crate) async fn wait_for_listener(
     addr: SocketAddr,
     program: &mut Program,
     limit: Duration,
-) -> Result<(), String> {
+) -> Result<tokio::net::TcpStream, String> {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         if let Some(status) = program.exited() {
@@ -186,8 +188,8 @@ pub(crate) async fn wait_for_listener(
                 addr.port()
             ));
         }
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            return Ok(());
+        if let Ok(stream) = tokio::net::TcpStream::connect(addr).await {
+            return Ok(stream);
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(format!(

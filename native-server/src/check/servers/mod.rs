@@ -24,7 +24,19 @@ pub(crate) fn word(ctx: &mut Ctx, len: usize) -> String {
         .collect()
 }
 
-/// A new client of the learner's server, labelled for the transcript.
+/// A new client of the learner's server, labelled for the transcript (the
+/// very first one is the connection that found the server listening).
 pub(crate) async fn connect(ctx: &Ctx, label: &str, log: &Transcript) -> Result<Conn, Failure> {
-    Conn::connect(ctx.addr, label, log, ctx.timeout).await
+    let first = ctx
+        .first_client
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    match first {
+        Some(stream) => {
+            log.push(format!("{label} connected"));
+            Ok(Conn::new(stream, label, log, ctx.timeout))
+        }
+        None => Conn::connect(ctx.addr, label, log, ctx.timeout).await,
+    }
 }
