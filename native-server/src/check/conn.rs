@@ -78,6 +78,19 @@ impl End {
     }
 }
 
+/// The gap between the writes of a message cut into `pieces`. There is no
+/// signal that the other side has read a piece, so this is a pause: long
+/// for a message in two (that split is the stage's whole point, and must
+/// survive a busy machine), short for several pieces, shortest for a
+/// message written a byte at a time.
+pub(crate) fn pause_between(pieces: usize) -> Duration {
+    match pieces {
+        0..=2 => Duration::from_millis(150),
+        3..=8 => Duration::from_millis(20),
+        _ => Duration::from_millis(2),
+    }
+}
+
 /// `2 s` or `300 ms`: a configured duration as a report prints it.
 pub(crate) fn secs(d: Duration) -> String {
     if d.as_millis().is_multiple_of(1000) {
@@ -187,13 +200,10 @@ impl Conn {
         }
     }
 
-    /// Writes `pieces` one after another, `pause` apart, so that each is
-    /// likely to be read on its own.
-    pub(crate) async fn send_pieces(
-        &mut self,
-        pieces: &[&[u8]],
-        pause: Duration,
-    ) -> Result<(), Failure> {
+    /// Writes `pieces` one after another, far enough apart that the reader
+    /// is likely to get them in separate reads (see [`pause_between`]).
+    pub(crate) async fn send_pieces(&mut self, pieces: &[&[u8]]) -> Result<(), Failure> {
+        let pause = pause_between(pieces.len());
         for (i, piece) in pieces.iter().enumerate() {
             if i > 0 {
                 tokio::time::sleep(pause).await;

@@ -28,9 +28,6 @@ pub(crate) const STAGES: &[&str] = &[
     "the server vanishes mid-challenge: exits non-zero, promptly",
 ];
 
-/// Gap between the pieces of a challenge or verdict.
-const PAUSE: Duration = Duration::from_millis(40);
-
 /// How socket-lab plays the server in a run.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Play {
@@ -122,12 +119,7 @@ async fn serve(run: &mut ClientRun, ctx: &mut Ctx, play: Play) -> StageResult {
         }
         _ => vec![challenge.to_vec()],
     };
-    let pause = if play == Play::ChallengeBytes {
-        Duration::from_millis(2)
-    } else {
-        PAUSE
-    };
-    send_all(&mut conn, &pieces, pause).await?;
+    send_all(&mut conn, &pieces).await?;
     let end = conn.read_exactly(RESPONSE_LEN).await;
     let answer = conn.received().to_vec();
     if play == Play::Deny {
@@ -144,7 +136,7 @@ async fn serve(run: &mut ClientRun, ctx: &mut Ctx, play: Play) -> StageResult {
 
 /// Sends the verdict and closes.
 async fn deliver(conn: &mut Conn, verdict: &[Vec<u8>]) -> StageResult {
-    let _ = send_all(conn, verdict, PAUSE).await;
+    let _ = send_all(conn, verdict).await;
     conn.log().push("server closes the connection".into());
     Ok(())
 }

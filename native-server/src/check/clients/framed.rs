@@ -7,8 +7,6 @@
 //! pieces, a second frame glued on, a reply far larger than one `recv`, and
 //! a server that vanishes mid-frame.
 
-use std::time::Duration;
-
 use protocol::demo::{FramedServer, FramedStep};
 use protocol::frame::DEFAULT_MAX_FRAME;
 use serde_json::{Value, json};
@@ -30,9 +28,6 @@ pub(crate) const STAGES: &[&str] = &[
     "a 200 KiB reply",
     "the server vanishes mid-frame: exits non-zero, promptly",
 ];
-
-/// Gap between the pieces of a reply.
-const PAUSE: Duration = Duration::from_millis(40);
 
 /// How socket-lab delivers its reply in a run.
 #[derive(Clone, Copy)]
@@ -129,7 +124,7 @@ async fn serve(run: &mut ClientRun, ctx: &mut Ctx, reply: Reply) -> Result<Strin
         }
     };
     // A send that fails means the client left; its output tells the rest.
-    let _ = send_all(&mut conn, &pieces, PAUSE).await;
+    let _ = send_all(&mut conn, &pieces).await;
     wait_for_close(&mut conn).await;
     Ok(token)
 }

@@ -259,8 +259,8 @@ pub(crate) fn seeded_pieces(
     pieces
 }
 
-/// Sends `pieces` as separate writes, `pause` apart.
-pub(crate) async fn send_all(conn: &mut Conn, pieces: &[Vec<u8>], pause: Duration) -> StageResult {
+/// Sends `pieces` as separate writes (see `conn::pause_between`).
+pub(crate) async fn send_all(conn: &mut Conn, pieces: &[Vec<u8>]) -> StageResult {
     let refs: Vec<&[u8]> = pieces.iter().map(Vec::as_slice).collect();
-    conn.send_pieces(&refs, pause).await
+    conn.send_pieces(&refs).await
 }

@@ -7,8 +7,6 @@
 //! are reading until the reply's known length, or half-closing and reading
 //! to the end of the stream.
 
-use std::time::Duration;
-
 use protocol::demo::{ACK_PREFIX, echo_reply};
 
 use super::super::Ctx;
@@ -26,15 +24,12 @@ pub(crate) const STAGES: &[&str] = &[
     "no server: exits with a non-zero status, promptly",
 ];
 
-/// Gap between the pieces of a reply.
-const PAUSE: Duration = Duration::from_millis(40);
-
 /// How socket-lab writes its reply in a run.
 #[derive(Clone, Copy)]
 enum Reply {
     /// One write per read, like the demo.
     Whole,
-    /// Cut at up to this many seeded places, `PAUSE` apart.
+    /// Cut at up to this many seeded places.
     Pieces(usize),
     /// One write, then close at once.
     ThenClose,
@@ -119,7 +114,7 @@ async fn serve(
                 // one-recv client printed.
                 let pieces = seeded_pieces(ctx, &answer, cuts, ACK_PREFIX.len() + 1);
                 partial.get_or_insert_with(|| String::from_utf8_lossy(&pieces[0]).into_owned());
-                if send_all(&mut conn, &pieces, PAUSE).await.is_err() {
+                if send_all(&mut conn, &pieces).await.is_err() {
                     return Ok((sent, partial));
                 }
             }

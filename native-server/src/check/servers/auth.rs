@@ -6,8 +6,6 @@
 //! The answers come from `protocol::auth::respond`, the demo's own code;
 //! the secret is `--secret` (also given to the program as SOCKET_LAB_SECRET).
 
-use std::time::Duration;
-
 use protocol::auth::{self, CHALLENGE_LEN, GRANTED};
 
 use super::super::Ctx;
@@ -25,9 +23,6 @@ pub(crate) const STAGES: &[&str] = &[
     "a client that leaves mid-answer, then the next client",
     "a silent client is dropped after a timeout",
 ];
-
-/// Gap between the pieces of an answer.
-const PAUSE: Duration = Duration::from_millis(40);
 
 /// Runs stage `index`.
 pub(crate) async fn stage(index: usize, ctx: &mut Ctx) -> StageResult {
@@ -159,15 +154,7 @@ async fn granted(
     let challenge = read_challenge(&mut conn).await?;
     let answer = auth::respond(&ctx.secret, &challenge);
     let parts: Vec<&[u8]> = answer.chunks(CHALLENGE_LEN.div_ceil(pieces)).collect();
-    conn.send_pieces(
-        &parts,
-        if pieces > 2 {
-            Duration::from_millis(2)
-        } else {
-            PAUSE
-        },
-    )
-    .await?;
+    conn.send_pieces(&parts).await?;
     let end = conn.read_to_end().await;
     let verdict = conn.received().to_vec();
     if verdict == GRANTED && end == End::Eof {

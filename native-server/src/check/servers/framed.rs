@@ -8,8 +8,6 @@
 //! claiming 4 GiB (refuse and close, without waiting for 4 GiB), a client
 //! that leaves mid-frame, and fifty clients.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
 use super::super::Ctx;
@@ -31,9 +29,6 @@ pub(crate) const STAGES: &[&str] = &[
     "a client that vanishes mid-frame, then the next client",
     "50 clients, 5 connected at a time",
 ];
-
-/// Gap between pieces that should reach the server as separate reads.
-const PAUSE: Duration = Duration::from_millis(40);
 
 /// Runs stage `index`.
 pub(crate) async fn stage(index: usize, ctx: &mut Ctx) -> StageResult {
@@ -58,7 +53,7 @@ pub(crate) async fn stage(index: usize, ctx: &mut Ctx) -> StageResult {
             let mut a = connect(ctx, "A", &log).await?;
             let request = json!({"msg": "split header", "id": word(ctx, 6)});
             let bytes = frames::encode(&request);
-            a.send_pieces(&[&bytes[..2], &bytes[2..]], PAUSE).await?;
+            a.send_pieces(&[&bytes[..2], &bytes[2..]]).await?;
             expect_echo(&mut a, &request, Some(Bug::OneRecvOneMessage))
                 .await
                 .map_err(|f| f.note("the header arrived as 2 bytes, then 2 more: read exactly 4 bytes, looping on recv"))
@@ -68,7 +63,7 @@ pub(crate) async fn stage(index: usize, ctx: &mut Ctx) -> StageResult {
             let request = json!({"msg": "byte by byte", "id": word(ctx, 4)});
             let bytes = frames::encode(&request);
             let pieces: Vec<&[u8]> = bytes.chunks(1).collect();
-            a.send_pieces(&pieces, Duration::from_millis(2)).await?;
+            a.send_pieces(&pieces).await?;
             expect_echo(&mut a, &request, Some(Bug::OneRecvOneMessage)).await
         }
         4 => {
