@@ -14,16 +14,19 @@
 //! section about it. Every random choice comes from `--seed`, printed at
 //! the top, so a failing run repeats exactly.
 //!
-//! The files: `args.rs` the flags, `process.rs` the learner's program,
-//! `conn.rs` a connection that keeps a transcript, `failure.rs` the evidence
-//! and the bug classes, `report.rs` their text, `results_json.rs` the
-//! `--json` file, `servers/` and `clients/` one file per lesson.
+//! The files: `args.rs` the flags, `lessons.rs` the lessons and their
+//! stages, `process.rs` the learner's program, `conn.rs` a connection that
+//! keeps a transcript, `frames.rs` frames read back and diagnosed,
+//! `failure.rs` the evidence and the bug classes, `report.rs` their text,
+//! `results_json.rs` the `--json` file, `servers/` and `clients/` one file
+//! per lesson. This file runs the stages in order.
 
 mod args;
 mod clients;
 mod conn;
 mod failure;
 mod frames;
+mod lessons;
 mod process;
 mod report;
 pub mod results_json;
@@ -34,13 +37,12 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use protocol::Demo;
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
 
 pub use args::CheckArgs;
 pub use failure::Bug;
-use failure::StageResult;
+pub use lessons::{Lesson, chapter};
 use process::{Output, Program};
 use results_json::{Results, Status, TestResult};
 
@@ -69,125 +71,6 @@ impl Outcome {
 impl From<Outcome> for ExitCode {
     fn from(outcome: Outcome) -> ExitCode {
         ExitCode::from(outcome.code())
-    }
-}
-
-/// The lessons `check` knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lesson {
-    /// The learner's tcp-echo server.
-    TcpEcho,
-    /// The learner's udp-echo server.
-    UdpEcho,
-    /// The learner's (concurrent) uppercase server.
-    Uppercase,
-    /// The learner's length-prefixed JSON server.
-    Framed,
-    /// The learner's HMAC challenge-response server.
-    Auth,
-    /// The learner's tcp-echo client.
-    TcpEchoClient,
-    /// The learner's framed client.
-    FramedClient,
-    /// The learner's auth client.
-    AuthClient,
-}
-
-impl Lesson {
-    /// Every lesson, servers first.
-    pub const ALL: [Lesson; 8] = [
-        Lesson::TcpEcho,
-        Lesson::UdpEcho,
-        Lesson::Uppercase,
-        Lesson::Framed,
-        Lesson::Auth,
-        Lesson::TcpEchoClient,
-        Lesson::FramedClient,
-        Lesson::AuthClient,
-    ];
-
-    /// The demo whose protocol the lesson checks.
-    pub fn demo(self) -> Demo {
-        match self {
-            Lesson::TcpEcho | Lesson::TcpEchoClient => Demo::TcpEcho,
-            Lesson::UdpEcho => Demo::UdpEcho,
-            Lesson::Uppercase => Demo::Uppercase,
-            Lesson::Framed | Lesson::FramedClient => Demo::Framed,
-            Lesson::Auth | Lesson::AuthClient => Demo::Auth,
-        }
-    }
-
-    /// Whether the learner wrote the client (and socket-lab plays the server).
-    pub fn is_client(self) -> bool {
-        matches!(
-            self,
-            Lesson::TcpEchoClient | Lesson::FramedClient | Lesson::AuthClient
-        )
-    }
-
-    /// The name on the command line.
-    pub fn name(self) -> String {
-        let demo = self.demo().name();
-        if self.is_client() {
-            format!("{demo}-client")
-        } else {
-            demo.to_owned()
-        }
-    }
-
-    /// The stages' names, in order.
-    pub fn stages(self) -> &'static [&'static str] {
-        match self {
-            Lesson::TcpEcho => servers::tcp_echo::STAGES,
-            Lesson::UdpEcho => servers::udp_echo::STAGES,
-            Lesson::Uppercase => servers::uppercase::STAGES,
-            Lesson::Framed => servers::framed::STAGES,
-            Lesson::Auth => servers::auth::STAGES,
-            Lesson::TcpEchoClient => clients::tcp_echo::STAGES,
-            Lesson::FramedClient => clients::framed::STAGES,
-            Lesson::AuthClient => clients::auth::STAGES,
-        }
-    }
-
-    /// The environment variable the book's samples read the port from,
-    /// e.g. `SOCKET_LAB_FRAMED_PORT`.
-    pub fn port_var(self) -> String {
-        format!(
-            "SOCKET_LAB_{}_PORT",
-            self.demo().name().to_uppercase().replace('-', "_")
-        )
-    }
-
-    async fn run_stage(self, index: usize, ctx: &mut Ctx) -> StageResult {
-        match self {
-            Lesson::TcpEcho => servers::tcp_echo::stage(index, ctx).await,
-            Lesson::UdpEcho => servers::udp_echo::stage(index, ctx).await,
-            Lesson::Uppercase => servers::uppercase::stage(index, ctx).await,
-            Lesson::Framed => servers::framed::stage(index, ctx).await,
-            Lesson::Auth => servers::auth::stage(index, ctx).await,
-            Lesson::TcpEchoClient => clients::tcp_echo::stage(index, ctx).await,
-            Lesson::FramedClient => clients::framed::stage(index, ctx).await,
-            Lesson::AuthClient => clients::auth::stage(index, ctx).await,
-        }
-    }
-
-    fn names() -> String {
-        Lesson::ALL.map(Lesson::name).join(", ")
-    }
-}
-
-impl std::str::FromStr for Lesson {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Lesson::ALL
-            .into_iter()
-            .find(|l| l.name() == s)
-            .ok_or_else(|| {
-                format!(
-                    "there is no lesson {s:?}; the lessons are {}",
-                    Lesson::names()
-                )
-            })
     }
 }
 
@@ -415,18 +298,6 @@ async fn check(lesson: Lesson, args: CheckArgs, out: &mut (dyn Write + Send)) ->
         Outcome::Failed
     } else {
         Outcome::Passed
-    }
-}
-
-/// The chapter a lesson belongs to (its page under `book/`, without `.html`).
-pub fn chapter(lesson: Lesson) -> &'static str {
-    match lesson.demo() {
-        Demo::TcpEcho => "tcp-echo",
-        Demo::UdpEcho => "udp-echo",
-        Demo::Uppercase => "concurrency",
-        Demo::Framed => "framing",
-        Demo::Auth => "hmac-auth",
-        Demo::Sticky => "sticky-packets",
     }
 }
 
