@@ -261,6 +261,12 @@ async fn a_seed_repeats_a_failing_run_byte_for_byte() {
         without_timings(&other),
         "another seed sends other words"
     );
+    // A client lesson: the seed chooses where the reply is cut.
+    let client = py("tcp_echo_client.py");
+    let (_, first) = check(&["tcp-echo-client", "--seed", "42"], &client).await;
+    let (_, again) = check(&["tcp-echo-client", "--seed", "42"], &client).await;
+    assert!(first.contains("✗ 3. the reply in two writes"), "{first}");
+    assert_eq!(without_timings(&first), without_timings(&again));
 }
 
 /// mdBook's id for a heading: lower case, spaces to `-`, other punctuation dropped.

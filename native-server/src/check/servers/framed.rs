@@ -170,7 +170,9 @@ async fn expect_echo(conn: &mut Conn, request: &Value, bug: Option<Bug>) -> Stag
         return Ok(());
     }
     let expected = frames::encode(&json!({"echo": request}));
+    let got = frames::encode_raw(&payload);
     Err(conn
         .fail("the reply must be a JSON object whose \"echo\" is the request (the demo also adds \"seen\")")
-        .compare(&expected, &frames::encode_raw(&payload)))
+        .compare(&expected, &got)
+        .note(super::super::report::length_field(&got)))
 }
