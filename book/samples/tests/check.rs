@@ -93,39 +93,16 @@ sample_passes! {
     rs_framed_server: "framed", server(vec![rust_bin("framed_server")]);
     py_auth_server: "auth", server(py("auth_server.py"));
     rs_auth_server: "auth", server(vec![rust_bin("auth_server")]);
+    py_tcp_echo_client: "tcp-echo-client", py("tcp_echo_client.py");
+    rs_tcp_echo_client: "tcp-echo-client", vec![rust_bin("tcp_echo_client")];
+    py_whoami_client: "tcp-echo-client", py("whoami_client.py");
+    rs_whoami_client: "tcp-echo-client", vec![rust_bin("whoami_client")];
     py_half_close_client: "tcp-echo-client", py("half_close_client.py");
     rs_half_close_client: "tcp-echo-client", vec![rust_bin("half_close_client")];
     py_framed_client: "framed-client", py("framed_client.py");
     rs_framed_client: "framed-client", vec![rust_bin("framed_client")];
     py_auth_client: "auth-client", py("auth_client.py");
     rs_auth_client: "auth-client", vec![rust_bin("auth_client")];
-}
-
-/// The book's one-`recv` echo clients are the notes' shape, and the chapter
-/// says a single recv is not a guarantee: they pass the whole-reply stages
-/// and fail the first cut reply, with the bug class that names it.
-#[tokio::test]
-async fn the_books_one_recv_echo_clients_pass_until_the_reply_is_cut() {
-    for command in [
-        py("tcp_echo_client.py"),
-        vec![rust_bin("tcp_echo_client")],
-        py("whoami_client.py"),
-        vec![rust_bin("whoami_client")],
-    ] {
-        let (outcome, out) = check(
-            &["tcp-echo-client", "--stage", "2", "--seed", "3"],
-            &command,
-        )
-        .await;
-        assert_eq!(outcome, Outcome::Passed, "{out}");
-        let (outcome, out) = check(&["tcp-echo-client", "--seed", "3"], &command).await;
-        assert_eq!(outcome, Outcome::Failed, "{out}");
-        assert!(out.contains("✗ 3. the reply in two writes"), "{out}");
-        assert!(
-            out.contains(&format!("likely bug: {}", Bug::OneRecvOneMessage.name())),
-            "{out}"
-        );
-    }
 }
 
 /// What a buggy program's docstring says it does wrong.
@@ -262,7 +239,7 @@ async fn a_seed_repeats_a_failing_run_byte_for_byte() {
         "another seed sends other words"
     );
     // A client lesson: the seed chooses where the reply is cut.
-    let client = py("tcp_echo_client.py");
+    let client = python(&book().join("samples/buggy/notes_tcp_echo_client.py"));
     let (_, first) = check(&["tcp-echo-client", "--seed", "42"], &client).await;
     let (_, again) = check(&["tcp-echo-client", "--seed", "42"], &client).await;
     assert!(first.contains("✗ 3. the reply in two writes"), "{first}");

@@ -14,5 +14,13 @@ with socket.create_connection((HOST, PORT), timeout=5) as s:
     peer_ip, peer_port = s.getpeername()[:2]     # the server's listening port
     print(f"local address: {local_ip}:{local_port}  (ephemeral, picked by the OS)")
     print(f"peer address:  {peer_ip}:{peer_port}  (the port the server bound)")
-    s.sendall(f"Hello from port {local_port}".encode())
-    print(f"Server replied: {s.recv(1024).decode()}")
+    message = f"Hello from port {local_port}".encode()
+    s.sendall(message)
+    # Read the whole "ACK: " + message, however TCP cuts it.
+    reply = b""
+    while len(reply) < len(b"ACK: ") + len(message):
+        chunk = s.recv(1024)
+        if not chunk:
+            break
+        reply += chunk
+    print(f"Server replied: {reply.decode()}")

@@ -19,11 +19,21 @@ fn main() -> std::io::Result<()> {
     let mut stream = TcpStream::connect((host.as_str(), port))?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
 
-    stream.write_all(b"Hello, Server")?; // write_all = Python's sendall
+    let message = b"Hello, Server";
+    stream.write_all(message)?; // write_all = Python's sendall
+    // The reply is "ACK: " + our message. TCP may hand it over in pieces, so
+    // one read is not enough: read until all of it is here, or the server
+    // closes (see "The sticky-packet problem").
+    let expected = b"ACK: ".len() + message.len();
+    let mut reply = Vec::new();
     let mut buf = [0u8; 1024];
-    // One read suffices for a short reply on a quiet link, but TCP does not
-    // promise it: see "The sticky-packet problem".
-    let n = stream.read(&mut buf)?;
-    println!("Server replied: {}", String::from_utf8_lossy(&buf[..n]));
+    while reply.len() < expected {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            break; // the server closed first
+        }
+        reply.extend_from_slice(&buf[..n]);
+    }
+    println!("Server replied: {}", String::from_utf8_lossy(&reply));
     Ok(())
 } // dropping `stream` closes the socket (FIN)

@@ -23,9 +23,18 @@ fn main() -> std::io::Result<()> {
     println!("local address: {local}  (ephemeral, picked by the OS)");
     println!("peer address:  {peer}  (the port the server bound)");
 
-    stream.write_all(format!("Hello from port {}", local.port()).as_bytes())?;
+    let message = format!("Hello from port {}", local.port());
+    stream.write_all(message.as_bytes())?;
+    // Read the whole "ACK: " + message, however TCP cuts it.
+    let mut reply = Vec::new();
     let mut buf = [0u8; 1024];
-    let n = stream.read(&mut buf)?;
-    println!("Server replied: {}", String::from_utf8_lossy(&buf[..n]));
+    while reply.len() < "ACK: ".len() + message.len() {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        reply.extend_from_slice(&buf[..n]);
+    }
+    println!("Server replied: {}", String::from_utf8_lossy(&reply));
     Ok(())
 }
