@@ -16,7 +16,8 @@
 //! 4. scale: 10,000 idle connections held on `uppercase` and `framed` (server
 //!    memory, every one answered afterwards), 500 bridge sessions relaying;
 //! 5. browser: the labs' gzipped size and time to interactive, as the build
-//!    and the e2e run last recorded them.
+//!    and the e2e run last recorded them;
+//! 6. `socket-lab check`: every lesson timed with the book's own programs.
 //!
 //! Everything runs on loopback; every load loop is bounded in time and count.
 //! The result is `BENCHMARKS.md` at the repo root (raw JSON lines in
@@ -25,11 +26,12 @@
 //!
 //! This file plans the run and starts socket-lab; the parts live in `bench/`:
 //! `codec.rs` (1), `side_by_side.rs` (2, 3), `relay.rs` (the bridge runs of 3),
-//! `scale.rs` (4), the peers in `websockify.rs` and `procs.rs`, the typed
+//! `scale.rs` (4), `lessons.rs` (6), the peers in `websockify.rs` and `procs.rs`, the typed
 //! results in `results.rs`, and the report in `report.rs` (goals in
 //! `report/goals.rs`, prose in `report.md`).
 
 mod codec;
+mod lessons;
 mod procs;
 mod relay;
 mod report;
@@ -114,6 +116,8 @@ struct SocketLab {
 struct Runner {
     loadgen: PathBuf,
     socket_lab: PathBuf,
+    /// The workspace root.
+    root: PathBuf,
     /// `bench/peers/`: the Python servers.
     peers: PathBuf,
     logs: PathBuf,
@@ -280,6 +284,7 @@ pub(crate) fn bench(ctx: &Ctx, args: &flags::Bench) -> Result<()> {
     let mut run = Runner {
         loadgen: release.join("loadgen"),
         socket_lab: release.join("socket-lab"),
+        root: ctx.root.clone(),
         peers: ctx.root.join("bench/peers"),
         logs: logs.clone(),
         plan: plan.clone(),
@@ -317,6 +322,8 @@ pub(crate) fn bench(ctx: &Ctx, args: &flags::Bench) -> Result<()> {
     if let Err(e) = scale::run(&mut run) {
         run.problems.push(format!("scale runs: {e:#}"));
     }
+    // 6. The learner's check, lesson by lesson.
+    let lessons = lessons::run(&mut run);
 
     let results_path = dir.join("results.jsonl");
     let mut raw = String::new();
@@ -340,6 +347,7 @@ pub(crate) fn bench(ctx: &Ctx, args: &flags::Bench) -> Result<()> {
         codec,
         allocs,
         results: run.results,
+        lessons,
         problems: run.problems,
         nofile,
         nofile_hard: hard,

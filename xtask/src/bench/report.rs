@@ -17,6 +17,7 @@ use measurement::{Demo, Hold, Measurement, Relay};
 
 use super::Plan;
 use super::codec::{Allocation, CodecFigure};
+use super::lessons::LessonTime;
 use super::results::{Agg, Run, agg};
 
 mod goals;
@@ -36,6 +37,8 @@ pub(crate) struct Report {
     pub(crate) codec: Vec<CodecFigure>,
     pub(crate) allocs: Vec<Allocation>,
     pub(crate) results: Vec<Run>,
+    /// `socket-lab check`'s lessons, timed.
+    pub(crate) lessons: Vec<LessonTime>,
     pub(crate) problems: Vec<String>,
     /// The open-file limit the servers ran with.
     pub(crate) nofile: u64,
@@ -402,6 +405,29 @@ impl Report {
         };
         o += &fill("browser", &[("bundle", bundle), ("ready", ready)]);
 
+        if !self.lessons.is_empty() {
+            let rows: String = self
+                .lessons
+                .iter()
+                .map(|l| {
+                    format!(
+                        "| `{}` | `{}` | {} | {:.2} s |{}\n",
+                        l.lesson,
+                        l.program,
+                        l.passed
+                            .map_or_else(|| "did not pass".into(), |n| format!("{n} passed")),
+                        l.secs,
+                        if l.waits_for_silence {
+                            " includes a silent client held until the server's own timeout"
+                        } else {
+                            ""
+                        }
+                    )
+                })
+                .collect();
+            o += &fill("lessons", &[("rows", rows)]);
+        }
+
         o += &self.scaling();
 
         if !self.problems.is_empty() {
@@ -659,6 +685,7 @@ mod tests {
             codec,
             allocs: Vec::new(),
             results,
+            lessons: Vec::new(),
             problems: Vec::new(),
             nofile: 20_000,
             nofile_hard: "20000".into(),

@@ -9,6 +9,7 @@
 use measurement::Demo;
 
 use super::super::codec::{CodecFigure, Op};
+use super::super::lessons::LessonTime;
 use super::super::results::{Agg, agg};
 use super::{Report, mb, us};
 
@@ -421,6 +422,32 @@ impl Report {
                 ok: judged_lat.map(|(p99, p50)| p99 <= p50),
             });
         }
+        if !self.lessons.is_empty() {
+            let judged: Vec<&LessonTime> = self
+                .lessons
+                .iter()
+                .filter(|l| !l.waits_for_silence)
+                .collect();
+            let slowest = judged
+                .iter()
+                .max_by(|a, b| a.secs.total_cmp(&b.secs))
+                .copied();
+            let failed = judged.iter().filter(|l| l.passed.is_none()).count();
+            goals.push(Goal {
+                what: "a whole `socket-lab check` lesson with a correct program ≤ 5 s (a stage where silence is the test excepted)".into(),
+                measured: match slowest {
+                    Some(l) if failed == 0 => format!(
+                        "slowest: `{}` {:.2} s ({} lessons)",
+                        l.lesson,
+                        l.secs,
+                        judged.len()
+                    ),
+                    Some(_) => format!("{failed} lesson(s) did not pass"),
+                    None => "not measured".into(),
+                },
+                ok: slowest.map(|l| failed == 0 && l.secs <= 5.0),
+            });
+        }
         let (size, _) = self.bundle();
         goals.push(Goal {
             what: "labs (wasm + JS) ≤ 150 KB gzipped".into(),
@@ -596,5 +623,48 @@ mod tests {
             "not measured"
         );
         assert_eq!(goal(&goals, "labs (wasm + JS)").ok, None, "dist/ not built");
+    }
+
+    fn lesson(lesson: &str, secs: f64, passed: bool, waits_for_silence: bool) -> LessonTime {
+        LessonTime {
+            lesson: lesson.into(),
+            program: "x.py".into(),
+            passed: passed.then_some(5),
+            secs,
+            waits_for_silence,
+        }
+    }
+
+    #[test]
+    fn a_lesson_over_five_seconds_misses_unless_silence_is_the_test() {
+        let judge = |lessons: Vec<LessonTime>| {
+            let mut r = report(Vec::new(), Vec::new());
+            r.lessons = lessons;
+            let goals = r.goals();
+            let g = goal(&goals, "a whole `socket-lab check` lesson");
+            (g.ok, g.measured.clone())
+        };
+        let fast = lesson("framed", 0.3, true, false);
+        let silent = lesson("auth", 5.4, true, true);
+        let (ok, measured) = judge(vec![fast.clone(), silent.clone()]);
+        assert_eq!(ok, Some(true), "{measured}");
+        assert!(
+            measured.starts_with("slowest: `framed` 0.30 s"),
+            "{measured}"
+        );
+        let (ok, _) = judge(vec![fast.clone(), lesson("uppercase", 5.1, true, false)]);
+        assert_eq!(ok, Some(false));
+        let (ok, measured) = judge(vec![fast, lesson("auth-client", 0.2, false, false)]);
+        assert_eq!(
+            (ok, measured.as_str()),
+            (Some(false), "1 lesson(s) did not pass")
+        );
+        let mut r = report(Vec::new(), Vec::new());
+        r.lessons = vec![silent];
+        let text = r.render("");
+        assert!(
+            text.contains("| `auth` | `x.py` | 5 passed | 5.40 s | includes a silent client"),
+            "{text}"
+        );
     }
 }
