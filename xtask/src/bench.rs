@@ -293,7 +293,7 @@ pub(crate) fn bench(ctx: &Ctx, args: &flags::Bench) -> Result<()> {
         results: Vec::new(),
         problems: Vec::new(),
     };
-    let websockify = ensure_websockify(ctx, &logs);
+    let websockify = ensure_websockify(ctx);
     if let Err(e) = &websockify {
         run.problems.push(format!("websockify: {e:#}"));
     }

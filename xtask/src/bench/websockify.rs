@@ -1,69 +1,22 @@
 //! websockify, the bridge socket-lab's `/ws` is compared with: installed from
-//! PyPI into a venv under `target/bench/venv` (once), then started per
+//! PyPI into a venv under `target/tools/websockify` (once), then started per
 //! placement in a process group of its own, since it forks a child per session.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 
 use super::procs::{self, Proc};
-use crate::Ctx;
+use crate::{Ctx, tools};
 
 /// The websockify release compared with, pinned so that runs stay comparable.
 pub(super) const WEBSOCKIFY_VERSION: &str = "0.13.0";
 
-/// websockify 0.13 in a venv under `target/bench/venv`, installed from PyPI if missing.
-pub(super) fn ensure_websockify(ctx: &Ctx, logs: &Path) -> Result<PathBuf> {
-    let venv = procs::bench_dir(&ctx.target()).join("venv");
-    let python = venv.join("bin/python");
-    let bin = venv.join("bin/websockify");
-    let installed = || {
-        Command::new(&python)
-            .args([
-                "-c",
-                "import importlib.metadata as m; print(m.version('websockify'))",
-            ])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == WEBSOCKIFY_VERSION)
-            .unwrap_or(false)
-    };
-    if bin.is_file() && installed() {
-        return Ok(bin);
-    }
-    println!(
-        "xtask: installing websockify {WEBSOCKIFY_VERSION} from PyPI into {} (once)",
-        venv.display()
-    );
-    let log = std::fs::File::create(logs.join("pip.log"))?;
-    let status = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .stdout(log.try_clone()?)
-        .stderr(log.try_clone()?)
-        .status()
-        .context("python3 -m venv (is python3 with venv installed?)")?;
-    if !status.success() {
-        bail!("python3 -m venv failed; on Debian: apt-get install python3-venv");
-    }
-    let status = Command::new(venv.join("bin/pip"))
-        .args([
-            "install",
-            "--quiet",
-            &format!("websockify=={WEBSOCKIFY_VERSION}"),
-        ])
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .status()
-        .context("pip install websockify")?;
-    if !status.success() || !installed() {
-        bail!(
-            "pip could not install websockify {WEBSOCKIFY_VERSION}; see {}",
-            logs.join("pip.log").display()
-        );
-    }
-    Ok(bin)
+/// websockify 0.13 in its own venv under `target/tools`, installed from PyPI
+/// if missing.
+pub(super) fn ensure_websockify(ctx: &Ctx) -> Result<PathBuf> {
+    Ok(tools::python_tool(ctx, "websockify", WEBSOCKIFY_VERSION)?.join("websockify"))
 }
 
 /// Starts websockify (as server `name`, on the CPUs `cpus` if given) relaying
