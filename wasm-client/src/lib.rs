@@ -10,6 +10,7 @@
 
 use wasm_bindgen::prelude::*;
 
+mod access;
 mod dom;
 pub mod labs;
 pub mod net;

@@ -9,11 +9,21 @@
 //! either goes through one dispatch, so a lab has one code path. Each lab
 //! opens its own sockets through the shared connection and gets its sockets'
 //! events by callback.
+//!
+//! A page on a public site that reaches the learner's machine needs the
+//! browser's permission (Chrome's Local Network Access, see `access`); a
+//! refused connection fails like one to a server that is not running. So
+//! while that permission matters, the bridge watches it and reports a
+//! [`Reach`] beside the mode: what the browser is doing, for the lab to
+//! explain, and it tries again as soon as the learner allows. The learner may
+//! also choose the simulation on purpose; that is remembered for the site
+//! and stops the tries until they choose their machine again.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use crate::access::{self, Permission, PermissionStatus, Space};
 use protocol::bridge::{self, ClientMsg, ClosedBy, DemoInfo, Limits, ServerMsg, SocketId};
 use protocol::events::ServerEvent;
 use protocol::sim_bridge::{Network, SimBridge, ToPage};
@@ -30,6 +40,25 @@ pub enum Mode {
     Live,
     /// No bridge: the in-page simulation.
     Simulated,
+}
+
+/// What the browser did about reaching the server, when the page can tell:
+/// the reason beside the mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Nothing to add: live, connecting, or no server answered.
+    Plain,
+    /// The browser is asking the learner whether this page may reach their
+    /// machine (its permission prompt is up).
+    Asking,
+    /// The browser did not let this page reach the server; `insecure`: the
+    /// page is plain http, which it never allows.
+    Blocked {
+        /// The page is not a secure context.
+        insecure: bool,
+    },
+    /// The learner chose the simulation on this site.
+    Chosen,
 }
 
 /// What happened on one bridged socket.
@@ -109,6 +138,18 @@ impl Drop for Conn {
     }
 }
 
+/// The permission that gates reaching the server, watched for changes.
+struct PermissionWatch {
+    status: PermissionStatus,
+    _on_change: Closure<dyn FnMut()>,
+}
+
+impl Drop for PermissionWatch {
+    fn drop(&mut self) {
+        self.status.on_change(None);
+    }
+}
+
 /// How long the page waits between tries to get back to a server it lost.
 const RETRY_MS: i32 = 5_000;
 
@@ -133,6 +174,9 @@ struct Inner {
     subscribed: bool,
     own_ports: Vec<String>,
     mode_handlers: Vec<(u32, ModeHandler)>,
+    reach: Reach,
+    /// The browser's permission to reach the server, while it matters.
+    permission: Option<PermissionWatch>,
 }
 
 /// A handle on the page's bridge connection to one server. Cheap to clone.
@@ -188,13 +232,162 @@ impl Bridge {
                 subscribed: false,
                 own_ports: Vec::new(),
                 mode_handlers: Vec::new(),
+                reach: Reach::Plain,
+                permission: None,
             })),
         };
+        if access::chose_simulation() {
+            // No connection at all: not even a permission prompt.
+            bridge.inner.borrow_mut().reach = Reach::Chosen;
+            bridge.simulate();
+            return bridge;
+        }
         match bridge.dial() {
             Some(conn) => bridge.inner.borrow_mut().ws = Some(conn),
             None => bridge.simulate(),
         }
+        bridge.watch_permission();
         bridge
+    }
+
+    /// Starts watching the browser's permission to reach the server, if the
+    /// server is on the learner's machine or local network (where the
+    /// browser may ask for one).
+    fn watch_permission(&self) {
+        let target = access::space_of_url(&self.inner.borrow().server);
+        if target == Space::Public || self.inner.borrow().permission.is_some() {
+            return;
+        }
+        let b = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let Some(status) = access::permission_for(target).await else {
+                return;
+            };
+            if b.inner.borrow().reach == Reach::Chosen {
+                return;
+            }
+            let on_change = {
+                let b = b.clone();
+                Closure::<dyn FnMut()>::new(move || {
+                    b.judge();
+                    // Allowed just now: no need to reload, try at once.
+                    if b.permission() == Some(Permission::Granted) {
+                        b.try_again();
+                    }
+                })
+            };
+            status.on_change(Some(&on_change));
+            b.inner.borrow_mut().permission = Some(PermissionWatch {
+                status,
+                _on_change: on_change,
+            });
+            b.judge();
+        });
+    }
+
+    fn permission(&self) -> Option<Permission> {
+        let inner = self.inner.borrow();
+        inner.permission.as_ref().map(|w| w.status.permission())
+    }
+
+    /// Works out, from the permission's state and the connection, what the
+    /// browser is doing about reaching the server, and reports it.
+    fn judge(&self) {
+        let Some(permission) = self.permission() else {
+            return;
+        };
+        let (mode, trying, server) = {
+            let inner = self.inner.borrow();
+            if inner.reach == Reach::Chosen {
+                return;
+            }
+            let trying =
+                inner.trial.is_some() || (inner.ws.is_some() && inner.mode == Mode::Connecting);
+            (inner.mode, trying, inner.server.clone())
+        };
+        let blocked = Reach::Blocked {
+            insecure: !access::secure_page(),
+        };
+        // "prompt" is also the state on a page the browser does not gate at
+        // all (the server's own); only the page's host name tells those apart.
+        let gated = access::gated(
+            access::space_of_url(&access::page_url()),
+            access::space_of_url(&server),
+        );
+        let reach = match permission {
+            _ if mode == Mode::Live => Reach::Plain,
+            Permission::Granted => Reach::Plain,
+            Permission::Denied => blocked,
+            Permission::Prompt if !gated => Reach::Plain,
+            Permission::Prompt if trying => Reach::Asking,
+            Permission::Prompt => blocked,
+        };
+        self.set_reach(reach);
+    }
+
+    fn set_reach(&self, reach: Reach) {
+        if std::mem::replace(&mut self.inner.borrow_mut().reach, reach) != reach {
+            self.notify();
+        }
+    }
+
+    /// What the browser did about reaching the server, when the page can tell.
+    pub fn reach(&self) -> Reach {
+        self.inner.borrow().reach
+    }
+
+    /// The server's URL (`http://127.0.0.1:8000/`).
+    pub fn server(&self) -> String {
+        self.inner.borrow().server.clone()
+    }
+
+    /// While simulated, one try to reach the server now (no repeats: a
+    /// failure is judged, and waits for the learner or the permission).
+    fn try_again(&self) {
+        let idle = {
+            let inner = self.inner.borrow();
+            inner.reach != Reach::Chosen
+                && inner.ws.is_none()
+                && inner.trial.is_none()
+                && inner.sim.is_some()
+        };
+        if idle && let Some(conn) = self.dial() {
+            self.inner.borrow_mut().trial = Some(conn);
+            self.judge();
+        }
+    }
+
+    /// The learner chose the simulation: remembered for this site; every try
+    /// to reach the server stops (a connection the browser is still asking
+    /// about is given up).
+    pub fn choose_simulation(&self) {
+        access::remember_simulation(true);
+        let (retry, trial, permission) = {
+            let mut inner = self.inner.borrow_mut();
+            inner.reach = Reach::Chosen;
+            (
+                inner.retry.take(),
+                inner.trial.take(),
+                inner.permission.take(),
+            )
+        };
+        if let (Some((id, _)), Some(window)) = (&retry, web_sys::window()) {
+            window.clear_timeout_with_handle(*id);
+        }
+        drop((retry, trial, permission));
+        if self.inner.borrow().ws.is_some() && self.mode() != Mode::Live {
+            self.on_close();
+        }
+        self.notify();
+    }
+
+    /// The learner wants their machine again: the choice is forgotten and
+    /// the server tried at once.
+    pub fn choose_machine(&self) {
+        access::remember_simulation(false);
+        self.set_reach(Reach::Plain);
+        self.try_again();
+        self.watch_permission();
     }
 
     /// Opens a WebSocket to the server with this bridge's handlers on it.
@@ -262,7 +455,13 @@ impl Bridge {
             // Dropped from inside its own handler: defer, then try again later.
             let trial = self.inner.borrow_mut().trial.take();
             self.later(move || drop(trial));
-            self.schedule_retry();
+            if self.inner.borrow().was_live {
+                self.schedule_retry();
+            } else {
+                // A try after the browser's permission changed, or the
+                // learner's: say why it failed, and wait for them.
+                self.judge();
+            }
         }
     }
 
@@ -280,6 +479,9 @@ impl Bridge {
         let Some(window) = web_sys::window() else {
             return;
         };
+        if self.reach() == Reach::Chosen {
+            return;
+        }
         let b = self.clone();
         let tick = Closure::<dyn FnMut()>::new(move || {
             b.inner.borrow_mut().retry = None;
@@ -332,8 +534,8 @@ impl Bridge {
         self.inner.borrow().demos.clone()
     }
 
-    /// Calls `f` now and whenever the mode changes, for as long as the
-    /// returned guard lives.
+    /// Calls `f` now and whenever the mode (or the [`Reach`]) changes, for
+    /// as long as the returned guard lives.
     pub fn on_mode(&self, f: impl Fn(Mode) + 'static) -> ModeWatch {
         let f: ModeHandler = Rc::new(f);
         let mode = self.mode();
@@ -352,17 +554,19 @@ impl Bridge {
     }
 
     fn set_mode(&self, mode: Mode) {
-        let handlers = {
-            let mut inner = self.inner.borrow_mut();
-            if inner.mode == mode {
-                return;
-            }
-            inner.mode = mode;
-            inner
-                .mode_handlers
-                .iter()
-                .map(|(_, h)| h.clone())
-                .collect::<Vec<_>>()
+        if std::mem::replace(&mut self.inner.borrow_mut().mode, mode) != mode {
+            self.notify();
+            self.judge();
+        }
+    }
+
+    /// Tells every mode watcher the mode (and so the reach) now.
+    fn notify(&self) {
+        let (mode, handlers) = {
+            let inner = self.inner.borrow();
+            let handlers: Vec<ModeHandler> =
+                inner.mode_handlers.iter().map(|(_, h)| h.clone()).collect();
+            (inner.mode, handlers)
         };
         for h in handlers {
             h(mode);
@@ -734,6 +938,8 @@ impl Bridge {
         }
         if was_live {
             self.schedule_retry();
+        } else {
+            self.judge();
         }
     }
 }
