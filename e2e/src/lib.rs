@@ -110,6 +110,92 @@ where
     F: FnOnce(Client) -> Fut,
     Fut: Future<Output = Result<T>>,
 {
+    with_browser_args(options, &[], |c, _| body(c)).await
+}
+
+/// The chromedriver of one browser session, for what WebDriver has no
+/// command for.
+#[derive(Debug, Clone, Copy)]
+pub struct Driver {
+    port: u16,
+}
+
+impl Driver {
+    /// Sends the DevTools protocol command `cmd` to the session's browser
+    /// (chromedriver's `goog/cdp/execute`) and returns its result.
+    pub async fn cdp(
+        &self,
+        client: &Client,
+        cmd: &str,
+        params: serde_json::Value,
+    ) -> Result<serde_json::Value> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let session = client.session_id().await?.context("no WebDriver session")?;
+        let body = serde_json::json!({ "cmd": cmd, "params": params }).to_string();
+        // One plain HTTP/1.1 request; `Connection: close` ends the reply.
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await?;
+        s.write_all(
+            format!(
+                "POST /session/{session}/goog/cdp/execute HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\
+                 Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                self.port,
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .await?;
+        // Read the head, then exactly the body it announces (chromedriver
+        // may keep the connection open).
+        let mut reply = Vec::new();
+        let mut buf = [0u8; 4096];
+        let read_all = async {
+            loop {
+                let n = s.read(&mut buf).await?;
+                reply.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&reply);
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>())
+                        })
+                        .transpose()?;
+                    if n == 0 || length.is_some_and(|len| body.len() >= len) {
+                        return anyhow::Ok((head.to_owned(), body.to_owned()));
+                    }
+                } else if n == 0 {
+                    bail!("chromedriver closed the connection mid-reply");
+                }
+            }
+        };
+        let (head, json) = tokio::time::timeout(PAGE_TIMEOUT, read_all)
+            .await
+            .with_context(|| {
+                format!("{cmd}: no reply from chromedriver within {PAGE_TIMEOUT:?}")
+            })??;
+        let json = json.as_str();
+        if !head.starts_with("HTTP/1.1 200") {
+            bail!("{cmd}: chromedriver answered {head:?}: {json}");
+        }
+        Ok(serde_json::from_str::<serde_json::Value>(json)
+            .with_context(|| format!("{cmd}: unreadable reply {json:?}"))?["value"]
+            .take())
+    }
+}
+
+/// Like [`with_browser`], with `extra_args` added to Chromium's command line
+/// and the session's [`Driver`] handed to `body` too.
+pub async fn with_browser_args<T, F, Fut>(
+    options: BrowserOptions,
+    extra_args: &[String],
+    body: F,
+) -> Result<T>
+where
+    F: FnOnce(Client, Driver) -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
     let (mut driver, port) = start_driver().await?;
     let profile = tempdir()?;
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
@@ -130,6 +216,7 @@ where
         args.push("--force-dark-mode".into());
         args.push("--blink-settings=preferredColorScheme=0".into());
     }
+    args.extend(extra_args.iter().cloned());
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
@@ -141,7 +228,7 @@ where
         .await;
     let result = match connected {
         Ok(client) => {
-            let result = body(client.clone()).await;
+            let result = body(client.clone(), Driver { port }).await;
             // Close before anything is asserted, whatever happened.
             let _ = client.close().await;
             result
