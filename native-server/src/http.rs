@@ -57,6 +57,15 @@ impl axum::extract::FromRef<AppState> for crate::bridge::BridgeState {
     }
 }
 
+impl axum::extract::FromRef<AppState> for crate::check_runs::PublishState {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            runs: state.ctx.checks.clone(),
+            shutdown: state.ctx.shutdown.clone(),
+        }
+    }
+}
+
 impl AppState {
     /// Bundles the context with the service list; `http` is our own address.
     pub fn new(ctx: DemoCtx, services: Vec<Service>, http: std::net::SocketAddr) -> Self {
@@ -236,6 +245,7 @@ pub fn router(state: AppState) -> Router {
             "/ws",
             get(bridge::upgrade).layer(middleware::from_fn(log_refused_upgrades)),
         )
+        .route("/check/publish", get(crate::check_runs::publish))
         .merge(site)
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,

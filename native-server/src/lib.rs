@@ -16,6 +16,7 @@
 
 pub mod bridge;
 pub mod check;
+pub mod check_runs;
 pub mod cli;
 pub mod client;
 pub mod config;

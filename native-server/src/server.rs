@@ -187,6 +187,7 @@ impl Server {
             tasks: tasks.clone(),
             sticky: self.sticky.clone(),
             frame_budget: demos::ByteBudget::new(self.config.frame_budget),
+            checks: crate::check_runs::CheckRuns::default(),
         };
         if self.config.log_events {
             tasks.spawn(log_events(self.bus.clone(), token.clone()));

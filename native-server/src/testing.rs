@@ -25,6 +25,7 @@ pub fn ctx(config: Config) -> DemoCtx {
         shutdown: tokio_util::sync::CancellationToken::new(),
         tasks: tokio_util::task::TaskTracker::new(),
         sticky: StickyRegistry::default(),
+        checks: crate::check_runs::CheckRuns::default(),
     }
 }
 

@@ -329,3 +329,170 @@ async fn a_half_closed_socket_refuses_sends_and_still_reads() {
     assert_eq!(echoed, b"before");
     server.stop().await.unwrap();
 }
+
+/// Opens `/check/publish` on `http`, as `socket-lab check` does (no Origin),
+/// or with the Origin a page would send.
+async fn publisher(
+    http: std::net::SocketAddr,
+    origin: Option<&str>,
+) -> Result<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    tungstenite::Error,
+> {
+    use tungstenite::client::IntoClientRequest;
+    let mut req = format!("ws://{http}/check/publish")
+        .into_client_request()
+        .unwrap();
+    if let Some(origin) = origin {
+        req.headers_mut().insert("Origin", origin.parse().unwrap());
+    }
+    Ok(tokio_tungstenite::connect_async(req).await?.0)
+}
+
+fn check_text(msg: &protocol::check::CheckMsg) -> tungstenite::Message {
+    tungstenite::Message::text(serde_json::to_string(msg).unwrap())
+}
+
+/// The next `check` message the page gets.
+async fn next_check(page: &mut Page) -> (u64, protocol::check::CheckMsg) {
+    page.until(|g| match g {
+        Got::Msg(ServerMsg::Check { run, msg }) => Some((*run, msg.clone())),
+        _ => None,
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_published_check_run_reaches_the_pages_that_watch_checks() {
+    use protocol::check::{CheckMsg, Direction};
+    let server = TestServer::start(|_| {}).await;
+    let mut page = Page::connect(server.http).await;
+    page.send(ClientMsg::WatchChecks {}).await;
+    // Asking twice changes nothing: each message still arrives once.
+    page.send(ClientMsg::WatchChecks {}).await;
+    page.send(ClientMsg::Status {}).await;
+    page.until(|g| matches!(g, Got::Msg(ServerMsg::Status { .. })).then_some(()))
+        .await;
+    let mut check = publisher(server.http, None).await.unwrap();
+    let sent = [
+        CheckMsg::Started {
+            lesson: "framed".into(),
+            command: "python3 s.py {port}".into(),
+            seed: 5,
+            stages: vec!["one frame".into()],
+        },
+        CheckMsg::StageStarted {
+            stage: 1,
+            name: "one frame".into(),
+        },
+        CheckMsg::Io {
+            stage: 1,
+            conn: "A".into(),
+            dir: Direction::Sent,
+            size: 2,
+            data: protocol::hex::HexBytes(vec![0, 1]),
+            datagram: false,
+        },
+        CheckMsg::StageFinished {
+            stage: 1,
+            passed: true,
+            ms: 1,
+        },
+        CheckMsg::Finished {
+            passed: true,
+            verdict: "PASS: 1 stages passed in 0.0 s.".into(),
+            report: String::new(),
+            dropped: 0,
+        },
+    ];
+    for msg in &sent {
+        check.send(check_text(msg)).await.unwrap();
+    }
+    let mut run = None;
+    for msg in &sent {
+        let (id, got) = next_check(&mut page).await;
+        assert_eq!(*run.get_or_insert(id), id, "one run, one number");
+        assert_eq!(&got, msg);
+    }
+    // The next run gets the next number.
+    let mut again = publisher(server.http, None).await.unwrap();
+    again.send(check_text(&sent[0])).await.unwrap();
+    let (id, _) = next_check(&mut page).await;
+    assert_eq!(Some(id), run.map(|r| r + 1));
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_page_cannot_publish_a_check_run_and_bad_publishers_are_closed() {
+    use protocol::check::{CheckMsg, MAX_PUBLISH_MESSAGE};
+    let server = TestServer::start(|_| {}).await;
+    // Browsers always send an Origin: even the server's own page is refused.
+    for origin in [
+        format!("http://{}", server.http),
+        "http://evil.example".into(),
+    ] {
+        match publisher(server.http, Some(&origin)).await {
+            Err(tungstenite::Error::Http(res)) => assert_eq!(res.status(), 403, "{origin}"),
+            other => panic!("{origin} must get a 403, got {:?}", other.map(|_| ())),
+        }
+    }
+    let mut page = Page::connect(server.http).await;
+    page.send(ClientMsg::WatchChecks {}).await;
+    page.send(ClientMsg::Status {}).await;
+    page.until(|g| matches!(g, Got::Msg(ServerMsg::Status { .. })).then_some(()))
+        .await;
+    let started = CheckMsg::Started {
+        lesson: "tcp-echo".into(),
+        command: String::new(),
+        seed: 1,
+        stages: vec![],
+    };
+    let huge = "x".repeat(MAX_PUBLISH_MESSAGE + 1);
+    let bad: Vec<Vec<tungstenite::Message>> = vec![
+        vec![tungstenite::Message::text("not json at all")],
+        vec![tungstenite::Message::binary(vec![1, 2, 3])],
+        vec![check_text(&CheckMsg::StageStarted {
+            stage: 1,
+            name: "before any start".into(),
+        })],
+        vec![check_text(&started), tungstenite::Message::text(huge)],
+        vec![
+            check_text(&started),
+            tungstenite::Message::text(r#"{"type":"note","stage":1,"text":"x","extra":true}"#),
+        ],
+    ];
+    for messages in bad {
+        let mut check = publisher(server.http, None).await.unwrap();
+        for m in messages {
+            // The server may close before the last one is written.
+            let _ = check.send(m).await;
+        }
+        // The server closes the publisher: the stream ends (or errors).
+        let ended = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            while let Some(Ok(_)) = futures_util::StreamExt::next(&mut check).await {}
+        })
+        .await;
+        assert!(ended.is_ok(), "a bad publisher is closed");
+    }
+    // Nothing bad reached the page: only the two runs that started, each
+    // followed by the note that it ended without a verdict.
+    let mut texts = Vec::new();
+    for _ in 0..4 {
+        texts.push(next_check(&mut page).await.1);
+    }
+    assert!(matches!(texts[0], CheckMsg::Started { .. }), "{texts:?}");
+    assert!(
+        matches!(&texts[1], CheckMsg::Note { text, .. } if text.contains("before its verdict")),
+        "{texts:?}"
+    );
+    assert!(matches!(texts[2], CheckMsg::Started { .. }), "{texts:?}");
+    // The server is unharmed: the page still relays a demo.
+    let local = page.open(open(1, Demo::TcpEcho)).await;
+    assert!(!local.is_empty());
+    page.send_bytes(1, b"still here").await;
+    assert_eq!(
+        page.read_until(1, |d| d.ends_with(b"here")).await,
+        b"ACK: still here"
+    );
+    server.stop().await.unwrap();
+}

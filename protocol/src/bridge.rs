@@ -22,6 +22,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::check::CheckMsg;
 use crate::demo::{Demo, StickyOptions, Transport};
 use crate::events::ServerEvent;
 
@@ -95,6 +96,9 @@ pub enum ClientMsg {
     },
     /// Stop receiving server events.
     Unsubscribe {},
+    /// Receive every `socket-lab check` run published to this server, as
+    /// [`ServerMsg::Check`] (the simulated bridge accepts it and has none).
+    WatchChecks {},
 }
 
 impl ClientMsg {
@@ -218,6 +222,14 @@ pub enum ServerMsg {
         /// Sockets this session holds open right now.
         sockets: usize,
     },
+    /// One message of a `socket-lab check` run on this machine (only after
+    /// [`ClientMsg::WatchChecks`]).
+    Check {
+        /// The run it belongs to: a new number for every run this server saw.
+        run: u64,
+        /// What happened.
+        msg: CheckMsg,
+    },
 }
 
 /// A binary frame that could not be parsed.
@@ -330,6 +342,7 @@ mod tests {
             demos: vec![Demo::TcpEcho],
         });
         round_trip(ClientMsg::Unsubscribe {});
+        round_trip(ClientMsg::WatchChecks {});
     }
 
     #[test]
@@ -337,6 +350,7 @@ mod tests {
         for bad in [
             r#"{"type":"unsubscribe","x":1}"#,
             r#"{"type":"status","x":1}"#,
+            r#"{"type":"watch_checks","lesson":"framed"}"#,
             r#"{"type":"close","sock":1,"x":1}"#,
             r#"{"type":"open","sock":1,"demo":"sticky","sticky":[3,0]}"#,
             r#"{"type":"open","sock":1,"demo":"sticky","sticky":{"read_size":3,"read_delay_ms":0,"x":1}}"#,
@@ -440,6 +454,14 @@ mod tests {
             sock: Some(4),
         });
         round_trip(ServerMsg::Status { sockets: 0 });
+        round_trip(ServerMsg::Check {
+            run: 3,
+            msg: CheckMsg::StageFinished {
+                stage: 2,
+                passed: false,
+                ms: 12,
+            },
+        });
     }
 
     #[test]

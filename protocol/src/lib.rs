@@ -13,6 +13,7 @@
 //!   also gives out the server's events and its next deadline.
 //! - [`events`]: what a demo server saw, for the event stream.
 //! - [`bridge`]: the messages between a page and the WebSocket bridge.
+//! - [`check`]: what a running `socket-lab check` publishes for the chapter's check view.
 //! - [`hex`]: bytes as hex, for events and display.
 //! - [`boundaries`]: where the sends' boundaries fell in the reads, and why.
 //! - [`sim`]: the in-page network: a TCP stream, UDP datagrams and server
@@ -23,6 +24,7 @@
 pub mod auth;
 pub mod boundaries;
 pub mod bridge;
+pub mod check;
 pub mod conversation;
 pub mod demo;
 pub mod events;

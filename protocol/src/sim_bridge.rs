@@ -526,6 +526,8 @@ impl SimBridge {
             }
             ClientMsg::Subscribe { demos } => self.watching = Some(demos),
             ClientMsg::Unsubscribe {} => self.watching = None,
+            // No check runs on a page: there is nothing to send, ever.
+            ClientMsg::WatchChecks {} => {}
         }
     }
 
@@ -892,6 +894,23 @@ mod tests {
             run(&mut b, 100_000).last(),
             Some(&ToPage::Msg(ServerMsg::Status { sockets: 1 }))
         );
+    }
+
+    #[test]
+    fn watching_checks_is_accepted_and_never_answered() {
+        let mut b = SimBridge::new(Settings::default(), 2);
+        b.handle_text(0, r#"{"type":"watch_checks"}"#);
+        b.handle_msg(0, open(1, Demo::TcpEcho));
+        b.handle_send(0, 1, b"hi");
+        let got = run(&mut b, 100_000);
+        assert!(
+            got.iter().all(|x| !matches!(
+                x,
+                ToPage::Msg(ServerMsg::Check { .. } | ServerMsg::Error { .. })
+            )),
+            "no check and no error in the page: {got:?}"
+        );
+        assert_eq!(reads(&got, 1), [b"ACK: hi".to_vec()]);
     }
 
     #[test]

@@ -127,6 +127,8 @@ struct Session {
     next_serial: u64,
     epoch: Instant,
     events: Option<tokio::task::AbortHandle>,
+    /// Forwards `socket-lab check` runs, once the page asked (`watch_checks`).
+    checks: Option<tokio::task::AbortHandle>,
 }
 
 /// Runs one session until the page leaves, goes idle, or the server stops.
@@ -150,6 +152,7 @@ where
         next_serial: 0,
         epoch: Instant::now(),
         events: None,
+        checks: None,
     };
     session.send(session.welcome()).await;
 
@@ -209,7 +212,9 @@ where
                     // socket is in use, however quiet: a lab's server view
                     // waits for the learner's terminal client. (A page that
                     // vanished is caught by the keepalive instead.)
-                    let in_use = session.events.is_some() || !session.sockets.is_empty();
+                    let in_use = session.events.is_some()
+                        || session.checks.is_some()
+                        || !session.sockets.is_empty();
                     if in_use || last_heard + idle > Instant::now() {
                         if in_use {
                             last_heard = Instant::now();
@@ -284,8 +289,11 @@ where
     for sock in &sockets {
         sock.stop_reading();
     }
-    if let Some(events) = session.events.take() {
-        events.abort();
+    for task in [session.events.take(), session.checks.take()]
+        .into_iter()
+        .flatten()
+    {
+        task.abort();
     }
     let farewell = async {
         for sock in sockets {
@@ -448,6 +456,7 @@ impl Session {
                     .await;
             }
             ClientMsg::Subscribe { demos } => self.subscribe(demos),
+            ClientMsg::WatchChecks {} => self.watch_checks(),
             ClientMsg::Unsubscribe {} => {
                 if let Some(events) = self.events.take() {
                     events.abort();
@@ -507,6 +516,32 @@ impl Session {
             }
         });
         self.events = Some(task.abort_handle());
+    }
+
+    /// Forwards every check run to the page (once: asking again changes nothing).
+    fn watch_checks(&mut self) {
+        if self.checks.is_some() {
+            return;
+        }
+        let mut runs = self.env.ctx.checks.subscribe();
+        let page = self.page.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let (run, msg) = match runs.recv().await {
+                    Ok(m) => (*m).clone(),
+                    // Missed messages are gone; the next run starts afresh.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                };
+                if !page
+                    .send(Outbound::msg(&ServerMsg::Check { run, msg }))
+                    .await
+                {
+                    return;
+                }
+            }
+        });
+        self.checks = Some(task.abort_handle());
     }
 
     fn resolve(

@@ -47,6 +47,8 @@ pub struct DemoCtx {
     pub sticky: StickyRegistry,
     /// Bytes all connections together may hold for frames in progress.
     pub frame_budget: ByteBudget,
+    /// The `socket-lab check` runs published to this server.
+    pub checks: crate::check_runs::CheckRuns,
 }
 
 /// A shared allowance of bytes: what all connections together may hold for
