@@ -268,3 +268,162 @@ fn port_checks_a_server_that_is_already_running() {
         assert!(!text(&out).contains("program:"), "no program was started");
     }
 }
+
+/// `socket-lab check` with `args`, from a blocking thread (the test's
+/// runtime keeps serving the server meanwhile).
+async fn socket_lab_async(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        socket_lab(&args)
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_is_published_live_to_a_running_server_with_the_terminals_report() {
+    use futures_util::{SinkExt, StreamExt};
+    use protocol::bridge::{ClientMsg, ServerMsg};
+    use protocol::check::{CheckMsg, Direction};
+    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+
+    let server = native_server::testing::TestServer::start(|_| {}).await;
+    // A page of the server's own, watching checks.
+    let mut req = format!("ws://{}/ws", server.http)
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("Origin", server.base.parse().unwrap());
+    let (mut page, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let watch = serde_json::to_string(&ClientMsg::WatchChecks {}).unwrap();
+    page.send(Message::text(watch)).await.unwrap();
+    let status = serde_json::to_string(&ClientMsg::Status {}).unwrap();
+    page.send(Message::text(status)).await.unwrap();
+    let mut checks = Vec::new();
+    let mut watching = false;
+    let buggy = path("book/samples/buggy/framed_one_frame_server.py");
+    let args: Vec<String> = [
+        "framed",
+        "--seed",
+        "9",
+        "--server",
+        &server.base,
+        "--",
+        "python3",
+        &buggy,
+        "{port}",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut run = None;
+    loop {
+        let msg = tokio::time::timeout(std::time::Duration::from_secs(30), page.next())
+            .await
+            .expect("the page hears the run")
+            .unwrap()
+            .unwrap();
+        let Message::Text(text) = msg else { continue };
+        match serde_json::from_str::<ServerMsg>(text.as_str()).unwrap() {
+            // Watching for sure: start the check now.
+            ServerMsg::Status { .. } if !watching => {
+                watching = true;
+                run = Some(tokio::spawn(socket_lab_async(args.clone())));
+            }
+            ServerMsg::Check { msg, .. } => {
+                let end = matches!(msg, CheckMsg::Finished { .. });
+                checks.push(msg);
+                if end {
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let out = run.unwrap().await.unwrap();
+    let terminal = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{terminal}");
+    assert!(
+        !terminal.contains("no Socket Lab server answered"),
+        "{terminal}"
+    );
+    assert!(
+        matches!(&checks[0], CheckMsg::Started { lesson, seed: 9, stages, .. }
+            if lesson == "framed" && stages.len() == 10),
+        "{checks:?}"
+    );
+    let finished: Vec<(u32, bool)> = checks
+        .iter()
+        .filter_map(|m| match m {
+            CheckMsg::StageFinished { stage, passed, .. } => Some((*stage, *passed)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(finished, [(1, true), (2, false)]);
+    // Stage 2's two frames went out in one write, and a reply came back.
+    let io = |dir| {
+        checks.iter().any(|m| {
+            matches!(m, CheckMsg::Io { stage: 2, conn, dir: d, .. } if conn == "A" && *d == dir)
+        })
+    };
+    assert!(io(Direction::Sent) && io(Direction::Read), "{checks:?}");
+    let Some(CheckMsg::Finished {
+        passed: false,
+        verdict,
+        report,
+        dropped: 0,
+    }) = checks.last()
+    else {
+        panic!("{checks:?}")
+    };
+    assert!(verdict.starts_with("FAIL: stage 2 failed"), "{verdict}");
+    assert!(
+        report.contains("likely bug: served one message per connection"),
+        "{report}"
+    );
+    // The very text the terminal showed.
+    assert!(
+        terminal.contains(report.as_str()),
+        "{terminal}\n---\n{report}"
+    );
+    assert!(terminal.contains(verdict.as_str()));
+    server.stop().await.unwrap();
+}
+
+#[test]
+fn without_a_server_a_check_says_so_once_and_runs_as_usual() {
+    let server = path("book/src/code/python/tcp_echo_server.py");
+    // Nothing listens on the port a just-closed listener had.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let out = socket_lab(&[
+        "tcp-echo", "--server", &url, "--", "python3", &server, "{port}",
+    ]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert_eq!(
+        said.matches("no Socket Lab server answered").count(),
+        1,
+        "{said}"
+    );
+    assert!(said.contains("won't show this run"), "{said}");
+    let quiet = socket_lab(&[
+        "tcp-echo",
+        "--server",
+        &url,
+        "--no-publish",
+        "--",
+        "python3",
+        &server,
+        "{port}",
+    ]);
+    assert_eq!(quiet.status.code(), Some(0), "{}", text(&quiet));
+    assert!(
+        !text(&quiet).contains("Socket Lab server"),
+        "{}",
+        text(&quiet)
+    );
+}

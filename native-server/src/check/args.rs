@@ -49,6 +49,13 @@ pub struct CheckArgs {
     /// The shared secret of the auth lessons (also passed to your program as SOCKET_LAB_SECRET).
     #[arg(long, env = "SOCKET_LAB_SECRET", default_value = protocol::auth::DEFAULT_SECRET, hide_env_values = true)]
     pub secret: String,
+    /// The running socket-lab server whose chapters show this run live, in their check view
+    /// (default http://127.0.0.1:8000, or the port in SOCKET_LAB_HTTP_PORT).
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// Do not publish this run to a socket-lab server's check view.
+    #[arg(long)]
+    pub no_publish: bool,
     /// The command that starts your program, after `--`; `{port}` is replaced by the port to use.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,

@@ -13,7 +13,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 
+use protocol::check::Direction;
+
 use super::failure::Failure;
+use super::publish::Feed;
 use super::report;
 
 /// Most transcript lines kept; a program that floods gets the rest counted.
@@ -23,14 +26,53 @@ const TRANSCRIPT_LINES: usize = 200;
 /// a program that answers forever must not fill memory.
 const MAX_RECEIVED: usize = 8 * 1024 * 1024;
 
-/// The transcript lines of one stage, shared by its connections.
+/// The transcript lines of one stage, shared by its connections; each line
+/// is also published, typed, to the chapter's check view (see `publish.rs`).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Transcript(Arc<Mutex<(Vec<String>, usize)>>);
+pub(crate) struct Transcript {
+    log: Arc<Mutex<(Vec<String>, usize)>>,
+    feed: Feed,
+}
 
 impl Transcript {
+    /// An empty transcript that also publishes to `feed`.
+    pub(crate) fn new(feed: Feed) -> Transcript {
+        Transcript {
+            log: Arc::default(),
+            feed,
+        }
+    }
+
     /// Adds a line (or counts it, past [`TRANSCRIPT_LINES`]).
     pub(crate) fn push(&self, line: String) {
-        let mut log = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        self.feed.note(None, &line);
+        self.keep(line);
+    }
+
+    /// Adds a line about the connection `conn` that is not bytes.
+    pub(crate) fn conn_note(&self, conn: &str, line: String) {
+        self.feed.note(Some(conn), &line);
+        self.keep(line);
+    }
+
+    /// Adds a write (`A → 5 bytes "Hello"`) or a read (`A ← …`) of `conn`.
+    pub(crate) fn io(&self, conn: &str, dir: Direction, data: &[u8], datagram: bool) {
+        self.feed.io(conn, dir, data, datagram);
+        let arrow = match dir {
+            Direction::Sent => "→",
+            Direction::Read => "←",
+        };
+        let what = if datagram { "datagram of " } else { "" };
+        self.keep(format!("{conn} {arrow} {what}{}", report::bytes(data)));
+    }
+
+    /// The feed this transcript publishes to (for a stage's other clients).
+    pub(crate) fn feed(&self) -> Feed {
+        self.feed.clone()
+    }
+
+    fn keep(&self, line: String) {
+        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
         if log.0.len() < TRANSCRIPT_LINES {
             log.0.push(line);
         } else {
@@ -40,7 +82,7 @@ impl Transcript {
 
     /// The lines so far.
     pub(crate) fn lines(&self) -> Vec<String> {
-        let log = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
         let mut lines = log.0.clone();
         if log.1 > 0 {
             lines.push(format!("… and {} more reads and writes", log.1));
@@ -135,7 +177,7 @@ impl Conn {
                 .transcript(log.lines()));
             }
         };
-        log.push(format!("{label} connected"));
+        log.conn_note(label, format!("{label} connected"));
         Ok(Conn::new(stream, label, log, timeout))
     }
 
@@ -180,8 +222,7 @@ impl Conn {
 
     /// Writes all of `bytes` (one write as far as the program can tell).
     pub(crate) async fn send(&mut self, bytes: &[u8]) -> Result<(), Failure> {
-        self.log
-            .push(format!("{} → {}", self.label, report::bytes(bytes)));
+        self.log.io(&self.label, Direction::Sent, bytes, false);
         let write = async {
             self.stream.write_all(bytes).await?;
             self.stream.flush().await
@@ -216,10 +257,10 @@ impl Conn {
     /// Sends FIN: no more bytes from this side, reading goes on.
     pub(crate) async fn shutdown_write(&mut self) {
         let _ = self.stream.shutdown().await;
-        self.log.push(format!(
-            "{} → end of stream (shutdown: no more bytes)",
-            self.label
-        ));
+        self.log.conn_note(
+            &self.label,
+            format!("{} → end of stream (shutdown: no more bytes)", self.label),
+        );
     }
 
     /// Reads until `done(received)` holds, the peer closes, the connection
@@ -246,15 +287,17 @@ impl Conn {
             match timeout_at(deadline, self.stream.read(&mut buf)).await {
                 Ok(Ok(0)) => {
                     self.eof = true;
-                    self.log.push(format!(
-                        "{} ← end of stream (the program closed the connection)",
-                        self.label
-                    ));
+                    self.log.conn_note(
+                        &self.label,
+                        format!(
+                            "{} ← end of stream (the program closed the connection)",
+                            self.label
+                        ),
+                    );
                     return End::Eof;
                 }
                 Ok(Ok(n)) => {
-                    self.log
-                        .push(format!("{} ← {}", self.label, report::bytes(&buf[..n])));
+                    self.log.io(&self.label, Direction::Read, &buf[..n], false);
                     self.received.extend_from_slice(&buf[..n]);
                     if self.received.len() > MAX_RECEIVED {
                         self.eof = true;
@@ -265,16 +308,16 @@ impl Conn {
                     }
                 }
                 Ok(Err(e)) => {
-                    self.log.push(format!("{} ← error: {e}", self.label));
+                    self.log
+                        .conn_note(&self.label, format!("{} ← error: {e}", self.label));
                     self.eof = true;
                     return End::Broken(e.to_string());
                 }
                 Err(_) => {
-                    self.log.push(format!(
-                        "{} · nothing more within {}",
-                        self.label,
-                        secs(wait)
-                    ));
+                    self.log.conn_note(
+                        &self.label,
+                        format!("{} · nothing more within {}", self.label, secs(wait)),
+                    );
                     return End::TimedOut;
                 }
             }

@@ -18,8 +18,9 @@
 //! stages, `process.rs` the learner's program, `conn.rs` a connection that
 //! keeps a transcript, `frames.rs` frames read back and diagnosed,
 //! `failure.rs` the evidence and the bug classes, `report.rs` their text,
-//! `results_json.rs` the `--json` file, `servers/` and `clients/` one file
-//! per lesson. This file runs the stages in order.
+//! `results_json.rs` the `--json` file, `publish.rs` the run sent live to a
+//! running server's check view, `servers/` and `clients/` one file per
+//! lesson. This file runs the stages in order.
 
 mod args;
 mod clients;
@@ -28,6 +29,7 @@ mod failure;
 mod frames;
 mod lessons;
 mod process;
+mod publish;
 mod report;
 pub mod results_json;
 mod servers;
@@ -44,6 +46,7 @@ pub use args::CheckArgs;
 pub use failure::Bug;
 pub use lessons::{Lesson, chapter};
 use process::{Output, Program};
+use publish::{Feed, Publisher};
 use results_json::{Results, Status, TestResult};
 
 /// How a check ended, and the exit status it maps to.
@@ -101,6 +104,15 @@ pub(crate) struct Ctx {
     pub client_output: Option<Output>,
     /// Client lessons: a finished run that later stages judge too.
     pub client_run: Option<clients::Finished>,
+    /// Where the transcripts are published (nowhere with `--no-publish`).
+    pub(crate) feed: Feed,
+}
+
+impl Ctx {
+    /// A new transcript for a stage, published as it is written.
+    pub(crate) fn transcript(&self) -> conn::Transcript {
+        conn::Transcript::new(self.feed.clone())
+    }
 }
 
 /// Checks the learner's program as `args` say, printing progress and the
@@ -174,6 +186,13 @@ async fn check(lesson: Lesson, args: CheckArgs, out: &mut (dyn Write + Send)) ->
     if !args.command.is_empty() {
         let _ = writeln!(out, "program: {}", args.command.join(" "));
     }
+    let started = protocol::check::CheckMsg::Started {
+        lesson: name.clone(),
+        command: args.command.join(" "),
+        seed,
+        stages: stages.iter().map(|s| s.to_string()).collect(),
+    };
+    let publisher = Publisher::start(&args, started, out).await;
     let _ = out.flush();
 
     let mut ctx = Ctx {
@@ -188,6 +207,7 @@ async fn check(lesson: Lesson, args: CheckArgs, out: &mut (dyn Write + Send)) ->
         port_var: lesson.port_var(),
         client_output: None,
         client_run: None,
+        feed: publisher.feed(),
     };
     let mut server = None;
     if !lesson.is_client() && args.port.is_none() {
@@ -196,8 +216,10 @@ async fn check(lesson: Lesson, args: CheckArgs, out: &mut (dyn Write + Send)) ->
             Err((why, output)) => {
                 let mut report = format!("    {why}\n");
                 report.push_str(&output_block(&output));
-                let _ = write!(out, "  ✗ could not check the program:\n{report}");
-                let _ = writeln!(out, "ERROR: fix the start-up first; no stage ran.");
+                let report = format!("  ✗ could not check the program:\n{report}");
+                let verdict = "ERROR: fix the start-up first; no stage ran.".to_owned();
+                let _ = writeln!(out, "{report}{verdict}");
+                publisher.finish(false, verdict, report, out).await;
                 write_json(&args, Status::Error, Some(why), Vec::new(), out);
                 return Outcome::Failed;
             }
@@ -207,12 +229,16 @@ async fn check(lesson: Lesson, args: CheckArgs, out: &mut (dyn Write + Send)) ->
     let started = Instant::now();
     let mut tests = Vec::new();
     let mut failed = None;
+    // The failed stage's report as the terminal shows it, for the check view.
+    let mut failed_block = String::new();
     for (index, stage) in stages.iter().enumerate() {
         let title = format!("{}. {stage}", index + 1);
         ctx.rng = stage_rng(seed, index);
+        ctx.feed.stage_started(index + 1, stage);
         let t0 = Instant::now();
         let result = lesson.run_stage(index, &mut ctx).await;
         let took = t0.elapsed().as_millis();
+        ctx.feed.stage_finished(result.is_ok(), took);
         match result {
             Ok(()) => {
                 let _ = writeln!(out, "  ✓ {title}  [{took} ms]");
@@ -239,7 +265,8 @@ async fn check(lesson: Lesson, args: CheckArgs, out: &mut (dyn Write + Send)) ->
                 };
                 let report = report::render(&failure);
                 let shown = output_block(&output);
-                let _ = write!(out, "  ✗ {title}  [{took} ms]\n{report}{shown}");
+                failed_block = format!("  ✗ {title}  [{took} ms]\n{report}{shown}");
+                let _ = write!(out, "{failed_block}");
                 tests.push(TestResult {
                     name: title,
                     status: Status::Fail,
@@ -257,20 +284,20 @@ async fn check(lesson: Lesson, args: CheckArgs, out: &mut (dyn Write + Send)) ->
     }
 
     let total = lesson.stages().len();
-    let (status, message) = match failed {
+    let (status, message, verdict) = match failed {
         None => {
             let upto = if stages.len() < total {
                 format!(" (of {total}; run without --stage for the rest)")
             } else {
                 String::new()
             };
-            let _ = writeln!(
-                out,
+            let verdict = format!(
                 "PASS: {} stages passed{upto} in {:.1} s.",
                 stages.len(),
                 started.elapsed().as_secs_f64()
             );
-            (Status::Pass, None)
+            let _ = writeln!(out, "{verdict}");
+            (Status::Pass, None, verdict)
         }
         Some(index) => {
             let rest = match stages.len() - index - 1 {
@@ -283,16 +310,20 @@ async fn check(lesson: Lesson, args: CheckArgs, out: &mut (dyn Write + Send)) ->
                 ),
             };
             let _ = write!(out, "{rest}");
+            failed_block.push_str(&rest);
             let message = format!("stage {} failed: {}", index + 1, stages[index]);
-            let _ = writeln!(
-                out,
+            let verdict = format!(
                 "FAIL: {message} ({index} of {} passed). The book's chapter: book/{}.html. Repeat this run with --seed {seed}.",
                 stages.len(),
                 chapter(lesson)
             );
-            (Status::Fail, Some(message))
+            let _ = writeln!(out, "{verdict}");
+            (Status::Fail, Some(message), verdict)
         }
     };
+    publisher
+        .finish(failed.is_none(), verdict, failed_block, out)
+        .await;
     write_json(&args, status, message, tests, out);
     if failed.is_some() {
         Outcome::Failed

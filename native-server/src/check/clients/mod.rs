@@ -68,7 +68,7 @@ impl ClientRun {
         Ok(ClientRun {
             listener,
             program,
-            log: Transcript::default(),
+            log: ctx.transcript(),
         })
     }
 
@@ -80,7 +80,7 @@ impl ClientRun {
         tokio::select! {
             accepted = tokio::time::timeout(ctx.start_timeout, listener.accept()) => match accepted {
                 Ok(Ok((stream, _))) => {
-                    self.log.push("your client connected".into());
+                    self.log.conn_note("server", "your client connected".into());
                     // Named for socket-lab's side, as in the server lessons.
                     Ok(Conn::new(stream, "server", &self.log, ctx.timeout))
                 }

@@ -32,7 +32,7 @@ pub(crate) const STAGES: &[&str] = &[
 
 /// Runs stage `index`.
 pub(crate) async fn stage(index: usize, ctx: &mut Ctx) -> StageResult {
-    let log = Transcript::default();
+    let log = ctx.transcript();
     match index {
         0 => {
             let mut a = connect(ctx, "A", &log).await?;
@@ -134,9 +134,10 @@ pub(crate) async fn stage(index: usize, ctx: &mut Ctx) -> StageResult {
                 let ids: Vec<String> = (0..10).map(|_| word(ctx, 8)).collect();
                 let addr = ctx.addr;
                 let timeout = ctx.timeout;
+                let feed = log.feed();
                 jobs.push(tokio::spawn(async move {
                     for (i, id) in ids.into_iter().enumerate() {
-                        let log = Transcript::default();
+                        let log = Transcript::new(feed.clone());
                         let label = format!("client {}", worker * 10 + i + 1);
                         let mut c = Conn::connect(addr, &label, &log, timeout).await?;
                         let request = json!({"client": worker * 10 + i + 1, "id": id});

@@ -34,7 +34,7 @@ pub(crate) async fn connect(ctx: &Ctx, label: &str, log: &Transcript) -> Result<
         .take();
     match first {
         Some(stream) => {
-            log.push(format!("{label} connected"));
+            log.conn_note(label, format!("{label} connected"));
             Ok(Conn::new(stream, label, log, ctx.timeout))
         }
         None => Conn::connect(ctx.addr, label, log, ctx.timeout).await,

@@ -9,7 +9,7 @@ use protocol::demo::ACK_PREFIX;
 use rand::Rng;
 
 use super::super::Ctx;
-use super::super::conn::{Conn, End, Transcript};
+use super::super::conn::{Conn, End};
 use super::super::failure::{Bug, StageResult};
 use super::{connect, word};
 
@@ -27,7 +27,7 @@ pub(crate) const STAGES: &[&str] = &[
 
 /// Runs stage `index`.
 pub(crate) async fn stage(index: usize, ctx: &mut Ctx) -> StageResult {
-    let log = Transcript::default();
+    let log = ctx.transcript();
     match index {
         0 => {
             let mut a = connect(ctx, "A", &log).await?;

@@ -15,8 +15,8 @@ use tokio::time::Instant;
 use super::super::Ctx;
 use super::super::conn::{Transcript, secs};
 use super::super::failure::{Bug, Failure, StageResult};
-use super::super::report;
 use super::word;
+use protocol::check::Direction;
 
 /// The stages, in order.
 pub(crate) const STAGES: &[&str] = &[
@@ -33,7 +33,7 @@ const RESEND: Duration = Duration::from_millis(100);
 
 /// Runs stage `index`.
 pub(crate) async fn stage(index: usize, ctx: &mut Ctx) -> StageResult {
-    let log = Transcript::default();
+    let log = ctx.transcript();
     match index {
         0 => {
             let a = Client::bind("A", &log, ctx).await?;
@@ -144,11 +144,7 @@ impl Client {
     }
 
     async fn send(&self, datagram: &[u8]) -> StageResult {
-        self.log.push(format!(
-            "{} → datagram of {}",
-            self.label,
-            report::bytes(datagram)
-        ));
+        self.log.io(self.label, Direction::Sent, datagram, true);
         self.socket
             .send_to(datagram, self.server)
             .await
@@ -167,17 +163,16 @@ impl Client {
         loop {
             match tokio::time::timeout_at(deadline, self.socket.recv_from(&mut buf)).await {
                 Ok(Ok((n, from))) if from == self.server => {
-                    self.log.push(format!(
-                        "{} ← datagram of {}",
-                        self.label,
-                        report::bytes(&buf[..n])
-                    ));
+                    self.log.io(self.label, Direction::Read, &buf[..n], true);
                     return Some(buf[..n].to_vec());
                 }
-                Ok(Ok((n, _))) => self.log.push(format!(
-                    "{} ← datagram of {} bytes from another address (ignored)",
-                    self.label, n
-                )),
+                Ok(Ok((n, _))) => self.log.conn_note(
+                    self.label,
+                    format!(
+                        "{} ← datagram of {} bytes from another address (ignored)",
+                        self.label, n
+                    ),
+                ),
                 // An ICMP "port unreachable" from an earlier send shows up
                 // here on Linux: nobody is listening yet.
                 Ok(Err(_)) => {
@@ -187,11 +182,10 @@ impl Client {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
                 Err(_) => {
-                    self.log.push(format!(
-                        "{} · no datagram within {}",
+                    self.log.conn_note(
                         self.label,
-                        secs(wait)
-                    ));
+                        format!("{} · no datagram within {}", self.label, secs(wait)),
+                    );
                     return None;
                 }
             }

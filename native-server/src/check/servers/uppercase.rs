@@ -26,7 +26,7 @@ pub(crate) const STAGES: &[&str] = &[
 
 /// Runs stage `index`.
 pub(crate) async fn stage(index: usize, ctx: &mut Ctx) -> StageResult {
-    let log = Transcript::default();
+    let log = ctx.transcript();
     match index {
         0 => ask(ctx, "A", &log, b"hello", None).await,
         1 => {
