@@ -20,6 +20,22 @@ fn html_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
+/// `html` without its `<pre>` blocks: a code sample that shows
+/// `<script src="/x.js">` is text, not a link.
+fn outside_code(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(start) = rest.find("<pre") {
+        out.push_str(&rest[..start]);
+        rest = match rest[start..].find("</pre>") {
+            Some(end) => &rest[start + end + "</pre>".len()..],
+            None => "",
+        };
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Values of `attr="…"` in `html`.
 fn attr_values<'a>(html: &'a str, attr: &str) -> Vec<&'a str> {
     let needle = format!("{attr}=\"");
@@ -46,7 +62,7 @@ pub(crate) fn check(book: &Path, site: &Path) -> Result<usize> {
     let mut broken = Vec::new();
     let mut checked = 0;
     for file in &files {
-        let html = fs::read_to_string(file)?;
+        let html = outside_code(&fs::read_to_string(file)?);
         let dir = file.parent().unwrap_or(book);
         for link in attr_values(&html, "href")
             .into_iter()
@@ -119,6 +135,10 @@ mod tests {
         assert_eq!(attr_values(html, "href"), ["a.html#x"]);
         assert_eq!(attr_values(html, "src"), ["i.png"]);
         assert_eq!(ids(html), ["x"]);
+        let sample = r#"<a href="a.html">a</a><pre><code>&lt;script src="/x.js"&gt;</code></pre><img src="i.png">"#;
+        let text = outside_code(sample);
+        assert_eq!(attr_values(&text, "src"), ["i.png"]);
+        assert_eq!(attr_values(&text, "href"), ["a.html"]);
     }
 
     #[test]
