@@ -13,7 +13,6 @@ use crate::net::{Bridge, Mode, Reach};
 pub(crate) struct ReachNote {
     note: Element,
     text: Element,
-    link: Option<Element>,
     simulate: Element,
     machine: Element,
     host: String,
@@ -37,20 +36,19 @@ impl ReachNote {
         attr(&note, "hidden", "");
         let text = add(&note, el("p", "", ""));
         let actions = add(&note, el("div", "sl-buttons", ""));
-        let link = root
+        if let Some(href) = root
             .get_attribute("lab")
             .and_then(|lab| access::own_server_link(&server, &lab))
-            .map(|href| {
-                let a = add(
-                    &actions,
-                    el("a", "sl-button", "Open this lab on your own server"),
-                );
-                attr(&a, "href", &href);
-                attr(&a, "target", "_blank");
-                attr(&a, "rel", "noopener");
-                attr(&a, "data-role", "own-server");
-                a
-            });
+        {
+            let a = add(
+                &actions,
+                el("a", "sl-button", "Open this lab on your own server"),
+            );
+            attr(&a, "href", &href);
+            attr(&a, "target", "_blank");
+            attr(&a, "rel", "noopener");
+            attr(&a, "data-role", "own-server");
+        }
         let (simulate, l1) = {
             let b = bridge.clone();
             super::button(
@@ -80,7 +78,6 @@ impl ReachNote {
         ReachNote {
             note,
             text,
-            link,
             simulate,
             machine,
             host,
@@ -146,11 +143,9 @@ impl ReachNote {
         self.text.set_text_content(Some(&text));
         attr(&self.note, "data-reach", key);
         let _ = self.note.remove_attribute("hidden");
+        // The link stays in every case: the lab on the learner's own server.
         let chosen = reach == Reach::Chosen;
-        for (e, shown) in [(&self.simulate, !chosen), (&self.machine, chosen)]
-            .into_iter()
-            .chain(self.link.as_ref().map(|l| (l, !chosen)))
-        {
+        for (e, shown) in [(&self.simulate, !chosen), (&self.machine, chosen)] {
             if shown {
                 let _ = e.remove_attribute("hidden");
             } else {
