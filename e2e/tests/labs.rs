@@ -440,7 +440,7 @@ async fn every_lab_simulated_with_no_server() -> Result<()> {
 
         let hints = texts(c, ".sl-golive").await?;
         ensure!(
-            hints.iter().all(|h| h.contains("cargo xtask serve")),
+            hints.iter().all(|h| h.contains("pipx install socket-lab")),
             "each lab says how to go live"
         );
         screenshot(c, &screenshot_dir().join("index-simulated.png")).await

@@ -880,7 +880,7 @@ fn render(
                 Mode::Live => "Waiting for your client… (the server's events are being watched)",
                 Mode::Connecting => "Connecting to the Socket Lab server…",
                 Mode::Simulated => {
-                    "This page is not connected to a Socket Lab server, so your program cannot be checked here. Start it with cargo xtask serve and open this page from it."
+                    "This page is not connected to a Socket Lab server, so your program cannot be checked here. Start it with socket-lab (or cargo xtask serve) and open this page from it."
                 }
             };
             card.status.set_text_content(Some(text));

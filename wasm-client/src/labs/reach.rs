@@ -118,8 +118,8 @@ impl ReachNote {
                 "blocked",
                 format!(
                     "Your browser has not let this page connect to your machine ({host}), so \
-                     the lab runs a simulation. To run it live, start Socket Lab (cargo xtask \
-                     serve) and allow this site to reach your local network in its site settings \
+                     the lab runs a simulation. To run it live, start Socket Lab (socket-lab, \
+                     or cargo xtask serve) and allow this site to reach your local network in its site settings \
                      (the icon left of the address): the lab connects as soon as you do. Or open \
                      the lab on your own server, where no permission is needed."
                 ),
@@ -129,7 +129,7 @@ impl ReachNote {
                 format!(
                     "This page is plain http, and your browser never lets a plain-http site \
                      connect to your machine ({host}), so this lab runs a simulation. Open the \
-                     lab on your own server instead (start it with cargo xtask serve), or this \
+                     lab on your own server instead (start it with socket-lab), or this \
                      course's https address."
                 ),
             ),
