@@ -2,6 +2,7 @@
 //! and how one is chosen and mounted.
 
 pub mod auth;
+pub mod check;
 pub mod concurrency;
 pub mod events;
 pub mod exercise;
@@ -57,6 +58,7 @@ pub fn mount(root: &HtmlElement, lab: &str, server: &str) -> Result<Mounted, Str
         "ports" => Ok(ports::mount(root, bridge())),
         "layers" => Ok(layers::mount(root, bridge())),
         "events" => Ok(events::mount(root, bridge())),
+        "check" => Ok(check::mount(root, bridge(), server)),
         "quiz" => quiz::mount(root),
         "exercise" => exercise::mount(root, bridge()),
         other => Err(format!(
@@ -106,9 +108,9 @@ impl Frame {
                  For real sockets on your machine, run ",
             ),
         );
-        add(&golive, el("code", "", "cargo xtask serve"));
+        add(&golive, el("code", "", "socket-lab"));
         golive
-            .append_with_str_1(" and open http://127.0.0.1:8000.")
+            .append_with_str_1(" (install it with pipx install socket-lab, or run cargo xtask serve in the repository) and open http://127.0.0.1:8000.")
             .ok();
         attr(&golive, "hidden", "");
         let note = reach::ReachNote::new(&card, &head, root, &bridge);
