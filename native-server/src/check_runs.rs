@@ -70,6 +70,11 @@ impl CheckRuns {
         self.tx.subscribe()
     }
 
+    /// How many pages watch the runs right now.
+    pub fn watchers(&self) -> usize {
+        self.tx.receiver_count()
+    }
+
     /// Hands a run's message to every watcher; never waits.
     fn publish(&self, run: u64, msg: CheckMsg) {
         // An error only means nobody is watching.

@@ -98,6 +98,7 @@ pub struct Server {
     demos: Vec<(Demo, Listener)>,
     bus: EventBus,
     sticky: StickyRegistry,
+    checks: crate::check_runs::CheckRuns,
 }
 
 impl Server {
@@ -124,6 +125,7 @@ impl Server {
             demos,
             bus: EventBus::default(),
             sticky: StickyRegistry::default(),
+            checks: crate::check_runs::CheckRuns::default(),
         })
     }
 
@@ -174,6 +176,11 @@ impl Server {
         self.bus.clone()
     }
 
+    /// The `socket-lab check` runs published to this server.
+    pub fn checks(&self) -> crate::check_runs::CheckRuns {
+        self.checks.clone()
+    }
+
     /// Runs every service until `shutdown` completes, then stops them: new
     /// connections are refused, open ones are told to finish, and after
     /// [`SHUTDOWN_GRACE`] whatever is left is dropped.
@@ -187,7 +194,7 @@ impl Server {
             tasks: tasks.clone(),
             sticky: self.sticky.clone(),
             frame_budget: demos::ByteBudget::new(self.config.frame_budget),
-            checks: crate::check_runs::CheckRuns::default(),
+            checks: self.checks.clone(),
         };
         if self.config.log_events {
             tasks.spawn(log_events(self.bus.clone(), token.clone()));

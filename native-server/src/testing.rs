@@ -48,6 +48,8 @@ pub struct TestServer {
     pub bus: EventBus,
     /// Where the bridge registers sticky read settings.
     pub sticky: StickyRegistry,
+    /// The check runs published to the server (and who watches them).
+    pub checks: crate::check_runs::CheckRuns,
     /// Every service and its real address.
     pub services: Vec<Service>,
     stop: Option<oneshot::Sender<()>>,
@@ -73,6 +75,7 @@ impl TestServer {
         let server = Server::bind(config).await.map_err(io::Error::other)?;
         let http = server.http_addr()?;
         let (bus, sticky, services) = (server.bus(), server.sticky(), server.services());
+        let checks = server.checks();
         let (tx, rx) = oneshot::channel();
         let task = tokio::spawn(server.run(async move {
             let _ = rx.await;
@@ -82,6 +85,7 @@ impl TestServer {
             base: format!("http://{http}"),
             bus,
             sticky,
+            checks,
             services,
             stop: Some(tx),
             task: Some(task),
