@@ -22,7 +22,7 @@ pub const ACK_PREFIX: &[u8] = b"ACK: ";
 pub const UDP_REPLY: &[u8] = b"Message received";
 
 /// The labs a page can mount with `<socket-lab lab="…">` (and `/embed/<lab>`).
-pub const LABS: [&str; 9] = [
+pub const LABS: [&str; 10] = [
     "tcp-echo",
     "udp-echo",
     "sticky",
@@ -32,6 +32,7 @@ pub const LABS: [&str; 9] = [
     "ports",
     "layers",
     "events",
+    "check",
 ];
 
 /// TCP or UDP.

@@ -573,7 +573,7 @@ impl Bridge {
         }
     }
 
-    fn send_msg(&self, msg: &ClientMsg) {
+    pub(crate) fn send_msg(&self, msg: &ClientMsg) {
         {
             let mut inner = self.inner.borrow_mut();
             if let Some(Conn { ws, .. }) = &inner.ws {
@@ -893,6 +893,10 @@ impl Bridge {
                 None => web_sys::console::warn_1(&format!("bridge: {message}").into()),
             },
             ServerMsg::Status { .. } => {}
+            ServerMsg::Check { run, msg } => {
+                let server = self.inner.borrow().server.clone();
+                crate::labs::check::deliver(&server, run, &msg);
+            }
             ServerMsg::Event { event, sock } => {
                 let handlers: Vec<EventHandler> = self
                     .inner

@@ -152,6 +152,11 @@ impl Timeline {
         Self { el }
     }
 
+    /// The list element itself (to place things around it).
+    pub fn element(&self) -> &Element {
+        &self.el
+    }
+
     /// Removes every row.
     pub fn clear(&self) {
         self.el.set_inner_html("");
