@@ -29,6 +29,8 @@ use protocol::check::{CheckMsg, MAX_PUBLISH_MESSAGE};
 use tokio::sync::{Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 
+use crate::log_limit::LogLimit;
+
 /// How many check messages a watching page may fall behind before it
 /// starts losing them.
 pub const RUNS_CAPACITY: usize = 1024;
@@ -91,9 +93,13 @@ pub struct PublishState {
     pub shutdown: CancellationToken,
 }
 
-/// Why a publish upgrade was refused (the 403 body).
+/// Why a publish upgrade was refused (the 403 or 503 body), logged at most
+/// once a second with a count of the rest, so a flood cannot fill the log.
 fn refused(status: StatusCode, why: &str) -> Response {
-    tracing::warn!("check publish refused: {why}");
+    static REFUSED: LogLimit = LogLimit::per_second();
+    if let Some(suppressed) = REFUSED.allow() {
+        tracing::warn!(suppressed, "check publish refused: {why}");
+    }
     (status, why.to_owned()).into_response()
 }
 
@@ -175,8 +181,11 @@ async fn serve_publisher(mut socket: WebSocket, peer: SocketAddr, state: Publish
         }
         state.runs.publish(run, msg);
     };
-    if let Err(why) = &ended {
-        tracing::warn!(%peer, run, "check publisher closed: {why}");
+    static CLOSED: LogLimit = LogLimit::per_second();
+    if let Err(why) = &ended
+        && let Some(suppressed) = CLOSED.allow()
+    {
+        tracing::warn!(%peer, run, suppressed, "check publisher closed: {why}");
     }
     if started && !finished {
         // The page would wait for a verdict forever: say there is none.
