@@ -346,6 +346,11 @@ async fn a_run_is_published_live_to_a_running_server_with_the_terminals_report()
         !terminal.contains("no Socket Lab server answered"),
         "{terminal}"
     );
+    let chapter = format!(
+        "live in the chapter: {}/book/framing.html#check-yourself",
+        server.base
+    );
+    assert!(terminal.contains(&chapter), "{terminal}");
     assert!(
         matches!(&checks[0], CheckMsg::Started { lesson, seed: 9, stages, .. }
             if lesson == "framed" && stages.len() == 10),
@@ -410,6 +415,7 @@ fn without_a_server_a_check_says_so_once_and_runs_as_usual() {
         "{said}"
     );
     assert!(said.contains("won't show this run"), "{said}");
+    assert!(!said.contains("live in the chapter"), "{said}");
     let quiet = socket_lab(&[
         "tcp-echo",
         "--server",

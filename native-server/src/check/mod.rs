@@ -2,7 +2,7 @@
 //! stage, over real sockets on loopback.
 //!
 //! ```text
-//! socket-lab check <lesson> [--port N] [--stage K] [--seed S] [--json FILE] -- <command> [args…]
+//! socket-lab check <lesson> [--port N] [--stage K] [--seed S] [--json FILE] [--server URL] [--no-publish] -- <command> [args…]
 //! ```
 //!
 //! For a server lesson the runner picks a free port, starts the command with
@@ -12,7 +12,8 @@
 //! whose report shows what was sent, expected against got (text and hex),
 //! the reads and writes as they happened, the likely bug and the book
 //! section about it. Every random choice comes from `--seed`, printed at
-//! the top, so a failing run repeats exactly.
+//! the top, so a failing run repeats exactly. A `socket-lab` server running
+//! on this machine shows the run live in the lesson's chapter (`publish.rs`).
 //!
 //! The files: `args.rs` the flags, `lessons.rs` the lessons and their
 //! stages, `process.rs` the learner's program, `conn.rs` a connection that
@@ -192,7 +193,7 @@ async fn check(lesson: Lesson, args: CheckArgs, out: &mut (dyn Write + Send)) ->
         seed,
         stages: stages.iter().map(|s| s.to_string()).collect(),
     };
-    let publisher = Publisher::start(&args, started, out).await;
+    let publisher = Publisher::start(&args, started, chapter(lesson), out).await;
     let _ = out.flush();
 
     let mut ctx = Ctx {

@@ -131,24 +131,30 @@ fn server_url(args: &CheckArgs) -> String {
     })
 }
 
-/// `http://HOST:PORT[/…]` (or `HOST:PORT`) → `ws://HOST:PORT/check/publish`.
-fn publish_url(server: &str) -> Option<String> {
+/// `http://HOST:PORT[/…]` (or `HOST:PORT`) → `HOST:PORT`.
+fn server_host(server: &str) -> Option<&str> {
     let rest = match server.split_once("://") {
         Some(("http", rest)) => rest,
         Some(_) => return None,
         None => server,
     };
-    let host = rest.split('/').next().filter(|h| !h.is_empty())?;
-    Some(format!("ws://{host}/check/publish"))
+    rest.split('/').next().filter(|h| !h.is_empty())
+}
+
+/// `http://HOST:PORT[/…]` (or `HOST:PORT`) → `ws://HOST:PORT/check/publish`.
+fn publish_url(server: &str) -> Option<String> {
+    Some(format!("ws://{}/check/publish", server_host(server)?))
 }
 
 impl Publisher {
-    /// Connects to the server and announces the run with `started`; a
-    /// publisher that does nothing if `--no-publish` was given or no server
-    /// answered (then one line in `out` says so).
+    /// Connects to the server and announces the run with `started`, then
+    /// says in `out` where the run shows (`chapter`: its page under
+    /// `/book/`); a publisher that does nothing if `--no-publish` was given
+    /// or no server answered (then one line in `out` says so).
     pub(crate) async fn start(
         args: &CheckArgs,
         started: CheckMsg,
+        chapter: &str,
         out: &mut (dyn Write + Send),
     ) -> Publisher {
         if args.no_publish {
@@ -183,6 +189,11 @@ impl Publisher {
                 return Publisher::default();
             }
         };
+        let _ = writeln!(
+            out,
+            "live in the chapter: http://{}/book/{chapter}.html#check-yourself",
+            server_host(&server).unwrap_or_default()
+        );
         let (tx, mut rx) = mpsc::channel::<CheckMsg>(QUEUE);
         let writer = tokio::spawn(async move {
             while let Some(msg) = rx.recv().await {

@@ -58,6 +58,8 @@ pub struct Run {
     pub end: Option<(bool, String, String)>,
     /// Messages the check dropped rather than wait.
     pub dropped: u64,
+    /// The check ended before its verdict (stopped, or cut off).
+    pub stopped: bool,
 }
 
 impl Run {
@@ -74,6 +76,7 @@ impl Run {
                 .collect(),
             end: None,
             dropped: 0,
+            stopped: false,
         }
     }
 
@@ -98,6 +101,8 @@ impl Run {
                 self.end = Some((*passed, verdict.clone(), report.clone()));
                 self.dropped = *dropped;
             }
+            // The server's word that the run ended without a verdict.
+            CheckMsg::Note { stage: 0, .. } => self.stopped = self.end.is_none(),
             CheckMsg::Started { .. } | CheckMsg::Io { .. } | CheckMsg::Note { .. } => {}
         }
     }
@@ -131,6 +136,12 @@ impl Run {
             .filter(|(_, s)| matches!(s, StageState::Passed(_) | StageState::Failed(_)))
             .count();
         match &self.end {
+            None if self.stopped => format!(
+                "socket-lab check {} stopped before its verdict: {done} of {} stages done (seed {})",
+                self.lesson,
+                self.stages.len(),
+                self.seed
+            ),
             None => format!(
                 "socket-lab check {} is running: {done} of {} stages done (seed {})",
                 self.lesson,
@@ -210,8 +221,8 @@ pub fn mount(root: &HtmlElement, bridge: Bridge, server: &str) -> Mounted {
     let frame = Frame::new(
         root,
         &title,
-        "Run the command in a terminal on this machine, with your program in place of \
-         your_server.py. The run shows up here as it happens: each stage with ✓ or ✗, the report \
+        "Run the command in a terminal on this machine, with your own program's file in it. \
+         The run shows up here as it happens: each stage with ✓ or ✗, the report \
          of the stage that failed, and every write (→ sent, by socket-lab) and read (← read) of each \
          connection. A new run replaces the last one.",
         bridge.clone(),
@@ -433,6 +444,7 @@ impl Lab {
         }
         self.status.set_text_content(Some(&run.status()));
         let state = match &run.end {
+            None if run.stopped => "stopped",
             None => "running",
             Some((true, ..)) => "passed",
             Some((false, ..)) => "failed",
@@ -498,6 +510,13 @@ mod tests {
         assert_eq!(r.stage_line(0), "✓ 1. one  [2 ms]");
         assert_eq!(r.stage_line(1), "✗ 2. two  [150 ms]");
         assert!(r.status().contains("2 of 2 stages done"), "{}", r.status());
+        let mut stopped = r.clone();
+        stopped.apply(&CheckMsg::Note {
+            stage: 0,
+            conn: None,
+            text: "the check ended before its verdict".into(),
+        });
+        assert!(stopped.status().contains("stopped before its verdict"));
         r.apply(&CheckMsg::Finished {
             passed: false,
             verdict: "FAIL: stage 2".into(),
