@@ -73,6 +73,11 @@ async fn until_watched(server: &RunningServer) -> Result<()> {
 /// Writes screenshots of the check view: `NAME.png` with its verdict and
 /// report at the top of the window, `NAME-stages.png` with its stages,
 /// `NAME-conversation.png` with its reads and writes.
+/// The texts of what `css` selects inside the check view.
+async fn view(c: &Client, css: &str) -> Result<Vec<String>> {
+    texts(c, &format!("{VIEW} {css}")).await
+}
+
 async fn shot(c: &Client, name: &str) -> Result<()> {
     for (part, file) in [
         ("[data-role=check-status]", format!("{name}-stages.png")),
@@ -167,24 +172,15 @@ async fn a_failing_then_a_passing_check_run_show_up_live_in_the_framing_chapter(
             .await?;
             // The conversation: stage 2's two frames in one write, and the
             // one reply frame that came back before the reset.
-            let sent = texts(
-                &c,
-                &format!("{VIEW} .sl-send[data-stage='2'][data-conn=A] .sl-box"),
-            )
-            .await?;
+            let sent = view(&c, ".sl-send[data-stage='2'][data-conn=A] .sl-box").await?;
             ensure!(
                 sent.iter()
                     .any(|t| t.contains("\"first\"") && t.contains("00 00 00")),
                 "stage 2's write: {sent:?}"
             );
-            let sizes: Vec<String> =
-                texts(&c, &format!("{VIEW} .sl-send[data-stage='2'] .sl-size")).await?;
+            let sizes: Vec<String> = view(&c, ".sl-send[data-stage='2'] .sl-size").await?;
             ensure!(sizes.len() == 1, "two frames, one write: {sizes:?}");
-            let read = texts(
-                &c,
-                &format!("{VIEW} .sl-read[data-stage='2'][data-conn=A] .sl-box"),
-            )
-            .await?;
+            let read = view(&c, ".sl-read[data-stage='2'][data-conn=A] .sl-box").await?;
             ensure!(
                 read.iter()
                     .any(|t| t.contains("echo") && t.contains("first")),
@@ -214,10 +210,7 @@ async fn a_failing_then_a_passing_check_run_show_up_live_in_the_framing_chapter(
                 "the last run's report is gone"
             );
             ensure!(
-                texts(&c, &format!("{VIEW} .sl-send[data-stage='2'] .sl-size"))
-                    .await?
-                    .len()
-                    == 1,
+                view(&c, ".sl-send[data-stage='2'] .sl-size").await?.len() == 1,
                 "the rows are the new run's, not both runs'"
             );
             Ok(())

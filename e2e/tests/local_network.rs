@@ -274,6 +274,17 @@ async fn says_not_allowed(c: &Client, sites: &Sites, css: &str) -> Result<()> {
     Ok(())
 }
 
+/// Waits until the lab at `css` (`""` for the page's only one) runs live.
+async fn goes_live(c: &Client, css: &str) -> Result<()> {
+    wait_contains(
+        c,
+        format!("{css} [data-role=mode]").trim_start(),
+        "live on your machine",
+    )
+    .await
+    .map(|_| ())
+}
+
 /// Runs `f` inside the frame `css`, then returns to the page.
 async fn in_frame<T>(c: &Client, css: &str, f: impl AsyncFnOnce() -> Result<T>) -> Result<T> {
     c.find(Locator::Css(css)).await?.enter_frame().await?;
@@ -325,7 +336,7 @@ async fn without_the_permission_a_lab_says_why_and_links_to_the_learners_server(
             // The link: the lab on the learner's own server, live there.
             c.goto(&sites.own_page()).await?;
             wait_lab(c, "socket-lab").await?;
-            wait_contains(c, "[data-role=mode]", "live on your machine").await?;
+            goes_live(c, "").await?;
             wait_count(c, "[data-role=reach][data-reach=none]", 1).await
         })
         .await?;
@@ -349,20 +360,18 @@ async fn with_the_permission_granted_the_labs_go_live() -> Result<()> {
             );
             // Granted while the page is open: the lab hears it and connects.
             grant(c, d, course, "loopbackNetwork").await?;
-            wait_contains(c, "#element [data-role=mode]", "live on your machine").await?;
+            goes_live(c, "#element").await?;
             wait_count(c, "#element [data-role=reach][data-reach=none]", 1).await?;
             click(c, "#element [data-role=run]").await?;
             wait_contains(c, "#element [data-role=verdict]", "Merged").await?;
             // Both frames load and run live.
             c.refresh().await?;
             wait_lab(c, "#element").await?;
-            wait_contains(c, "#element [data-role=mode]", "live on your machine").await?;
+            goes_live(c, "#element").await?;
             for frame in ["#hosted", "#direct"] {
                 in_frame(c, frame, async || {
                     wait_lab(c, "socket-lab").await?;
-                    wait_contains(c, "[data-role=mode]", "live on your machine")
-                        .await
-                        .map(|_| ())
+                    goes_live(c, "").await
                 })
                 .await
                 .with_context(|| format!("the frame {frame}"))?;
@@ -370,7 +379,7 @@ async fn with_the_permission_granted_the_labs_go_live() -> Result<()> {
             // And the loader from the learner's machine.
             c.goto(&format!("{course}/from-your-machine.html")).await?;
             wait_lab(c, "socket-lab").await?;
-            wait_contains(c, "[data-role=mode]", "live on your machine").await?;
+            goes_live(c, "").await?;
             Ok(())
         })
         .await?;
@@ -401,10 +410,10 @@ async fn the_learners_choice_of_the_simulation_is_remembered_until_they_change_i
             wait_contains(c, "#element [data-role=mode]", "simulated, as you chose").await?;
             // The way back: live at once, and after a reload too.
             click(c, "#element [data-role=use-machine]").await?;
-            wait_contains(c, "#element [data-role=mode]", "live on your machine").await?;
+            goes_live(c, "#element").await?;
             c.refresh().await?;
             wait_lab(c, "#element").await?;
-            wait_contains(c, "#element [data-role=mode]", "live on your machine").await?;
+            goes_live(c, "#element").await?;
             Ok(())
         })
         .await?;

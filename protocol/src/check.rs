@@ -193,16 +193,21 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
+    /// Connection A's read or write in `stage`.
+    fn io(stage: u32, dir: Direction, size: usize, data: HexBytes) -> CheckMsg {
+        CheckMsg::Io {
+            stage,
+            conn: "A".into(),
+            dir,
+            size,
+            data,
+            datagram: false,
+        }
+    }
+
     #[test]
     fn messages_round_trip_and_read_well() {
-        let io = CheckMsg::Io {
-            stage: 2,
-            conn: "A".into(),
-            dir: Direction::Sent,
-            size: 2,
-            data: HexBytes(vec![0, 0x7b]),
-            datagram: false,
-        };
+        let io = io(2, Direction::Sent, 2, HexBytes(vec![0, 0x7b]));
         let text = serde_json::to_string(&io).unwrap();
         assert_eq!(
             text,
@@ -265,14 +270,7 @@ mod tests {
             big.validate(),
             Err(Invalid::TooManyBytes(MAX_EVENT_BYTES + 1))
         );
-        let lying = CheckMsg::Io {
-            stage: 1,
-            conn: "A".into(),
-            dir: Direction::Read,
-            size: 1,
-            data: HexBytes(vec![1, 2]),
-            datagram: false,
-        };
+        let lying = io(1, Direction::Read, 1, HexBytes(vec![1, 2]));
         assert!(matches!(
             lying.validate(),
             Err(Invalid::SizeBelowData { .. })

@@ -49,24 +49,20 @@ impl ReachNote {
             attr(&a, "rel", "noopener");
             attr(&a, "data-role", "own-server");
         }
-        let (simulate, l1) = {
+        let choice = |text: &str, role: &str, choose: fn(&Bridge)| {
             let b = bridge.clone();
-            super::button(
-                &actions,
-                "Use the simulation",
-                "use-simulation",
-                move |_| b.choose_simulation(),
-            )
+            super::button(&actions, text, role, move |_| choose(&b))
         };
-        let (machine, l2) = {
-            let b = bridge.clone();
-            super::button(
-                &actions,
-                "Use Socket Lab on my machine",
-                "use-machine",
-                move |_| b.choose_machine(),
-            )
-        };
+        let (simulate, l1) = choice(
+            "Use the simulation",
+            "use-simulation",
+            Bridge::choose_simulation,
+        );
+        let (machine, l2) = choice(
+            "Use Socket Lab on my machine",
+            "use-machine",
+            Bridge::choose_machine,
+        );
         for b in [&simulate, &machine] {
             b.class_list().add_1("sl-quiet").ok();
         }
