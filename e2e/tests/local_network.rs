@@ -285,6 +285,19 @@ async fn goes_live(c: &Client, css: &str) -> Result<()> {
     .map(|_| ())
 }
 
+/// Opens `url` and waits until its lab runs live.
+async fn opens_live(c: &Client, url: &str) -> Result<()> {
+    c.goto(url).await?;
+    wait_lab(c, "socket-lab").await?;
+    goes_live(c, "").await
+}
+
+/// Opens the course page, whose element lab says the browser refused.
+async fn course_not_allowed(c: &Client, sites: &Sites) -> Result<()> {
+    c.goto(&format!("{}/", sites.course.base)).await?;
+    says_not_allowed(c, sites, "#element").await
+}
+
 /// Runs `f` inside the frame `css`, then returns to the page.
 async fn in_frame<T>(c: &Client, css: &str, f: impl AsyncFnOnce() -> Result<T>) -> Result<T> {
     c.find(Locator::Css(css)).await?.enter_frame().await?;
@@ -334,9 +347,7 @@ async fn without_the_permission_a_lab_says_why_and_links_to_the_learners_server(
             wait_count(c, "html[data-loader=refused]", 1).await?;
             wait_contains(c, "socket-lab", "If this text stays").await?;
             // The link: the lab on the learner's own server, live there.
-            c.goto(&sites.own_page()).await?;
-            wait_lab(c, "socket-lab").await?;
-            goes_live(c, "").await?;
+            opens_live(c, &sites.own_page()).await?;
             wait_count(c, "[data-role=reach][data-reach=none]", 1).await
         })
         .await?;
@@ -349,8 +360,7 @@ async fn with_the_permission_granted_the_labs_go_live() -> Result<()> {
     sites
         .browse([BrowserOptions::default()], async |c, d, sites| {
             let course = &sites.course.base;
-            c.goto(&format!("{course}/")).await?;
-            says_not_allowed(c, sites, "#element").await?;
+            course_not_allowed(c, sites).await?;
             // The older name's grant does not open loopback in this Chromium.
             grant(c, d, course, "localNetworkAccess").await?;
             let state = permission(c, "loopback-network").await?;
@@ -377,9 +387,7 @@ async fn with_the_permission_granted_the_labs_go_live() -> Result<()> {
                 .with_context(|| format!("the frame {frame}"))?;
             }
             // And the loader from the learner's machine.
-            c.goto(&format!("{course}/from-your-machine.html")).await?;
-            wait_lab(c, "socket-lab").await?;
-            goes_live(c, "").await?;
+            opens_live(c, &format!("{course}/from-your-machine.html")).await?;
             Ok(())
         })
         .await?;
@@ -392,8 +400,7 @@ async fn the_learners_choice_of_the_simulation_is_remembered_until_they_change_i
     sites
         .browse([BrowserOptions::default()], async |c, d, sites| {
             let course = &sites.course.base;
-            c.goto(&format!("{course}/")).await?;
-            says_not_allowed(c, sites, "#element").await?;
+            course_not_allowed(c, sites).await?;
             click(c, "#element [data-role=use-simulation]").await?;
             wait_count(c, "#element [data-role=reach][data-reach=chosen]", 1).await?;
             wait_contains(c, "#element [data-role=mode]", "simulated, as you chose").await?;

@@ -93,11 +93,8 @@ super::has_frame!(Lab);
 
 impl Lab {
     fn open_sock(&self) -> Option<SocketId> {
-        self.attempt
-            .borrow()
-            .as_ref()
-            .filter(|a| a.open)
-            .map(|a| a.sock)
+        let attempt = self.attempt.borrow();
+        attempt.as_ref().filter(|a| a.open).map(|a| a.sock)
     }
 
     fn refresh(&self) {

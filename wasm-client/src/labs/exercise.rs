@@ -1101,6 +1101,14 @@ mod tests {
             .collect()
     }
 
+    /// One connection to `demo`: accepted, `middle`, then closed by `end`.
+    fn connection(demo: Demo, middle: Vec<EventKind>, end: Closer) -> Vec<ServerEvent> {
+        let mut kinds = vec![accepted()];
+        kinds.extend(middle);
+        kinds.push(closed(end));
+        account(demo, kinds)
+    }
+
     /// A tcp-echo connection: each piece read and echoed after `ACK: `,
     /// then closed by `end` (or still open).
     fn echoed(pieces: &[&str], end: Option<Closer>) -> Vec<ServerEvent> {
@@ -1237,15 +1245,14 @@ mod tests {
         assert!(matches!(s, Some(Status::Progress(_))), "{s:?}");
         assert!(s.unwrap().text().contains("does not show a half-close"));
         // End of stream seen before the reply, the reply still sent: shown.
-        let half = account(
+        let half = connection(
             Demo::TcpEcho,
             vec![
-                accepted(),
                 read(b"Hello, Server"),
                 EventKind::Fin { before_reply: true },
                 reply(b"ACK: Hello, Server"),
-                closed(Closer::Client),
             ],
+            Closer::Client,
         );
         assert!(is_done(&judge(Check::HalfClose, &half)));
         let reset = account(
@@ -1270,32 +1277,30 @@ mod tests {
         let challenge = EventKind::Challenge {
             data: HexBytes(vec![7; 32]),
         };
-        let granted = account(
+        let granted = connection(
             Demo::Auth,
             vec![
-                accepted(),
                 challenge.clone(),
                 read(&[1; 32]),
                 EventKind::Verdict {
                     granted: true,
                     reason: None,
                 },
-                closed(Closer::Server),
             ],
+            Closer::Server,
         );
         assert!(is_done(&judge(Check::Granted, &granted)));
-        let short = account(
+        let short = connection(
             Demo::Auth,
             vec![
-                accepted(),
                 challenge.clone(),
                 read(&[1; 31]),
                 EventKind::Verdict {
                     granted: false,
                     reason: Some(DenyReason::TooShort),
                 },
-                closed(Closer::Client),
             ],
+            Closer::Client,
         );
         let s = judge(Check::Granted, &short).unwrap();
         assert!(matches!(s, Status::Failed(_)));
@@ -1350,22 +1355,16 @@ mod tests {
 
     #[test]
     fn the_ephemeral_port_must_match_the_peer() {
-        let right = account(
+        let right = connection(
             Demo::TcpEcho,
-            vec![
-                accepted(),
-                read(b"Hello from port 50123"),
-                closed(Closer::Client),
-            ],
+            vec![read(b"Hello from port 50123")],
+            Closer::Client,
         );
         assert!(is_done(&judge(Check::EphemeralPort, &right)));
-        let wrong = account(
+        let wrong = connection(
             Demo::TcpEcho,
-            vec![
-                accepted(),
-                read(b"Hello from port 65432"),
-                closed(Closer::Client),
-            ],
+            vec![read(b"Hello from port 65432")],
+            Closer::Client,
         );
         assert!(is_failed(&judge(Check::EphemeralPort, &wrong)));
     }

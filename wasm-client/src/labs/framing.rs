@@ -192,11 +192,8 @@ super::has_frame!(Lab);
 
 impl Lab {
     fn open_sock(&self) -> Option<SocketId> {
-        self.conn
-            .borrow()
-            .as_ref()
-            .filter(|c| c.open)
-            .map(|c| c.sock)
+        let conn = self.conn.borrow();
+        conn.as_ref().filter(|c| c.open).map(|c| c.sock)
     }
 
     fn refresh(&self) {

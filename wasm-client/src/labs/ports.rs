@@ -193,12 +193,7 @@ impl Lab {
     }
 
     fn on_sock(&self, sock: SocketId, ev: SockEvent) {
-        let mine = self
-            .state
-            .borrow()
-            .current
-            .as_ref()
-            .is_some_and(|t| t.sock == sock);
+        let mine = self.state.borrow().current.as_ref().map(|t| t.sock) == Some(sock);
         match ev {
             SockEvent::Opened { local, peer } => {
                 let row = self.frame.timeline.row(
@@ -234,14 +229,8 @@ impl Lab {
         let EventKind::Accepted { local } = &ev.kind else {
             return;
         };
-        let mine = sock.is_some()
-            && self
-                .state
-                .borrow()
-                .current
-                .as_ref()
-                .is_some_and(|t| Some(t.sock) == sock);
-        if !mine {
+        let current = self.state.borrow().current.as_ref().map(|t| t.sock);
+        if sock.is_none() || current != sock {
             return;
         }
         let row = self.frame.timeline.row(

@@ -284,12 +284,7 @@ impl Lab {
     }
 
     fn on_sock(self: &Rc<Self>, sock: SocketId, ev: SockEvent) {
-        let mine = self
-            .state
-            .borrow()
-            .run
-            .as_ref()
-            .is_some_and(|r| r.sock == sock);
+        let mine = self.state.borrow().run.as_ref().map(|r| r.sock) == Some(sock);
         match ev {
             SockEvent::Opened { local, peer } => {
                 self.frame.timeline.row(
@@ -337,14 +332,8 @@ impl Lab {
         else {
             return;
         };
-        let mine = sock.is_some()
-            && self
-                .state
-                .borrow()
-                .run
-                .as_ref()
-                .is_some_and(|r| Some(r.sock) == sock);
-        if !mine {
+        let current = self.state.borrow().run.as_ref().map(|r| r.sock);
+        if sock.is_none() || current != sock {
             return;
         }
         if let Some(r) = self.state.borrow_mut().run.as_mut() {
