@@ -225,6 +225,10 @@ impl Runner {
             "20000",
             "--max-sessions",
             "600",
+            // Every session of the scale test comes from this one loopback
+            // address, which the per-address cap (128) would stop.
+            "--max-sessions-per-client",
+            "600",
             "--idle-timeout",
             "300",
             "--bridge-allow",

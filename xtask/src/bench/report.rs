@@ -411,14 +411,14 @@ impl Report {
                 .iter()
                 .map(|l| {
                     format!(
-                        "| `{}` | `{}` | {} | {:.2} s |{}\n",
+                        "| `{}` | `{}` | {} | {:.2} s | {} |\n",
                         l.lesson,
                         l.program,
                         l.passed
                             .map_or_else(|| "did not pass".into(), |n| format!("{n} passed")),
                         l.secs,
                         if l.waits_for_silence {
-                            " includes a silent client held until the server's own timeout"
+                            "includes a silent client held until the server's own timeout"
                         } else {
                             ""
                         }
