@@ -197,11 +197,18 @@ impl Publisher {
         let (tx, mut rx) = mpsc::channel::<CheckMsg>(QUEUE);
         let writer = tokio::spawn(async move {
             while let Some(msg) = rx.recv().await {
+                let last = matches!(msg, CheckMsg::Finished { .. });
                 let text = serde_json::to_string(&msg).expect("check messages serialize");
                 if ws.send(Message::text(text)).await.is_err() {
                     // The server went away: what is left is dropped, and counted
                     // as the queue fills.
                     return;
+                }
+                if last {
+                    // The verdict is the run's last word, even while a stage's
+                    // transcript still holds a sender: close properly, so the
+                    // server sees a finished run, not a reset.
+                    break;
                 }
             }
             let _ = ws.close(None).await;
