@@ -329,11 +329,6 @@ impl<T> Default for Later<T> {
 }
 
 impl<T: 'static> Later<T> {
-    /// The lab is built: the buttons act on it from now on.
-    pub(crate) fn fill(&self, lab: &Rc<T>) {
-        *self.0.borrow_mut() = Some(lab.clone());
-    }
-
     /// Mounts the built `lab`: the buttons act on it, `on_event` hears every
     /// server event while it is mounted, and `view` (its server panel)
     /// lives as long as it does. Unmounting drops the watch first, which
@@ -348,7 +343,7 @@ impl<T: 'static> Later<T> {
     where
         T: HasFrame,
     {
-        self.fill(lab);
+        *self.0.borrow_mut() = Some(lab.clone());
         let watcher = lab.clone();
         let watch = lab
             .frame()
