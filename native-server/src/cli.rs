@@ -57,7 +57,7 @@ impl Cli {
 /// What `--class` sets, as (flag, value, why): tighter turns and timeouts for
 /// a server a whole class shares. Caps per address keep their defaults,
 /// which already fit a class of 50 behind one NAT.
-pub const CLASS_PRESET: [(&str, &str, &str); 7] = [
+pub const CLASS_PRESET: [(&str, &str, &str); 8] = [
     (
         "idle-timeout",
         "30",
@@ -67,6 +67,11 @@ pub const CLASS_PRESET: [(&str, &str, &str); 7] = [
         "hold-limit",
         "60",
         "a turn at the one-at-a-time tcp-echo is a minute",
+    ),
+    (
+        "tcp-echo-backlog",
+        "1024",
+        "a class connecting at once queues at tcp-echo instead of retrying SYNs",
     ),
     (
         "header-timeout",
@@ -199,6 +204,9 @@ pub struct ServeArgs {
     /// Seconds one client may hold the iterative tcp-echo demo, busy or not.
     #[arg(long, default_value = "300", value_parser = parse_secs)]
     pub hold_limit: Duration,
+    /// The iterative tcp-echo demo's listen backlog (its accept queue holds one more).
+    #[arg(long, default_value_t = crate::config::DEFAULT_TCP_ECHO_BACKLOG, value_parser = clap::value_parser!(u32).range(1..=65535))]
+    pub tcp_echo_backlog: u32,
     /// Seconds the HTTP server waits for a whole request head.
     #[arg(long, default_value = "10", value_parser = parse_secs)]
     pub header_timeout: Duration,
@@ -266,6 +274,9 @@ impl ServeArgs {
             match flag {
                 "idle-timeout" => self.idle_timeout = secs(),
                 "hold-limit" => self.hold_limit = secs(),
+                "tcp-echo-backlog" => {
+                    self.tcp_echo_backlog = value.parse().expect("preset values parse")
+                }
                 "header-timeout" => self.header_timeout = secs(),
                 "write-timeout" => self.write_timeout = secs(),
                 "bridge-idle-timeout" => self.bridge_idle_timeout = secs(),
@@ -306,6 +317,7 @@ impl ServeArgs {
             idle_timeout: self.idle_timeout,
             handshake_timeout: self.handshake_timeout,
             hold_limit: self.hold_limit,
+            tcp_echo_backlog: self.tcp_echo_backlog,
             http_header_timeout: self.header_timeout,
             http_write_timeout: self.write_timeout,
             http_max_connections: self.max_http_connections,
@@ -384,9 +396,11 @@ mod tests {
         assert_eq!(cli.serve.class_applied.len(), CLASS_PRESET.len() - 1);
         let config = cli.serve.into_config();
         assert_eq!(config.frame_budget, 32 * 1024 * 1024);
+        assert_eq!(config.tcp_echo_backlog, 1024);
         assert_eq!(config.bridge.idle_timeout, Duration::from_secs(120));
         let plain = Cli::try_parse_args(["socket-lab"]).unwrap();
         assert_eq!(plain.serve.hold_limit, Duration::from_secs(300));
+        assert_eq!(plain.serve.tcp_echo_backlog, 10);
         assert!(plain.serve.class_applied.is_empty());
     }
 

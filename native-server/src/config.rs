@@ -20,6 +20,9 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
 
 /// Default HTTP port.
 pub const DEFAULT_HTTP_PORT: u16 = 8000;
+/// `tcp-echo`'s listen backlog: its queue holds 11 (Linux admits backlog + 1),
+/// room for the concurrency lab's ten clients behind one other program.
+pub const DEFAULT_TCP_ECHO_BACKLOG: u32 = 10;
 
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
@@ -45,6 +48,10 @@ pub struct Config {
     /// How long one client may hold the iterative `tcp-echo` demo, however
     /// busy it keeps it (a client trickling a byte at a time is never idle).
     pub hold_limit: Duration,
+    /// The listen backlog of the iterative `tcp-echo` demo: small, so the
+    /// kernel lab can fill its accept queue (Linux queues backlog + 1) and a
+    /// learner sees the next SYN go unanswered; `--class` makes it deep.
+    pub tcp_echo_backlog: u32,
     /// How long the HTTP server waits for a whole request head (slowloris defence).
     pub http_header_timeout: Duration,
     /// How long one HTTP response write may make no progress (a client that
@@ -124,6 +131,7 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(60),
             handshake_timeout: Duration::from_secs(10),
             hold_limit: Duration::from_secs(300),
+            tcp_echo_backlog: DEFAULT_TCP_ECHO_BACKLOG,
             http_header_timeout: Duration::from_secs(10),
             http_write_timeout: Duration::from_secs(10),
             http_max_connections: 512,
@@ -192,6 +200,9 @@ impl Config {
         }
         if self.http_max_connections == 0 {
             return Err(ConfigError::ZeroLimit("--max-http-connections"));
+        }
+        if self.tcp_echo_backlog == 0 {
+            return Err(ConfigError::ZeroLimit("--tcp-echo-backlog"));
         }
         if self.max_frame == 0 {
             return Err(ConfigError::ZeroLimit("--max-frame"));

@@ -25,6 +25,7 @@ pub mod events;
 pub mod fd_limit;
 pub mod http;
 pub mod http_serve;
+pub mod kernel;
 pub mod log_limit;
 pub mod per_client;
 pub mod server;

@@ -71,8 +71,8 @@ fn bind_error(service: &str, flag: &str, addr: SocketAddr, source: io::Error) ->
 const BACKLOG: u32 = 1024;
 
 /// A TCP listener with `SO_REUSEADDR` (a restarted server can rebind while old
-/// connections linger in TIME_WAIT) and a deep backlog.
-fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+/// connections linger in TIME_WAIT) and the given backlog.
+fn listen(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
     let socket = if addr.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
     } else {
@@ -80,7 +80,7 @@ fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
     };
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
-    socket.listen(BACKLOG)
+    socket.listen(backlog)
 }
 
 /// A listener of either kind.
@@ -106,14 +106,21 @@ impl Server {
     pub async fn bind(config: Config) -> Result<Self, StartError> {
         config.validate()?;
         let http_addr = SocketAddr::new(config.bind, config.http_port);
-        let http =
-            listen(http_addr).map_err(|e| bind_error("http", "--http-port", http_addr, e))?;
+        let http = listen(http_addr, BACKLOG)
+            .map_err(|e| bind_error("http", "--http-port", http_addr, e))?;
         let mut demos = Vec::new();
         for &demo in &config.demos {
             let addr = SocketAddr::new(config.bind, config.port(demo));
             let flag = format!("--{}-port", demo.name());
             let listener = match demo.transport() {
-                Transport::Tcp => listen(addr).map(Listener::Tcp),
+                Transport::Tcp => {
+                    let backlog = if demo == Demo::TcpEcho {
+                        config.tcp_echo_backlog
+                    } else {
+                        BACKLOG
+                    };
+                    listen(addr, backlog).map(Listener::Tcp)
+                }
                 Transport::Udp => UdpSocket::bind(addr).await.map(Listener::Udp),
             }
             .map_err(|e| bind_error(demo.name(), &flag, addr, e))?;
@@ -195,6 +202,7 @@ impl Server {
             sticky: self.sticky.clone(),
             frame_budget: demos::ByteBudget::new(self.config.frame_budget),
             checks: self.checks.clone(),
+            kernel: crate::kernel::KernelWatcher::new(tcp_ports(&self.services())),
         };
         if self.config.log_events {
             tasks.spawn(log_events(self.bus.clone(), token.clone()));
@@ -237,6 +245,15 @@ impl Server {
             Err(_) => Ok(()),
         }
     }
+}
+
+/// The real port of every TCP demo, for the kernel watcher.
+pub fn tcp_ports(services: &[Service]) -> Vec<(Demo, u16)> {
+    services
+        .iter()
+        .filter_map(|s| s.demo().map(|d| (d, s.addr.port())))
+        .filter(|(d, _)| d.transport() == Transport::Tcp)
+        .collect()
 }
 
 async fn log_events(bus: EventBus, token: CancellationToken) {

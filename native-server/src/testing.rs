@@ -26,6 +26,7 @@ pub fn ctx(config: Config) -> DemoCtx {
         tasks: tokio_util::task::TaskTracker::new(),
         sticky: StickyRegistry::default(),
         checks: crate::check_runs::CheckRuns::default(),
+        kernel: crate::kernel::KernelWatcher::new(Vec::new()),
     }
 }
 

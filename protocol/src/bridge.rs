@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::check::CheckMsg;
 use crate::demo::{Demo, StickyOptions, Transport};
 use crate::events::ServerEvent;
+use crate::kernel::{KernelMsg, TcpCounters};
 
 /// The version of this protocol, announced in [`ServerMsg::Welcome`].
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -99,6 +100,22 @@ pub enum ClientMsg {
     /// Receive every `socket-lab check` run published to this server, as
     /// [`ServerMsg::Check`] (the simulated bridge accepts it and has none).
     WatchChecks {},
+    /// Receive the kernel's view of the demo ports' TCP sockets, sampled `hz`
+    /// times a second (1 to [`kernel::MAX_HZ`](crate::kernel::MAX_HZ); the
+    /// server clamps), as [`ServerMsg::Kernel`]. Sent again, it changes the
+    /// rate.
+    WatchKernel {
+        /// Samples per second.
+        hz: u32,
+    },
+    /// Stop receiving the kernel's view.
+    UnwatchKernel {},
+    /// Ask what `TCP_INFO` says of one of this session's TCP sockets (the
+    /// bridge's end): answered by [`ServerMsg::TcpInfo`].
+    TcpInfo {
+        /// Which socket.
+        sock: SocketId,
+    },
 }
 
 impl ClientMsg {
@@ -230,6 +247,23 @@ pub enum ServerMsg {
         /// What happened.
         msg: CheckMsg,
     },
+    /// The kernel's view of the demo ports (only after
+    /// [`ClientMsg::WatchKernel`]).
+    Kernel {
+        /// What changed, or a full snapshot.
+        msg: KernelMsg,
+    },
+    /// The answer to [`ClientMsg::TcpInfo`].
+    TcpInfo {
+        /// Which socket.
+        sock: SocketId,
+        /// The counters, when the kernel could give them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        counters: Option<TcpCounters>,
+        /// Why there are none, in words.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        missing: Option<String>,
+    },
 }
 
 /// A binary frame that could not be parsed.
@@ -343,6 +377,9 @@ mod tests {
         });
         round_trip(ClientMsg::Unsubscribe {});
         round_trip(ClientMsg::WatchChecks {});
+        round_trip(ClientMsg::WatchKernel { hz: 10 });
+        round_trip(ClientMsg::UnwatchKernel {});
+        round_trip(ClientMsg::TcpInfo { sock: 3 });
     }
 
     #[test]

@@ -15,6 +15,8 @@
 //! - [`bridge`]: the messages between a page and the WebSocket bridge.
 //! - [`check`]: what a running `socket-lab check` publishes for the chapter's check view.
 //! - [`hex`]: bytes as hex, for events and display.
+//! - [`kernel`]: the kernel's view of the demo ports' TCP sockets (states,
+//!   queues, timers, segment counts), as the server's watcher reports it.
 //! - [`boundaries`]: where the sends' boundaries fell in the reads, and why.
 //! - [`sim`]: the in-page network: a TCP stream, UDP datagrams and server
 //!   concurrency, modelled deterministically in virtual time.
@@ -30,6 +32,7 @@ pub mod demo;
 pub mod events;
 pub mod frame;
 pub mod hex;
+pub mod kernel;
 pub mod sim;
 pub mod sim_bridge;
 

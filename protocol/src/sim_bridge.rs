@@ -32,6 +32,10 @@ use crate::events::{Closer, EventKind, ServerEvent};
 use crate::hex::HexBytes;
 use crate::sim::SimRng;
 
+/// Why a simulated lab has no kernel view.
+pub const SIMULATED_KERNEL: &str = "This lab is simulated: there is no kernel in the page to ask. \
+     Start socket-lab on Linux and reload to see your own sockets as the kernel sees them.";
+
 /// What the simulated bridge hands the page.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ToPage {
@@ -528,6 +532,22 @@ impl SimBridge {
             ClientMsg::Unsubscribe {} => self.watching = None,
             // No check runs on a page: there is nothing to send, ever.
             ClientMsg::WatchChecks {} => {}
+            // No kernel in a page: say so, as a server on a non-Linux system does.
+            ClientMsg::WatchKernel { .. } => {
+                let msg = crate::kernel::KernelMsg::Unsupported {
+                    reason: SIMULATED_KERNEL.to_owned(),
+                };
+                self.deliver(now, ToPage::Msg(ServerMsg::Kernel { msg }));
+            }
+            ClientMsg::UnwatchKernel {} => {}
+            ClientMsg::TcpInfo { sock } => {
+                let msg = ServerMsg::TcpInfo {
+                    sock,
+                    counters: None,
+                    missing: Some(SIMULATED_KERNEL.to_owned()),
+                };
+                self.deliver(now, ToPage::Msg(msg));
+            }
         }
     }
 

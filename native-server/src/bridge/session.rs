@@ -26,6 +26,7 @@ use protocol::bridge::{
     decode_send,
 };
 use protocol::demo::StickyOptions;
+use protocol::kernel::KernelMsg;
 use protocol::{Demo, Transport};
 use tokio::net::{TcpSocket, UdpSocket};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
@@ -111,6 +112,8 @@ struct Entry {
     handle: SockHandle,
     /// The bridge's end, as the demo sees it as its peer.
     local: SocketAddr,
+    /// The demo's end.
+    peer: SocketAddr,
 }
 
 struct Session {
@@ -129,6 +132,8 @@ struct Session {
     events: Option<tokio::task::AbortHandle>,
     /// Forwards `socket-lab check` runs, once the page asked (`watch_checks`).
     checks: Option<tokio::task::AbortHandle>,
+    /// Forwards the kernel watcher's messages, once the page asked.
+    kernel: Option<tokio::task::AbortHandle>,
 }
 
 /// Runs one session until the page leaves, goes idle, or the server stops.
@@ -153,6 +158,7 @@ where
         epoch: Instant::now(),
         events: None,
         checks: None,
+        kernel: None,
     };
     session.send(session.welcome()).await;
 
@@ -214,6 +220,7 @@ where
                     // vanished is caught by the keepalive instead.)
                     let in_use = session.events.is_some()
                         || session.checks.is_some()
+                        || session.kernel.is_some()
                         || !session.sockets.is_empty();
                     if in_use || last_heard + idle > Instant::now() {
                         if in_use {
@@ -289,9 +296,13 @@ where
     for sock in &sockets {
         sock.stop_reading();
     }
-    for task in [session.events.take(), session.checks.take()]
-        .into_iter()
-        .flatten()
+    for task in [
+        session.events.take(),
+        session.checks.take(),
+        session.kernel.take(),
+    ]
+    .into_iter()
+    .flatten()
     {
         task.abort();
     }
@@ -439,6 +450,7 @@ impl Session {
                             Entry {
                                 handle,
                                 local: entry.local,
+                                peer: entry.peer,
                             },
                         );
                         self.send(refused).await;
@@ -457,6 +469,13 @@ impl Session {
             }
             ClientMsg::Subscribe { demos } => self.subscribe(demos),
             ClientMsg::WatchChecks {} => self.watch_checks(),
+            ClientMsg::WatchKernel { hz } => self.watch_kernel(hz).await,
+            ClientMsg::UnwatchKernel {} => {
+                if let Some(kernel) = self.kernel.take() {
+                    kernel.abort();
+                }
+            }
+            ClientMsg::TcpInfo { sock } => self.tcp_info(sock).await,
             ClientMsg::Unsubscribe {} => {
                 if let Some(events) = self.events.take() {
                     events.abort();
@@ -542,6 +561,57 @@ impl Session {
             }
         });
         self.checks = Some(task.abort_handle());
+    }
+
+    /// Starts (or restarts, at a new rate) forwarding the kernel's view.
+    async fn watch_kernel(&mut self, hz: u32) {
+        if let Some(old) = self.kernel.take() {
+            old.abort();
+        }
+        let mut viewer = match self.env.ctx.kernel.watch(hz) {
+            Ok(v) => v,
+            Err(reason) => {
+                let msg = KernelMsg::Unsupported {
+                    reason: reason.to_owned(),
+                };
+                return self.send(Outbound::msg(&ServerMsg::Kernel { msg })).await;
+            }
+        };
+        let page = self.page.clone();
+        let task = tokio::spawn(async move {
+            while let Some(msg) = viewer.recv().await {
+                let msg = (*msg).clone();
+                if !page.send(Outbound::msg(&ServerMsg::Kernel { msg })).await {
+                    return;
+                }
+            }
+        });
+        self.kernel = Some(task.abort_handle());
+    }
+
+    /// Answers `tcp_info`: the kernel's counters for the bridge's end.
+    async fn tcp_info(&mut self, sock: SocketId) {
+        let Some(entry) = self.sockets.get(&sock) else {
+            if let Some(e) = self.not_open(sock) {
+                self.send(e).await;
+            }
+            return;
+        };
+        let (local, peer) = (entry.local, entry.peer);
+        let kernel = self.env.ctx.kernel.clone();
+        let found = tokio::task::spawn_blocking(move || kernel.tcp_info(local, peer))
+            .await
+            .unwrap_or_else(|e| Err(format!("the lookup failed: {e}")));
+        let (counters, missing) = match found {
+            Ok(c) => (Some(c), None),
+            Err(why) => (None, Some(why)),
+        };
+        self.send(Outbound::msg(&ServerMsg::TcpInfo {
+            sock,
+            counters,
+            missing,
+        }))
+        .await;
     }
 
     fn resolve(
@@ -654,7 +724,14 @@ impl Session {
             Ok((handle, local, peer)) => {
                 self.peer_closed.retain(|s| *s != sock);
                 lock(&self.owners).insert(local, sock);
-                self.sockets.insert(sock, Entry { handle, local });
+                self.sockets.insert(
+                    sock,
+                    Entry {
+                        handle,
+                        local,
+                        peer,
+                    },
+                );
                 self.send(Outbound::msg(&ServerMsg::Opened {
                     sock,
                     transport,

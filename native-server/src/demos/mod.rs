@@ -49,6 +49,8 @@ pub struct DemoCtx {
     pub frame_budget: ByteBudget,
     /// The `socket-lab check` runs published to this server.
     pub checks: crate::check_runs::CheckRuns,
+    /// The kernel's view of the demo ports, for pages that watch it.
+    pub kernel: crate::kernel::KernelWatcher,
 }
 
 /// A shared allowance of bytes: what all connections together may hold for
