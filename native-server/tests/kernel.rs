@@ -23,9 +23,9 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 /// with every state each socket was seen in.
 #[derive(Default)]
 struct Seen {
-    now: std::collections::BTreeMap<(SocketAddr, SocketAddr), KernelSocket>,
-    history: Vec<(SocketAddr, SocketAddr, TcpState)>,
-    gone: Vec<(SocketAddr, SocketAddr, TcpState)>,
+    now: std::collections::BTreeMap<(String, String), KernelSocket>,
+    history: Vec<(String, String, TcpState)>,
+    gone: Vec<(String, String, TcpState)>,
 }
 
 impl Seen {
@@ -34,30 +34,37 @@ impl Seen {
             KernelMsg::Snapshot { sockets, .. } => {
                 self.now = sockets.iter().map(|s| (s.key(), s.clone())).collect();
                 for s in sockets {
-                    self.history.push((s.local, s.remote, s.state));
+                    self.history
+                        .push((s.local.clone(), s.remote.clone(), s.state));
                 }
             }
             KernelMsg::Update { socket, .. } => {
                 self.history
-                    .push((socket.local, socket.remote, socket.state));
+                    .push((socket.local.clone(), socket.remote.clone(), socket.state));
                 self.now.insert(socket.key(), socket.clone());
             }
             KernelMsg::Gone { socket, .. } => {
                 self.now.remove(&socket.key());
-                self.gone.push((socket.local, socket.remote, socket.state));
+                self.gone
+                    .push((socket.local.clone(), socket.remote.clone(), socket.state));
             }
             KernelMsg::Unsupported { reason } => panic!("unsupported: {reason}"),
         }
     }
 
+    fn get(&self, local: SocketAddr, remote: SocketAddr) -> Option<&KernelSocket> {
+        self.now.get(&(local.to_string(), remote.to_string()))
+    }
+
     fn state(&self, local: SocketAddr, remote: SocketAddr) -> Option<TcpState> {
-        self.now.get(&(local, remote)).map(|s| s.state)
+        self.get(local, remote).map(|s| s.state)
     }
 
     fn was(&self, local: SocketAddr, remote: SocketAddr, state: TcpState) -> bool {
+        let (local, remote) = (local.to_string(), remote.to_string());
         self.history
             .iter()
-            .any(|&(l, r, s)| l == local && r == remote && s == state)
+            .any(|(l, r, s)| *l == local && *r == remote && *s == state)
     }
 }
 
@@ -101,8 +108,8 @@ async fn the_side_that_closes_first_waits_in_time_wait_and_the_other_is_closed()
             && s.state(addr, c) == Some(TcpState::Established)
     })
     .await;
-    assert_eq!(seen.now[&(c, addr)].end, End::Client);
-    assert_eq!(seen.now[&(addr, c)].end, End::Server);
+    assert_eq!(seen.get(c, addr).unwrap().end, End::Client);
+    assert_eq!(seen.get(addr, c).unwrap().end, End::Server);
 
     // The client closes first; the server reads end-of-stream, then closes.
     drop(client);
@@ -116,7 +123,7 @@ async fn the_side_that_closes_first_waits_in_time_wait_and_the_other_is_closed()
         |s| s.state(c, addr) == Some(TcpState::TimeWait) && s.state(addr, c).is_none(),
     )
     .await;
-    let tw = &seen.now[&(c, addr)];
+    let tw = seen.get(c, addr).unwrap();
     let timer = tw.timer.expect("TIME_WAIT has its timer");
     assert_eq!(timer.kind, TimerKind::TimeWait);
     assert!(
@@ -124,7 +131,9 @@ async fn the_side_that_closes_first_waits_in_time_wait_and_the_other_is_closed()
         "{timer:?}"
     );
     assert!(
-        seen.gone.iter().any(|&(l, r, _)| l == addr && r == c),
+        seen.gone
+            .iter()
+            .any(|(l, r, _)| *l == addr.to_string() && *r == c.to_string()),
         "the server's end left the table (CLOSED)"
     );
     assert!(
@@ -172,13 +181,13 @@ async fn a_listener_that_does_not_accept_shows_its_accept_queue_filling() {
     let mut viewer = watcher.watch(20).unwrap();
     let mut seen = Seen::default();
     let any: SocketAddr = "0.0.0.0:0".parse().unwrap();
-    let queue = |s: &Seen| s.now.get(&(addr, any)).map(|l| (l.recv_q, l.send_q));
+    let queue = |s: &Seen| s.get(addr, any).map(|l| (l.recv_q, l.send_q));
     until(&mut viewer, &mut seen, "the listener", |s| {
         queue(s).is_some()
     })
     .await;
-    assert_eq!(seen.now[&(addr, any)].state, TcpState::Listen);
-    assert_eq!(seen.now[&(addr, any)].end, End::Listener);
+    assert_eq!(seen.get(addr, any).unwrap().state, TcpState::Listen);
+    assert_eq!(seen.get(addr, any).unwrap().end, End::Listener);
     let mut clients = Vec::new();
     for n in 1..=backlog + 1 {
         clients.push(TcpStream::connect(addr).await.unwrap());
@@ -272,11 +281,7 @@ async fn a_page_watches_the_kernel_and_asks_tcp_info_through_the_bridge() {
     );
     assert!(listeners.iter().all(|(d, _)| *d != Demo::UdpEcho));
 
-    let local: SocketAddr = page
-        .open(common::page::open(1, Demo::TcpEcho))
-        .await
-        .parse()
-        .unwrap();
+    let local = page.open(common::page::open(1, Demo::TcpEcho)).await;
     page.until(|g| match g {
         Got::Msg(ServerMsg::Kernel {
             msg: KernelMsg::Update { socket, .. },

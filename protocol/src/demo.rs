@@ -22,7 +22,7 @@ pub const ACK_PREFIX: &[u8] = b"ACK: ";
 pub const UDP_REPLY: &[u8] = b"Message received";
 
 /// The labs a page can mount with `<socket-lab lab="…">` (and `/embed/<lab>`).
-pub const LABS: [&str; 10] = [
+pub const LABS: [&str; 11] = [
     "tcp-echo",
     "udp-echo",
     "sticky",
@@ -33,6 +33,7 @@ pub const LABS: [&str; 10] = [
     "layers",
     "events",
     "check",
+    "kernel",
 ];
 
 /// TCP or UDP.

@@ -169,10 +169,11 @@ pub struct TcpCounters {
 /// One socket as the kernel reported it at a sample.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KernelSocket {
-    /// This end's address.
-    pub local: SocketAddr,
+    /// This end's address, as `SocketAddr` prints it (`127.0.0.1:40000`,
+    /// `[::1]:40000`): the page compares addresses, it never parses them.
+    pub local: String,
     /// The other end's address (`0.0.0.0:0` for a listener).
-    pub remote: SocketAddr,
+    pub remote: String,
     /// Its state.
     pub state: TcpState,
     /// Which end it is.
@@ -195,8 +196,8 @@ pub struct KernelSocket {
 
 impl KernelSocket {
     /// The socket's identity within one sample: its two addresses.
-    pub fn key(&self) -> (SocketAddr, SocketAddr) {
-        (self.local, self.remote)
+    pub fn key(&self) -> (String, String) {
+        (self.local.clone(), self.remote.clone())
     }
 
     /// What a viewer needs to hear about again when it changes: not the
@@ -252,7 +253,7 @@ pub enum KernelMsg {
 }
 
 /// The sockets of one sample, by [`KernelSocket::key`].
-pub type Table = BTreeMap<(SocketAddr, SocketAddr), KernelSocket>;
+pub type Table = BTreeMap<(String, String), KernelSocket>;
 
 /// What changed from `old` to `new`: updates for new and changed sockets
 /// (in `new`'s order), then the sockets that are gone.
@@ -307,8 +308,8 @@ mod tests {
 
     fn sock(local: &str, remote: &str, state: TcpState) -> KernelSocket {
         KernelSocket {
-            local: local.parse().unwrap(),
-            remote: remote.parse().unwrap(),
+            local: local.to_owned(),
+            remote: remote.to_owned(),
             state,
             end: End::Client,
             demo: Demo::TcpEcho,

@@ -26,6 +26,7 @@ use std::rc::Rc;
 use crate::access::{self, Permission, PermissionStatus, Space};
 use protocol::bridge::{self, ClientMsg, ClosedBy, DemoInfo, Limits, ServerMsg, SocketId};
 use protocol::events::ServerEvent;
+use protocol::kernel::{KernelMsg, TcpCounters};
 use protocol::sim_bridge::{Network, SimBridge, ToPage};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
@@ -95,11 +96,20 @@ pub enum SockEvent {
         /// Why.
         message: String,
     },
+    /// What the kernel's `TCP_INFO` says of the bridge's end (asked with
+    /// [`Bridge::tcp_info`]).
+    TcpInfo {
+        /// The counters, when the kernel gave them.
+        counters: Option<TcpCounters>,
+        /// Why there are none.
+        missing: Option<String>,
+    },
 }
 
 type SockHandler = Rc<dyn Fn(SockEvent)>;
 type EventHandler = Rc<dyn Fn(&ServerEvent, Option<SocketId>)>;
 type ModeHandler = Rc<dyn Fn(Mode)>;
+type KernelHandler = Rc<dyn Fn(&KernelMsg)>;
 
 /// A pending wake-up: the timer's id, its callback, and when it is due
 /// (`Date.now()` ms).
@@ -172,6 +182,8 @@ struct Inner {
     events: Vec<(u32, EventHandler)>,
     next_sub: u32,
     subscribed: bool,
+    /// Who watches the kernel's view, and at what rate each asked.
+    kernel: Vec<(u32, u32, KernelHandler)>,
     own_ports: Vec<String>,
     mode_handlers: Vec<(u32, ModeHandler)>,
     reach: Reach,
@@ -230,6 +242,7 @@ impl Bridge {
                 events: Vec::new(),
                 next_sub: 1,
                 subscribed: false,
+                kernel: Vec::new(),
                 own_ports: Vec::new(),
                 mode_handlers: Vec::new(),
                 reach: Reach::Plain,
@@ -811,6 +824,51 @@ impl Bridge {
         id
     }
 
+    /// Asks the kernel's `TCP_INFO` for the bridge's end of `sock`; the answer
+    /// comes to the socket's handler as [`SockEvent::TcpInfo`].
+    pub fn tcp_info(&self, sock: SocketId) {
+        if self.inner.borrow().sockets.contains_key(&sock) {
+            self.send_msg(&ClientMsg::TcpInfo { sock });
+        }
+    }
+
+    /// Watches the kernel's view of the demo ports, sampled `hz` times a
+    /// second, for as long as the returned guard lives. A reconnect (or the
+    /// switch to the simulation, which answers that it has no kernel) asks
+    /// again, so the handler's next message is always a snapshot or the
+    /// reason there is none.
+    pub fn watch_kernel(&self, hz: u32, handler: impl Fn(&KernelMsg) + 'static) -> KernelWatch {
+        let id = {
+            let mut inner = self.inner.borrow_mut();
+            let id = inner.next_sub;
+            inner.next_sub += 1;
+            inner.kernel.push((id, hz, Rc::new(handler)));
+            id
+        };
+        if self.mode() != Mode::Connecting {
+            self.rewatch_kernel();
+        }
+        KernelWatch {
+            bridge: self.clone(),
+            id,
+        }
+    }
+
+    /// Tells the server the fastest rate anyone on the page asked for, or
+    /// that nobody watches any more.
+    fn rewatch_kernel(&self) {
+        let hz = self
+            .inner
+            .borrow()
+            .kernel
+            .iter()
+            .map(|(_, hz, _)| *hz)
+            .max();
+        if let Some(hz) = hz {
+            self.send_msg(&ClientMsg::WatchKernel { hz });
+        }
+    }
+
     /// Stops a subscription.
     pub fn unsubscribe(&self, id: u32) {
         self.inner.borrow_mut().events.retain(|(i, _)| *i != id);
@@ -866,6 +924,7 @@ impl Bridge {
                 if resubscribe {
                     self.send_msg(&ClientMsg::Subscribe { demos: Vec::new() });
                 }
+                self.rewatch_kernel();
             }
             ServerMsg::Opened {
                 sock, local, peer, ..
@@ -893,6 +952,27 @@ impl Bridge {
                 None => web_sys::console::warn_1(&format!("bridge: {message}").into()),
             },
             ServerMsg::Status { .. } => {}
+            ServerMsg::TcpInfo {
+                sock,
+                counters,
+                missing,
+            } => {
+                if let Some(h) = self.handler(sock) {
+                    h(SockEvent::TcpInfo { counters, missing });
+                }
+            }
+            ServerMsg::Kernel { msg } => {
+                let handlers: Vec<KernelHandler> = self
+                    .inner
+                    .borrow()
+                    .kernel
+                    .iter()
+                    .map(|(_, _, h)| h.clone())
+                    .collect();
+                for h in handlers {
+                    h(&msg);
+                }
+            }
             ServerMsg::Check { run, msg } => {
                 let server = self.inner.borrow().server.clone();
                 crate::labs::check::deliver(&server, run, &msg);
@@ -958,6 +1038,27 @@ pub struct Watch {
 impl Drop for Watch {
     fn drop(&mut self) {
         self.bridge.unsubscribe(self.id);
+    }
+}
+
+/// Watches the kernel's view until dropped ([`Bridge::watch_kernel`]).
+pub struct KernelWatch {
+    bridge: Bridge,
+    id: u32,
+}
+
+impl Drop for KernelWatch {
+    fn drop(&mut self) {
+        let none_left = {
+            let mut inner = self.bridge.inner.borrow_mut();
+            inner.kernel.retain(|(i, _, _)| *i != self.id);
+            inner.kernel.is_empty()
+        };
+        if none_left {
+            self.bridge.send_msg(&ClientMsg::UnwatchKernel {});
+        } else {
+            self.bridge.rewatch_kernel();
+        }
     }
 }
 

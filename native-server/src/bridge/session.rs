@@ -116,6 +116,10 @@ struct Entry {
     peer: SocketAddr,
 }
 
+/// How long a TCP connect may take. A full accept queue drops SYNs and the
+/// kernel retries them for two minutes; the session must not wait that long.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
 struct Session {
     env: SessionEnv,
     page: Page,
@@ -777,7 +781,18 @@ impl Session {
         if let Some(options) = sticky {
             self.env.ctx.sticky.set(client, options);
         }
-        let stream = match socket.connect(addr).await {
+        let connected = tokio::time::timeout(CONNECT_TIMEOUT, socket.connect(addr))
+            .await
+            .unwrap_or_else(|_| {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "no answer to the SYN within {} s (is the server's accept queue full?)",
+                        CONNECT_TIMEOUT.as_secs()
+                    ),
+                ))
+            });
+        let stream = match connected {
             Ok(s) => s,
             Err(e) => {
                 self.env.ctx.sticky.forget(client);

@@ -175,8 +175,8 @@ fn watched(resp: &InetResponse, expires_ms: u32, ports: &[(Demo, u16)]) -> Optio
         _ => None,
     });
     Some(KernelSocket {
-        local,
-        remote,
+        local: local.to_string(),
+        remote: remote.to_string(),
         state,
         end,
         demo,

@@ -108,24 +108,36 @@ impl KernelWatcher {
         })
     }
 
-    /// `TCP_INFO` of the connection from `local` to `remote`, now.
+    /// `TCP_INFO` of the connection from `local` to `remote`, once the data
+    /// written so far is out and acknowledged (its send queue empty), or
+    /// after [`SETTLE`] at the latest: counts taken while Nagle still holds a
+    /// write back would miss its segment. Blocking: call it off the runtime.
     pub fn tcp_info(&self, local: SocketAddr, remote: SocketAddr) -> Result<TcpCounters, String> {
         #[cfg(target_os = "linux")]
         {
             let mut ports = self.inner.ports.clone();
             // The bridge's end: its remote port is the demo's.
             ports.retain(|(_, p)| *p == remote.port());
-            let table = linux::Sampler::new()
-                .and_then(|mut s| s.sample(&ports))
-                .map_err(|e| format!("the kernel's socket table could not be read: {e}"))?;
-            match table.get(&(local, remote)) {
-                Some(s) => s.tcp.ok_or_else(|| {
+            let mut sampler = linux::Sampler::new()
+                .map_err(|e| format!("the kernel's socket table could not be opened: {e}"))?;
+            let until = Instant::now() + SETTLE;
+            loop {
+                let table = sampler
+                    .sample(&ports)
+                    .map_err(|e| format!("the kernel's socket table could not be read: {e}"))?;
+                let Some(s) = table.get(&(local.to_string(), remote.to_string())) else {
+                    return Err("the socket is no longer in the kernel's table".to_owned());
+                };
+                if s.send_q > 0 && Instant::now() < until {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                    continue;
+                }
+                return s.tcp.ok_or_else(|| {
                     format!(
                         "the kernel keeps no TCP_INFO for a socket in {}",
                         s.state.name()
                     )
-                }),
-                None => Err("the socket is no longer in the kernel's table".to_owned()),
+                });
             }
         }
         #[cfg(not(target_os = "linux"))]
@@ -135,6 +147,9 @@ impl KernelWatcher {
         }
     }
 }
+
+/// The longest [`KernelWatcher::tcp_info`] waits for unsent data to leave.
+pub const SETTLE: std::time::Duration = std::time::Duration::from_millis(300);
 
 impl Inner {
     fn lock(&self) -> std::sync::MutexGuard<'_, Viewers> {

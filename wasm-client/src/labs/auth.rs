@@ -218,7 +218,7 @@ impl Lab {
                 self.stop_countdown();
                 self.set_verdict("error", "The attempt failed (above); nothing to conclude.");
             }
-            SockEvent::Sent { .. } => {}
+            SockEvent::Sent { .. } | SockEvent::TcpInfo { .. } => {}
         }
         self.refresh();
     }

@@ -242,7 +242,7 @@ impl Lab {
                 self.forget(sock);
             }
             SockEvent::Opened { .. } => {}
-            SockEvent::Sent { .. } => {}
+            SockEvent::Sent { .. } | SockEvent::TcpInfo { .. } => {}
         }
         if matches!(ev_kind, Settles::Yes) {
             self.settle();

@@ -333,7 +333,7 @@ impl Lab {
                 self.set_status("closed", "No connection: the next send opens one.");
                 self.set_verdict("error", "The send failed (above).");
             }
-            SockEvent::Sent { .. } => {}
+            SockEvent::Sent { .. } | SockEvent::TcpInfo { .. } => {}
         }
         self.refresh();
     }

@@ -249,7 +249,7 @@ impl Lab {
             SockEvent::Error { message } => {
                 self.frame.error(&message);
             }
-            SockEvent::Sent { .. } => {}
+            SockEvent::Sent { .. } | SockEvent::TcpInfo { .. } => {}
         }
         self.frame.refresh_sockets();
     }

@@ -8,6 +8,7 @@ pub mod events;
 pub mod exercise;
 pub mod framing;
 pub mod gantt;
+pub mod kernel;
 pub mod layers;
 pub mod ports;
 pub mod quiz;
@@ -59,6 +60,7 @@ pub fn mount(root: &HtmlElement, lab: &str, server: &str) -> Result<Mounted, Str
         "layers" => Ok(layers::mount(root, bridge())),
         "events" => Ok(events::mount(root, bridge())),
         "check" => Ok(check::mount(root, bridge(), server)),
+        "kernel" => Ok(kernel::mount(root, bridge())),
         "quiz" => quiz::mount(root),
         "exercise" => exercise::mount(root, bridge()),
         other => Err(format!(

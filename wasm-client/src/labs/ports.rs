@@ -218,7 +218,7 @@ impl Lab {
             SockEvent::Error { message } => {
                 self.frame.error(&message);
             }
-            SockEvent::Sent { .. } => {}
+            SockEvent::Sent { .. } | SockEvent::TcpInfo { .. } => {}
         }
         self.render_table();
         self.conclude();

@@ -35,27 +35,30 @@ struct Run {
     origin_us: Option<u64>,
     /// The server has closed its side: no more reads will come.
     done: bool,
+    /// How many data segments the bridge's kernel sent for the writes
+    /// (`TCP_INFO`, live on Linux); `None` until known, or where it cannot be.
+    segments: Option<u32>,
 }
 
 /// Why the reads came out as they did, judged from the bytes: the sends'
 /// boundaries compared with the reads (see `protocol::boundaries`). A cause
-/// is named only from the evidence given: the read size, the delay, and, in
-/// simulation, the segments on the wire (the only evidence that can show
-/// Nagle's algorithm at work).
+/// is named only from the evidence given: the read size, the delay, and, live
+/// on Linux, how many data segments the sender's kernel sent (the only
+/// evidence that can show Nagle's algorithm at work).
 pub fn explain(
     sends: &[Vec<u8>],
     reads: &[Vec<u8>],
     read_size: usize,
     delay_ms: u32,
     nodelay: bool,
-    segments: Option<Vec<usize>>,
+    segment_count: Option<usize>,
 ) -> String {
     let evidence = Evidence {
         read_size: Some(read_size),
         read_delay_us: Some(u64::from(delay_ms) * 1000),
         nodelay: Some(nodelay),
-        segments,
-        segment_count: None,
+        segments: None,
+        segment_count,
     };
     analyze(sends, reads, &evidence).sentence
 }
@@ -65,6 +68,11 @@ struct Lab {
     frame: Frame,
     close: Element,
     run: RefCell<Option<Run>>,
+}
+
+/// `"s"` unless there is one.
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 /// `12.3 ms` from microseconds.
@@ -115,6 +123,7 @@ impl Lab {
                     nodelay,
                     origin_us: None,
                     done: false,
+                    segments: None,
                 });
                 ClientMsg::Open {
                     sock,
@@ -135,6 +144,9 @@ impl Lab {
             let row = tl.row(Side::Send, &format!("write {}", i + 1), Some(p));
             attr(&row, "data-event", "write");
         }
+        // The sender's kernel's count of data segments for these writes (it
+        // answers once they are out and acknowledged), before the FIN.
+        self.bridge().tcp_info(sock);
         // No more writes: the server reads to the end, echoes, and closes.
         self.bridge().shutdown(sock);
         tl.row(
@@ -182,6 +194,39 @@ impl Lab {
                 );
                 self.bridge().close(sock);
                 self.finish("The run stopped on an error (above); nothing to conclude.");
+            }
+            SockEvent::TcpInfo { counters, missing } => {
+                let writes = self.run.borrow().as_ref().map_or(0, |r| r.sends.len());
+                match counters {
+                    Some(c) => {
+                        if let Some(run) = self.run.borrow_mut().as_mut() {
+                            run.segments = Some(c.data_segs_out);
+                        }
+                        let row = tl.row(
+                            Side::Note,
+                            &format!(
+                                "the bridge's kernel sent these {writes} write{} in {} data segment{} \
+                                 (TCP_INFO data_segs_out; MSS {} B)",
+                                plural(writes),
+                                c.data_segs_out,
+                                plural(c.data_segs_out as usize),
+                                c.mss
+                            ),
+                            None,
+                        );
+                        attr(&row, "data-event", "segments");
+                        attr(&row, "data-segments", &c.data_segs_out.to_string());
+                    }
+                    None => {
+                        let why = missing.unwrap_or_default();
+                        let row = tl.row(
+                            Side::Note,
+                            &format!("segments on the wire: not known here. {why}"),
+                            None,
+                        );
+                        attr(&row, "data-event", "segments-unknown");
+                    }
+                }
             }
             SockEvent::Sent { .. } => {}
         }
@@ -276,7 +321,7 @@ impl Lab {
             run.read_size,
             run.delay_ms,
             run.nodelay,
-            None,
+            run.segments.map(|n| n as usize),
         ));
         attr(&self.frame.verdict, "data-shape", shape.name());
         attr(

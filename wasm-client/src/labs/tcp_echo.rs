@@ -367,7 +367,7 @@ impl Lab {
                     }
                 }
             }
-            SockEvent::Sent { .. } => {}
+            SockEvent::Sent { .. } | SockEvent::TcpInfo { .. } => {}
             SockEvent::Closed { by, reason } => {
                 if mine {
                     *self.state.borrow_mut().slot(slot) = None;

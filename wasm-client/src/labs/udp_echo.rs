@@ -318,7 +318,7 @@ impl Lab {
             SockEvent::Error { message } => {
                 self.frame.error(&message);
             }
-            SockEvent::Sent { .. } => {}
+            SockEvent::Sent { .. } | SockEvent::TcpInfo { .. } => {}
         }
         self.refresh();
     }

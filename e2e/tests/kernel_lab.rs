@@ -1,0 +1,281 @@
+//! The kernel lab in a real browser against a real server: each guided
+//! experiment is run and the states it promises are found in the lab's own
+//! table (which is drawn from the kernel watcher's messages); a terminal
+//! program that forgets to close shows up in CLOSE_WAIT; the sticky lab
+//! shows the sender's real segment count; and a page with no server says the
+//! kernel view needs one. Screenshots (light, dark, 390 px) go to
+//! `target/screenshots/kernel-*.png`.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, ensure};
+use e2e::{
+    BrowserOptions, Site, Step, click, screenshot, screenshot_dir, steps, wait_contains,
+    wait_count, wait_lab,
+};
+use fantoccini::{Client, Locator};
+
+const LAB: &str = "socket-lab[lab=kernel]";
+
+/// A row of the lab's table for an end in a state, e.g. `client`, `TIME_WAIT`.
+fn row(end: &str, state: &str) -> String {
+    format!("{LAB} tr[data-end={end}][data-state={state}]")
+}
+
+/// Waits until at least one element matches `css`.
+async fn appears(c: &Client, css: &str) -> Result<()> {
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css(css))
+        .await
+        .with_context(|| format!("{css} did not appear"))?;
+    Ok(())
+}
+
+/// Runs one experiment and waits for its verdict to say the promise was kept.
+async fn experiment(c: &Client, id: &str) -> Result<String> {
+    click(c, &format!("{LAB} [data-role={id}]")).await?;
+    let kept = appears(
+        c,
+        &format!("{LAB} [data-role=verdict][data-experiment={id}][data-verdict=pass]"),
+    )
+    .await;
+    if let Err(e) = kept {
+        // Say what the lab did show: its verdict and every state change it drew.
+        let shown = e2e::texts(c, &format!("{LAB} [data-role=verdict], {LAB} .sl-row")).await?;
+        return Err(e.context(format!("{id}: the lab showed {shown:#?}")));
+    }
+    Ok(c.find(Locator::Css(&format!("{LAB} [data-role=verdict]")))
+        .await?
+        .text()
+        .await?)
+}
+
+/// The kernel lab's one-lab page on a live site; the index on a static one
+/// (which has no embed pages).
+async fn open(c: &Client, site: &Site) -> Result<()> {
+    let page = match site.server() {
+        Some(_) => "embed/kernel",
+        None => "index.html#kernel",
+    };
+    c.goto(&format!("{}/{page}", site.base())).await?;
+    wait_lab(c, LAB).await?;
+    wait_contains(c, &format!("{LAB} [data-role=mode]"), site.mode()).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn every_guided_experiment_shows_the_states_it_promises() -> Result<()> {
+    Site::start_live(|_| {})
+        .await?
+        .session(async |c, site| {
+            open(c, site).await?;
+            appears(
+                c,
+                &format!("{LAB} [data-role=kernel-status][data-supported=true]"),
+            )
+            .await?;
+            // The listeners are there, tcp-echo's with its small backlog.
+            appears(
+                c,
+                &format!("{LAB} .sl-k-queue[data-demo=tcp-echo][data-backlog='10']"),
+            )
+            .await?;
+
+            let text = experiment(c, "client-closes").await?;
+            ensure!(
+                text.contains("Only the side that closed first waits"),
+                "{text}"
+            );
+            appears(c, &row("client", "TIME_WAIT")).await?;
+
+            let text = experiment(c, "server-closes").await?;
+            ensure!(
+                text.contains("the server's end") && text.contains("TIME_WAIT"),
+                "{text}"
+            );
+            appears(c, &row("server", "TIME_WAIT")).await?;
+
+            let text = experiment(c, "half-close").await?;
+            ensure!(
+                text.contains("CLOSE_WAIT") && text.contains("FIN_WAIT_2"),
+                "{text}"
+            );
+            appears(c, &row("server", "CLOSE_WAIT")).await?;
+            // The second step: the server goes on, accepts, reads EOF and closes.
+            click(c, &format!("{LAB} [data-role=next-step]")).await?;
+            wait_count(c, &row("server", "CLOSE_WAIT"), 0).await?;
+
+            let text = experiment(c, "fill-queue").await?;
+            ensure!(text.contains("SYN_SENT"), "{text}");
+            appears(
+                c,
+                &format!("{LAB} .sl-k-queue[data-demo=tcp-echo][data-waiting='11']"),
+            )
+            .await?;
+            // The one that found no room is refused by the bridge after its wait.
+            appears(c, &format!("{LAB} [data-event=open-failed]")).await?;
+            let shot = screenshot_dir().join("kernel-fill-queue.png");
+            screenshot(c, &shot).await?;
+            click(c, &format!("{LAB} [data-role=close]")).await?;
+            appears(
+                c,
+                &format!("{LAB} .sl-k-queue[data-demo=tcp-echo][data-waiting='0']"),
+            )
+            .await?;
+
+            // Again, as a learner does: the same experiment twice in a row.
+            for _ in 0..2 {
+                experiment(c, "client-closes").await?;
+            }
+            Ok(())
+        })
+        .await
+}
+
+/// A terminal program that reads the answer but never closes: uppercase
+/// closes first, so the program's own end sits in CLOSE_WAIT, drawn as
+/// "another program".
+#[tokio::test]
+async fn a_terminal_client_that_never_closes_is_seen_in_close_wait() -> Result<()> {
+    Site::start_live(|_| {})
+        .await?
+        .session(async |c, site| {
+            open(c, site).await?;
+            appears(
+                c,
+                &format!("{LAB} [data-role=kernel-status][data-supported=true]"),
+            )
+            .await?;
+            let port = site.port("uppercase")?.context("uppercase runs")?;
+            let script = format!(
+                "import socket, sys, time\n\
+             s = socket.create_connection(('127.0.0.1', {port}))\n\
+             s.sendall(b'hi\\n')\n\
+             print(s.recv(100)); sys.stdout.flush()\n\
+             time.sleep(30)\n"
+            );
+            let mut child = tokio::process::Command::new("python3")
+                .args(["-c", &script])
+                .stdout(std::process::Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()?;
+            let seen = async {
+                appears(c, &row("client", "CLOSE_WAIT")).await?;
+                wait_contains(
+                    c,
+                    &format!("{LAB} tr[data-state=CLOSE_WAIT]"),
+                    "another program",
+                )
+                .await?;
+                anyhow::Ok(())
+            }
+            .await;
+            child.kill().await.ok();
+            seen?;
+            // Killed, the program's socket is closed by the kernel: CLOSE_WAIT ends.
+            wait_count(c, &row("client", "CLOSE_WAIT"), 0).await?;
+            Ok(())
+        })
+        .await
+}
+
+/// The sticky lab, live: the sender's kernel's own count of data segments
+/// for the writes, next to the reads.
+#[tokio::test]
+async fn the_sticky_lab_shows_how_many_segments_the_writes_took() -> Result<()> {
+    Site::start_live(|_| {})
+        .await?
+        .session(async |c, site| {
+            c.goto(&format!("{}/embed/sticky", site.base())).await?;
+            wait_lab(c, "socket-lab[lab=sticky]").await?;
+            wait_contains(c, "[data-role=mode]", "live").await?;
+            for (writes, delay) in [("Hello|World", "300"), ("a|b|c|d", "0"), ("one|two", "0")] {
+                steps(
+                    c,
+                    &[
+                        Step::Type("[data-role=writes]", writes),
+                        Step::Type("[data-role=read-delay]", delay),
+                        Step::Click("[data-role=run]"),
+                        Step::Shows("[data-event=segments]", "data segment"),
+                    ],
+                )
+                .await?;
+                let n: u32 = c
+                    .find(Locator::Css("[data-event=segments]"))
+                    .await?
+                    .attr("data-segments")
+                    .await?
+                    .context("a count")?
+                    .parse()?;
+                let sends = writes.split('|').count() as u32;
+                ensure!((1..=sends).contains(&n), "{writes}: {n} segments");
+                appears(c, "[data-role=verdict][data-reads]").await?;
+            }
+            Ok(())
+        })
+        .await
+}
+
+#[tokio::test]
+async fn without_a_server_the_lab_says_the_view_needs_one() -> Result<()> {
+    Site::start_simulated()
+        .await?
+        .session(async |c, site| {
+            open(c, site).await?;
+            let status =
+                wait_contains(c, &format!("{LAB} [data-role=kernel-status]"), "simulated").await?;
+            ensure!(status.contains("no kernel in the page"), "{status}");
+            let run = c
+                .find(Locator::Css(&format!("{LAB} [data-role=client-closes]")))
+                .await?;
+            ensure!(
+                run.attr("disabled").await?.is_some(),
+                "experiments need a live server"
+            );
+            Ok(())
+        })
+        .await
+}
+
+#[tokio::test]
+async fn screenshots_light_dark_and_phone() -> Result<()> {
+    let looks = [
+        (BrowserOptions::default(), "light"),
+        (
+            BrowserOptions {
+                dark: true,
+                ..BrowserOptions::default()
+            },
+            "dark",
+        ),
+        (
+            BrowserOptions {
+                size: (390, 1400),
+                ..BrowserOptions::default()
+            },
+            "390",
+        ),
+    ];
+    Site::start_live(|_| {}).await?.each_look(looks, async |c, site, name| {
+        open(c, site).await?;
+        experiment(c, "half-close").await?;
+        let wide: bool = c
+            .execute(
+                "return document.documentElement.scrollWidth > document.documentElement.clientWidth",
+                vec![],
+            )
+            .await?
+            .as_bool()
+            .unwrap_or(true);
+        ensure!(!wide, "{name}: the page scrolls sideways");
+        c.execute(
+            "document.querySelector('socket-lab[lab=kernel] [data-role=promise]').scrollIntoView()",
+            vec![],
+        )
+        .await?;
+        screenshot(c, &screenshot_dir().join(format!("kernel-{name}.png"))).await?;
+        Ok(())
+    })
+    .await
+}
