@@ -25,9 +25,10 @@ use crate::{Ctx, run_cmd, tools};
 /// tripwire for a heavy new dependency, set about 10 % above what the labs
 /// weigh now (the in-page bridge simulation, the server views and the
 /// verdicts took them from 139 to about 212 KB; the check view and the
-/// Local Network Access explanation to about 232 KB). The size goal itself
-/// is lower and is reported, met or not, in BENCHMARKS.md.
-pub(crate) const SIZE_BUDGET: u64 = 255 * 1024;
+/// Local Network Access explanation to about 232 KB; the kernel lab and its
+/// exercises to about 256 KB). The size goal itself is lower and is
+/// reported, met or not, in BENCHMARKS.md.
+pub(crate) const SIZE_BUDGET: u64 = 280 * 1024;
 
 /// Runs the whole build.
 pub(crate) fn build(ctx: &Ctx) -> Result<()> {

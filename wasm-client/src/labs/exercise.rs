@@ -26,6 +26,7 @@ use web_sys::{Element, HtmlElement};
 use super::Mounted;
 use crate::dom::{Listener, add, attr, el, fetch_text};
 use crate::net::{Bridge, Mode};
+use protocol::kernel::{KernelMsg, KernelSocket, TcpState};
 
 /// What an exercise checks in the server's account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -58,6 +59,33 @@ pub enum Check {
     /// still had its reply to send, the reply went out, and the client closed.
     /// See [`judge`] for what the server's account can and cannot show.
     HalfClose,
+    /// From the kernel watcher: the learner's client end of a connection to
+    /// the demo went to TIME_WAIT (it closed first).
+    KernelTimeWait,
+    /// From the kernel watcher: tcp-echo's accept queue was full while the
+    /// learner's program held the connections in it.
+    KernelQueueFull,
+    /// From the kernel watcher: the demo's end of the learner's connection
+    /// sat in CLOSE_WAIT (the learner half-closed; the server had not closed).
+    KernelServerCloseWait,
+    /// From the kernel watcher: the learner's client end sat in CLOSE_WAIT for
+    /// two seconds or more (it never closed after the server did), and then a
+    /// fixed run closed: the demo's end reached TIME_WAIT.
+    KernelCloseWaitFixed,
+}
+
+impl Check {
+    /// Whether this check reads the kernel watcher's messages rather than
+    /// the demo's events.
+    pub fn is_kernel(self) -> bool {
+        matches!(
+            self,
+            Check::KernelTimeWait
+                | Check::KernelQueueFull
+                | Check::KernelServerCloseWait
+                | Check::KernelCloseWaitFixed
+        )
+    }
 }
 
 fn default_at_once() -> usize {
@@ -368,6 +396,231 @@ pub fn judge(check: Check, events: &[ServerEvent]) -> Option<Status> {
         Check::Granted => judge_auth(&a, &peer),
         Check::ManyAtOnce => None, // judged over all connections: see most_at_once
         Check::HalfClose => judge_half_close(&a, &peer),
+        // Judged from the kernel's view: see KernelTracker.
+        Check::KernelTimeWait
+        | Check::KernelQueueFull
+        | Check::KernelServerCloseWait
+        | Check::KernelCloseWaitFixed => None,
+    }
+}
+
+/// How long the learner's end must sit in CLOSE_WAIT to count as "never closed".
+const HELD_MS: u64 = 2_000;
+
+/// Follows the kernel watcher's messages for one kernel exercise: only
+/// changes seen while the page watches count (never what a snapshot finds
+/// already there), and only sockets that are not this page's.
+#[derive(Debug)]
+pub struct KernelTracker {
+    check: Check,
+    demo: Demo,
+    model: super::kernel::Model,
+    /// The learner's client ends in CLOSE_WAIT, and since when (ms).
+    close_wait_since: Vec<((String, String), u64)>,
+    /// The CLOSE_WAIT already shown (its client address), for the fix.
+    held: Option<String>,
+    best: Option<Status>,
+}
+
+impl KernelTracker {
+    /// A tracker for `exercise`.
+    pub fn new(exercise: &Exercise) -> Self {
+        Self {
+            check: exercise.check,
+            demo: exercise.demo,
+            model: super::kernel::Model::default(),
+            close_wait_since: Vec::new(),
+            held: None,
+            best: None,
+        }
+    }
+
+    /// Takes in one message; `own` says a socket is one of this page's.
+    /// Returns the status when it changed.
+    pub fn observe(
+        &mut self,
+        msg: &KernelMsg,
+        own: &dyn Fn(&KernelSocket) -> bool,
+    ) -> Option<Status> {
+        let at_ms = match msg {
+            KernelMsg::Update { at_ms, .. } | KernelMsg::Gone { at_ms, .. } => *at_ms,
+            KernelMsg::Snapshot { at_ms, .. } => {
+                self.model.apply(msg);
+                // What was already there is not the learner's doing now; but a
+                // CLOSE_WAIT that outlives this moment still counts from here.
+                let _ = at_ms;
+                return None;
+            }
+            KernelMsg::Unsupported { reason } => {
+                self.model.apply(msg);
+                return Some(Status::Progress(format!(
+                    "This exercise reads the kernel's view, which is not available here: {reason}"
+                )));
+            }
+        };
+        let changes = self.model.apply(msg);
+        let mut status = None;
+        if self.check == Check::KernelQueueFull {
+            // Queue lengths change without any state changing.
+            status = self.judge_queue(own);
+        }
+        for (s, _, after) in changes {
+            if s.demo != self.demo || own(&s) {
+                continue;
+            }
+            if let Some(st) = self.judge_change(&s, after, at_ms) {
+                status = Some(st);
+            }
+        }
+        let status = status?;
+        if self.best.as_ref().is_some_and(|b| b.rank() == 2) || self.best.as_ref() == Some(&status)
+        {
+            return None;
+        }
+        self.best = Some(status.clone());
+        Some(status)
+    }
+
+    fn judge_change(
+        &mut self,
+        s: &KernelSocket,
+        after: Option<TcpState>,
+        at_ms: u64,
+    ) -> Option<Status> {
+        use protocol::kernel::End;
+        match self.check {
+            Check::KernelTimeWait => match (s.end, after) {
+                (End::Client, Some(TcpState::TimeWait)) => Some(Status::Done(format!(
+                    "your program's end {} went to TIME_WAIT: it closed first, so it is the side that waits (60 s).",
+                    s.local
+                ))),
+                (End::Server, Some(TcpState::TimeWait)) => Some(Status::Progress(format!(
+                    "the {} demo's end of your connection from {} is the one in TIME_WAIT: the server closed first this time. Close from your program before the server does.",
+                    s.demo, s.remote
+                ))),
+                _ => None,
+            },
+            Check::KernelQueueFull => None,
+            Check::KernelServerCloseWait => (s.end == End::Server && after == Some(TcpState::CloseWait)).then(|| {
+                Status::Done(format!(
+                    "the {} demo's end of your connection from {} is in CLOSE_WAIT: it has your FIN (your half-close) and has not closed yet.",
+                    s.demo, s.remote
+                ))
+            }),
+            Check::KernelCloseWaitFixed => self.judge_close_wait(s, after, at_ms),
+            _ => None,
+        }
+    }
+
+    fn judge_queue(&self, own: &dyn Fn(&KernelSocket) -> bool) -> Option<Status> {
+        use protocol::kernel::End;
+        let l = self.model.listener(self.demo)?;
+        if l.recv_q <= l.send_q {
+            return (l.recv_q > 0).then(|| {
+                    Status::Progress(format!(
+                        "{} connection(s) waiting in {}'s accept queue of {} places; keep them open and add more.",
+                        l.recv_q,
+                        self.demo,
+                        l.send_q + 1
+                    ))
+                });
+        }
+        let listener = l.local.clone();
+        let (waiting, places) = (l.recv_q, l.send_q + 1);
+        let yours = self
+            .model
+            .sockets
+            .iter()
+            .filter(|c| {
+                c.end == End::Client
+                    && c.state == TcpState::Established
+                    && c.remote == listener
+                    && !own(c)
+            })
+            .count();
+        (yours as u32 >= waiting).then(|| {
+                Status::Done(format!(
+                    "{}'s accept queue was full ({waiting} waiting of {places} places) with {yours} of your program's connections open: the next SYN gets no answer.",
+                    self.demo
+                ))
+            })
+    }
+
+    fn judge_close_wait(
+        &mut self,
+        s: &KernelSocket,
+        after: Option<TcpState>,
+        at_ms: u64,
+    ) -> Option<Status> {
+        use protocol::kernel::End;
+        // The learner's client address of this socket, and how long that
+        // client's end has been in CLOSE_WAIT (if it is).
+        let client = match s.end {
+            End::Client => s.local.clone(),
+            _ => s.remote.clone(),
+        };
+        let client_key = match s.end {
+            End::Client => s.key(),
+            _ => (s.remote.clone(), s.local.clone()),
+        };
+        let waited = self
+            .close_wait_since
+            .iter()
+            .find(|(k, _)| *k == client_key)
+            .map(|(_, since)| at_ms.saturating_sub(*since));
+        let fixed = |how: String| {
+            Status::Done(format!(
+                "fixed: {how}, so it no longer waits in CLOSE_WAIT for its own close."
+            ))
+        };
+        // Another run than the one that showed the bug.
+        let later_run = self.held.as_ref().is_some_and(|h| *h != client);
+        match (s.end, after) {
+            (End::Client, Some(TcpState::CloseWait)) => {
+                self.close_wait_since.push((s.key(), at_ms));
+                Some(Status::Progress(format!(
+                    "your program's end {} is in CLOSE_WAIT: the server closed and your program has not. Leave it a moment…",
+                    s.local
+                )))
+            }
+            (End::Client, Some(TcpState::TimeWait)) if later_run => Some(fixed(format!(
+                "your program (from {client}) closed its end itself, even before the server's FIN arrived"
+            ))),
+            (End::Client, _) => {
+                let held = waited?;
+                self.close_wait_since.retain(|(k, _)| *k != client_key);
+                if held < HELD_MS {
+                    return later_run.then(|| {
+                        fixed(format!(
+                            "your program's end (from {client}) closed {held} ms after the server did"
+                        ))
+                    });
+                }
+                self.held = Some(client);
+                Some(Status::Progress(format!(
+                    "seen: your program's end {} stayed in CLOSE_WAIT for {:.1} s, until the program ended. That is the bug. \
+                     Now fix it (close the socket once the reply is read, or use with) and run it again.",
+                    s.local,
+                    held as f64 / 1000.0
+                )))
+            }
+            // The demo's end reached TIME_WAIT: the client's FIN came, and
+            // not after a long CLOSE_WAIT.
+            (End::Server, Some(TcpState::TimeWait))
+                if later_run && waited.is_none_or(|w| w < HELD_MS) =>
+            {
+                Some(fixed(format!(
+                    "your program (from {client}) closed right after the server did, and the {} demo's end went on to TIME_WAIT",
+                    s.demo
+                )))
+            }
+            _ => None,
+        }
+    }
+
+    /// The status so far.
+    pub fn status(&self) -> Option<&Status> {
+        self.best.as_ref()
     }
 }
 
@@ -961,7 +1214,42 @@ fn render(
             }
         }
     });
-    Rc::new((card, tracker, listeners, redraw, watch, mode_watch))
+    // A kernel exercise follows the kernel watcher instead.
+    let kernel_watch = ex.check.is_kernel().then(|| {
+        let kt = RefCell::new(KernelTracker::new(&ex));
+        let (c, rd, id, b) = (card.clone(), redraw.clone(), ex.id.clone(), bridge.clone());
+        let done_before = remembered(&ex.id).is_some();
+        bridge.watch_kernel(10, move |msg| {
+            if done_before {
+                return;
+            }
+            let port = |a: &str| a.rsplit(':').next().unwrap_or_default().to_owned();
+            let own = |s: &KernelSocket| match s.end {
+                protocol::kernel::End::Client => b.is_own_port(&port(&s.local)),
+                protocol::kernel::End::Server => b.is_own_port(&port(&s.remote)),
+                protocol::kernel::End::Listener => false,
+            };
+            let Some(status) = kt.borrow_mut().observe(msg, &own) else {
+                return;
+            };
+            set_status(&c, &status);
+            if let Status::Done(how) = &status {
+                remember(&id, how);
+                if let Some(f) = rd.borrow().clone() {
+                    f();
+                }
+            }
+        })
+    });
+    Rc::new((
+        card,
+        tracker,
+        listeners,
+        redraw,
+        watch,
+        mode_watch,
+        kernel_watch,
+    ))
 }
 
 /// Builds the exercise named by the element's `exercise` attribute.
@@ -1505,5 +1793,189 @@ mod tests {
     #[test]
     fn the_progress_line_counts() {
         assert_eq!(progress_line(3, 11), "3 of 11 exercises done");
+    }
+
+    fn ksock(
+        local: &str,
+        remote: &str,
+        end: protocol::kernel::End,
+        state: TcpState,
+    ) -> KernelSocket {
+        KernelSocket {
+            local: local.into(),
+            remote: remote.into(),
+            state,
+            end,
+            demo: Demo::Uppercase,
+            recv_q: 0,
+            send_q: 0,
+            timer: None,
+            tcp: None,
+        }
+    }
+
+    fn upd(at_ms: u64, socket: KernelSocket) -> KernelMsg {
+        KernelMsg::Update {
+            at_ms,
+            from: None,
+            socket,
+        }
+    }
+
+    #[test]
+    fn close_wait_then_the_fix_is_judged_from_the_kernels_states() {
+        use protocol::kernel::End::{Client, Server};
+        let mut t = KernelTracker::new(&exercise("kernel-close-wait-fixed"));
+        let nobody = |_: &KernelSocket| false;
+        let (d, c1, c2) = ("127.0.0.1:9999", "127.0.0.1:40001", "127.0.0.1:40002");
+        let s = t.observe(
+            &upd(100, ksock(c1, d, Client, TcpState::CloseWait)),
+            &nobody,
+        );
+        assert!(
+            matches!(s, Some(Status::Progress(ref x)) if x.contains("CLOSE_WAIT")),
+            "{s:?}"
+        );
+        // The buggy program's own server end reaching TIME_WAIT is not the fix.
+        assert_eq!(
+            t.observe(
+                &upd(4_000, ksock(d, c1, Server, TcpState::TimeWait)),
+                &nobody
+            ),
+            None
+        );
+        let s = t.observe(
+            &KernelMsg::Gone {
+                at_ms: 5_100,
+                socket: ksock(c1, d, Client, TcpState::LastAck),
+            },
+            &nobody,
+        );
+        assert!(
+            matches!(s, Some(Status::Progress(ref x)) if x.contains("5.0 s")),
+            "{s:?}"
+        );
+        let s = t.observe(
+            &upd(9_000, ksock(d, c2, Server, TcpState::TimeWait)),
+            &nobody,
+        );
+        assert!(is_done(&s), "{s:?}");
+
+        // A fixed client may also close first: then its own end waits.
+        let gone = |at_ms, c: &str| KernelMsg::Gone {
+            at_ms,
+            socket: ksock(c, d, Client, TcpState::CloseWait),
+        };
+        let mut t = KernelTracker::new(&exercise("kernel-close-wait-fixed"));
+        t.observe(
+            &upd(100, ksock(c1, d, Client, TcpState::CloseWait)),
+            &nobody,
+        );
+        t.observe(&gone(5_100, c1), &nobody);
+        let s = t.observe(
+            &upd(6_000, ksock(c2, d, Client, TcpState::TimeWait)),
+            &nobody,
+        );
+        assert!(is_done(&s), "{s:?}");
+
+        // But the buggy program run again is no fix, though its server end
+        // reaches TIME_WAIT when it finally exits.
+        let mut t = KernelTracker::new(&exercise("kernel-close-wait-fixed"));
+        t.observe(
+            &upd(100, ksock(c1, d, Client, TcpState::CloseWait)),
+            &nobody,
+        );
+        t.observe(&gone(5_100, c1), &nobody);
+        t.observe(
+            &upd(6_000, ksock(c2, d, Client, TcpState::CloseWait)),
+            &nobody,
+        );
+        let s = t.observe(
+            &upd(11_000, ksock(d, c2, Server, TcpState::TimeWait)),
+            &nobody,
+        );
+        assert!(!is_done(&s), "{s:?}");
+        let s = t.observe(&gone(11_000, c2), &nobody);
+        assert!(
+            matches!(s, Some(Status::Progress(ref x)) if x.contains("stayed in CLOSE_WAIT")),
+            "{s:?}"
+        );
+    }
+
+    #[test]
+    fn a_short_close_wait_or_the_pages_own_socket_does_not_count() {
+        use protocol::kernel::End::Client;
+        let mut t = KernelTracker::new(&exercise("kernel-close-wait-fixed"));
+        let (d, c1) = ("127.0.0.1:9999", "127.0.0.1:40001");
+        let everyone = |_: &KernelSocket| true;
+        assert_eq!(
+            t.observe(
+                &upd(100, ksock(c1, d, Client, TcpState::CloseWait)),
+                &everyone
+            ),
+            None
+        );
+        let nobody = |_: &KernelSocket| false;
+        t.observe(
+            &upd(100, ksock(c1, d, Client, TcpState::CloseWait)),
+            &nobody,
+        );
+        let gone = KernelMsg::Gone {
+            at_ms: 300,
+            socket: ksock(c1, d, Client, TcpState::CloseWait),
+        };
+        assert_eq!(
+            t.observe(&gone, &nobody),
+            None,
+            "0.2 s is a correct client's blink"
+        );
+    }
+
+    #[test]
+    fn time_wait_on_the_learners_end_and_a_full_queue_complete_their_exercises() {
+        use protocol::kernel::End::{Client, Listener, Server};
+        let nobody = |_: &KernelSocket| false;
+        let d = "127.0.0.1:65432";
+        let echo = |mut s: KernelSocket| {
+            s.demo = Demo::TcpEcho;
+            s
+        };
+        let mut t = KernelTracker::new(&exercise("kernel-time-wait"));
+        let s = t.observe(
+            &upd(
+                1,
+                echo(ksock(d, "127.0.0.1:40001", Server, TcpState::TimeWait)),
+            ),
+            &nobody,
+        );
+        assert!(
+            matches!(s, Some(Status::Progress(_))),
+            "the server closed first: {s:?}"
+        );
+        let s = t.observe(
+            &upd(
+                2,
+                echo(ksock("127.0.0.1:40002", d, Client, TcpState::TimeWait)),
+            ),
+            &nobody,
+        );
+        assert!(is_done(&s), "{s:?}");
+
+        let mut t = KernelTracker::new(&exercise("kernel-queue-full"));
+        let mut listener = echo(ksock(d, "0.0.0.0:0", Listener, TcpState::Listen));
+        listener.send_q = 2;
+        for i in 0..4 {
+            let c = format!("127.0.0.1:4100{i}");
+            t.observe(
+                &upd(i, echo(ksock(&c, d, Client, TcpState::Established))),
+                &nobody,
+            );
+        }
+        listener.recv_q = 2;
+        let s = t.observe(&upd(5, listener.clone()), &nobody);
+        assert!(matches!(s, Some(Status::Progress(_))), "{s:?}");
+        listener.recv_q = 3;
+        let s = t.observe(&upd(6, listener), &nobody);
+        assert!(is_done(&s), "{s:?}");
     }
 }
