@@ -214,7 +214,11 @@ async fn a_listener_that_does_not_accept_shows_its_accept_queue_filling() {
 }
 
 /// The same twenty one-byte writes with Nagle on and off, counted by the
-/// sender's kernel (`TCP_INFO` data segments).
+/// sender's kernel (`TCP_INFO` data segments). What loopback allowed here:
+/// 18 segments with Nagle, 20 with TCP_NODELAY. Right after the handshake the
+/// receiver acknowledges at once (quick-ACK mode), so Nagle has nothing to
+/// hold; once the receiver starts delaying its ACKs, the last writes wait
+/// and leave together.
 #[tokio::test]
 async fn nagle_merges_small_writes_into_fewer_segments_than_nodelay() {
     const WRITES: u32 = 20;

@@ -603,6 +603,8 @@ struct Lab {
     close_all: Element,
     rate: web_sys::HtmlInputElement,
     watch: RefCell<Option<KernelWatch>>,
+    /// When each TIME_WAIT socket will be gone (`Date.now()` ms).
+    expires: RefCell<Vec<(Key, f64)>>,
 }
 
 super::has_frame!(Lab);
@@ -630,7 +632,34 @@ impl Lab {
         *self.watch.borrow_mut() = Some(watch);
     }
 
+    /// When a TIME_WAIT socket will be gone, on this page's clock: its
+    /// countdown as the kernel reported it when the message came, so the
+    /// table stays true without being redrawn every second.
+    fn expiry(&self, key: &Key) -> Option<String> {
+        let at = self.expires.borrow().iter().find(|(k, _)| k == key)?.1;
+        let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(at));
+        Some(String::from(date.to_locale_time_string("en-GB")))
+    }
+
     fn on_kernel(&self, msg: &KernelMsg) {
+        {
+            let now = js_sys::Date::now();
+            let mut expires = self.expires.borrow_mut();
+            let fresh: Vec<&KernelSocket> = match msg {
+                KernelMsg::Snapshot { sockets, .. } => sockets.iter().collect(),
+                KernelMsg::Update { socket, .. } => vec![socket],
+                _ => Vec::new(),
+            };
+            for s in fresh {
+                if let Some(t) = s.timer.filter(|t| t.kind == TimerKind::TimeWait)
+                    && !expires.iter().any(|(k, _)| *k == s.key())
+                {
+                    expires.push((s.key(), now + f64::from(t.ms)));
+                }
+            }
+            let model = self.model.borrow();
+            expires.retain(|(k, at)| *at > now - 5_000.0 || model.find(k).is_some());
+        }
         let changes = self.model.borrow_mut().apply(msg);
         {
             let model = self.model.borrow();
@@ -754,7 +783,13 @@ impl Lab {
                 End::Server => format!("{} {}'s end", model.label(s), s.demo.name()),
             };
             let timer = s.timer.map_or(String::new(), |t| match t.kind {
-                TimerKind::TimeWait => format!("TIME_WAIT, {:.0} s left", f64::from(t.ms) / 1000.0),
+                TimerKind::TimeWait => match self.expiry(&s.key()) {
+                    Some(at) => format!("TIME_WAIT, gone by {at}"),
+                    None => format!(
+                        "TIME_WAIT, {:.0} s left when sampled",
+                        f64::from(t.ms) / 1000.0
+                    ),
+                },
                 TimerKind::Retransmit => format!("retransmit in {} ms", t.ms),
                 TimerKind::KeepAlive => format!("keep-alive in {} s", t.ms / 1000),
                 TimerKind::ZeroWindowProbe => format!("zero-window probe in {} ms", t.ms),
@@ -1062,6 +1097,7 @@ pub fn mount(root: &HtmlElement, bridge: Bridge) -> Mounted {
         close_all,
         rate: rate.clone(),
         watch: RefCell::new(None),
+        expires: RefCell::new(Vec::new()),
     });
     set_enabled(&lab.next_step, false);
     let weak = Rc::downgrade(&lab);
