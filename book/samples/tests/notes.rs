@@ -306,6 +306,14 @@ async fn udp_echo_client_works_against_the_demo() {
 
 #[test]
 fn udp_echo_client_waits_forever_when_no_reply_comes() {
+    // Nobody on the port (the page's case: socket-lab stopped): Linux does
+    // not tell an unconnected socket about the ICMP "port unreachable".
+    let nobody = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let alone = Snippet::start("udp_echo_client.py", 9999, nobody);
     // A "server" that receives and never answers: a lost reply, as far as
     // the client can tell.
     let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -313,17 +321,19 @@ fn udp_echo_client_waits_forever_when_no_reply_comes() {
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     let port = silent.local_addr().unwrap().port();
-    let client = Snippet::start("udp_echo_client.py", 9999, port);
+    let ignored = Snippet::start("udp_echo_client.py", 9999, port);
     let mut buf = [0u8; 1024];
     let (n, _) = silent.recv_from(&mut buf).expect("the client sends");
     assert_eq!(&buf[..n], b"Hello via UDP");
     std::thread::sleep(Duration::from_secs(3));
-    let (out, err) = client.stop();
-    assert_eq!(
-        (out.as_str(), err.as_str()),
-        ("", ""),
-        "it should still wait"
-    );
+    for client in [alone, ignored] {
+        let (out, err) = client.stop();
+        assert_eq!(
+            (out.as_str(), err.as_str()),
+            ("", ""),
+            "it should still wait"
+        );
+    }
 }
 
 // ---- udp_echo_server.py ------------------------------------------------------
@@ -432,6 +442,31 @@ fn framed_server_with_the_import_serves_one_client_and_ends() {
     assert!(
         TcpStream::connect(("127.0.0.1", port)).is_err(),
         "a second client should be refused"
+    );
+}
+
+#[test]
+fn framed_server_with_the_import_crashes_on_a_frame_cut_short() {
+    let port = free_tcp_port();
+    let server = Snippet::start_edited(
+        "framed_server.py",
+        5000,
+        port,
+        &[("\n# import\n", "\nimport json\n")],
+    );
+    let mut s = connect(port);
+    // A header that promises 100 bytes, then 5 bytes and the end.
+    s.write_all(b"\0\0\0\x64short").unwrap();
+    drop(s);
+    let (status, out, err) = server
+        .wait(Duration::from_secs(10))
+        .expect("the program ends by itself");
+    assert!(!status.success(), "{status}\n{out}\n{err}");
+    assert!(err.contains(", line 23, in recv_msg\n"), "{err}");
+    assert_eq!(
+        err.lines().next_back(),
+        Some("AttributeError: 'NoneType' object has no attribute 'decode'"),
+        "{err}"
     );
 }
 
