@@ -251,6 +251,39 @@ async fn client_against_lab(file: &str, printed: u16, demo: Demo) -> (String, St
     (out, err)
 }
 
+// ---- every server, next to socket-lab ---------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_as_printed_cannot_share_the_demos_ports() {
+    let lab = TestServer::start(|_| {}).await;
+    let servers = [
+        ("tcp_echo_server.py", 65432, Demo::TcpEcho),
+        ("udp_echo_server.py", 9999, Demo::UdpEcho),
+        ("framed_server.py", 5000, Demo::Framed),
+        ("auth_server.py", 8080, Demo::Auth),
+        ("uppercase_server.py", 9999, Demo::Uppercase),
+    ]
+    .map(|(file, printed, demo)| (file, printed, lab.addr(demo).port()));
+    let ended = tokio::task::spawn_blocking(move || {
+        servers.map(|(file, printed, port)| {
+            let end = Snippet::start(file, printed, port).wait(Duration::from_secs(10));
+            (file, end)
+        })
+    })
+    .await
+    .unwrap();
+    lab.stop().await.unwrap();
+    for (file, end) in ended {
+        let (status, out, err) = end.unwrap_or_else(|| panic!("{file} kept running"));
+        assert!(!status.success(), "{file}: {status}\n{out}");
+        assert_eq!(
+            err.lines().next_back(),
+            Some("OSError: [Errno 98] Address already in use"),
+            "{file}: {err}"
+        );
+    }
+}
+
 // ---- tcp_echo_client.py ------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
