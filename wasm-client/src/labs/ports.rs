@@ -125,12 +125,21 @@ impl Lab {
             (same, st.history.clone())
         };
         let tail = if history.len() > 1 {
+            let last = history.last().expect("more than one");
+            let repeated = history[..history.len() - 1].contains(last);
             format!(
-                " Client ports so far: {}: a new one for each connection.",
-                history.join(", ")
+                " Client ports so far: {}: {}",
+                history.join(", "),
+                if repeated {
+                    "this port again. Once nothing holds a port any more (the old connection closed and \
+                     no TIME_WAIT keeps it), the system may hand it out again."
+                } else {
+                    "a new one for each connection."
+                }
             )
         } else {
-            " Connect again and the client port changes.".to_owned()
+            " Connect again and the system picks a client port again, usually another one."
+                .to_owned()
         };
         if verdict {
             self.frame.conclude(&format!(
