@@ -113,10 +113,15 @@ async fn every_guided_experiment_shows_the_states_it_promises() -> Result<()> {
                 &format!("{LAB} .sl-k-queue[data-demo=tcp-echo][data-waiting='11']"),
             )
             .await?;
+            // The picture while the last client still waits in SYN_SENT.
+            c.execute(
+                "document.querySelector('socket-lab[lab=kernel] [data-role=promise]').scrollIntoView()",
+                vec![],
+            )
+            .await?;
+            screenshot(c, &screenshot_dir().join("kernel-fill-queue.png")).await?;
             // The one that found no room is refused by the bridge after its wait.
             appears(c, &format!("{LAB} [data-event=open-failed]")).await?;
-            let shot = screenshot_dir().join("kernel-fill-queue.png");
-            screenshot(c, &shot).await?;
             click(c, &format!("{LAB} [data-role=close]")).await?;
             appears(
                 c,
