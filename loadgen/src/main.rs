@@ -12,6 +12,8 @@
 //!   that every one is still answered;
 //! - `relay`: WebSocket relay throughput and round-trip latency through a
 //!   bridge (socket-lab's `/ws` or websockify) to an echo server, N sessions;
+//! - `watch`: one socket-lab bridge session watching the kernel's socket table
+//!   (or, at 0 Hz, only open), for the bench to read the server's CPU around;
 //! - `floor-server`, `echo-server` and `relay-floor`: the servers the bench
 //!   needs that are not under test (the minimal tokio baseline, the relay
 //!   target, and a copy-only relay that shows what any relay costs here).
@@ -27,6 +29,7 @@ mod open;
 mod peers;
 mod relay;
 mod report;
+mod watch;
 
 use std::time::Duration;
 
@@ -51,6 +54,8 @@ enum Mode {
     Hold(hold::HoldArgs),
     /// Round trips through a WebSocket-to-TCP bridge to an echo server.
     Relay(relay::RelayArgs),
+    /// One bridge session watching the kernel's socket table (0 Hz: only open).
+    Watch(watch::WatchArgs),
     /// The floor: a minimal tokio accept-read-write-close uppercase server.
     FloorServer(peers::ServerArgs),
     /// The relay target: a concurrent TCP echo server.
@@ -110,6 +115,7 @@ fn main() -> Result<()> {
             Mode::FramedRtt(args) => framed::run(args).await,
             Mode::Hold(args) => hold::run(args).await,
             Mode::Relay(args) => relay::run(args).await,
+            Mode::Watch(args) => watch::run(args).await,
             Mode::FloorServer(args) => peers::floor_server(args).await,
             Mode::EchoServer(args) => peers::echo_server(args).await,
             Mode::RelayFloor(args) => peers::relay_floor(args).await,

@@ -88,7 +88,7 @@ pub(crate) struct RelayArgs {
     bounds: Bounds,
 }
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// How long opening a session or one round trip may take.
 const STEP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -106,12 +106,12 @@ struct Session {
     got: Vec<u8>,
 }
 
-fn err(e: impl std::fmt::Display) -> String {
+pub(crate) fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
 /// Reads until a socket-lab JSON message of type `want`; an `error` message fails.
-async fn expect_text(ws: &mut Ws, want: &str) -> Result<(), String> {
+pub(crate) async fn expect_text(ws: &mut Ws, want: &str) -> Result<(), String> {
     loop {
         match ws.next().await {
             Some(Ok(Message::Text(t))) => {

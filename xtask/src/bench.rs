@@ -15,9 +15,12 @@
 //!    websockify 0.13, both to the same echo server;
 //! 4. scale: 10,000 idle connections held on `uppercase` and `framed` (server
 //!    memory, every one answered afterwards), 500 bridge sessions relaying;
-//! 5. browser: the labs' gzipped size and time to interactive, as the build
+//! 5. kernel watcher: the server's CPU with 1,000 connections open, with no
+//!    viewer and with one bridge session sampling the kernel's socket table
+//!    at 10 and 20 Hz (`loadgen watch`);
+//! 6. browser: the labs' gzipped size and time to interactive, as the build
 //!    and the e2e run last recorded them;
-//! 6. `socket-lab check`: every lesson timed with the book's own programs.
+//! 7. `socket-lab check`: every lesson timed with the book's own programs.
 //!
 //! Everything runs on loopback; every load loop is bounded in time and count.
 //! The result is `BENCHMARKS.md` at the repo root (raw JSON lines in
@@ -26,11 +29,12 @@
 //!
 //! This file plans the run and starts socket-lab; the parts live in `bench/`:
 //! `codec.rs` (1), `side_by_side.rs` (2, 3), `relay.rs` (the bridge runs of 3),
-//! `scale.rs` (4), `lessons.rs` (6), the peers in `websockify.rs` and `procs.rs`, the typed
-//! results in `results.rs`, and the report in `report.rs` (goals in
-//! `report/goals.rs`, prose in `report.md`).
+//! `scale.rs` (4), `kernel.rs` (5), `lessons.rs` (7), the peers in
+//! `websockify.rs` and `procs.rs`, the typed results in `results.rs`, and the
+//! report in `report.rs` (goals in `report/goals.rs`, prose in `report.md`).
 
 mod codec;
+mod kernel;
 mod lessons;
 mod procs;
 mod relay;
@@ -67,6 +71,8 @@ pub(crate) struct Plan {
     pub(crate) hold: usize,
     /// Bridge sessions relaying at once in the scale test.
     pub(crate) sessions: usize,
+    /// Seconds of each kernel watcher run (one per rate and round).
+    pub(crate) kernel_secs: f64,
     /// Criterion warm-up and measurement seconds per benchmark.
     pub(crate) criterion: (f64, f64),
     /// Criterion runs; each figure is the best of them.
@@ -85,6 +91,7 @@ impl Plan {
                 rounds: 1,
                 hold: 1000,
                 sessions: 50,
+                kernel_secs: 2.0,
                 criterion: (0.2, 0.3),
                 codec_passes: 1,
                 out: procs::bench_dir(&ctx.target()).join("BENCHMARKS-quick.md"),
@@ -96,6 +103,7 @@ impl Plan {
                 rounds: 3,
                 hold: 10_000,
                 sessions: 500,
+                kernel_secs: 6.0,
                 criterion: (0.5, 1.5),
                 codec_passes: 3,
                 out: ctx.root.join("BENCHMARKS.md"),
@@ -318,6 +326,12 @@ pub(crate) fn bench(ctx: &Ctx, args: &flags::Bench) -> Result<()> {
     });
     let codec_secs = codec_started.elapsed().as_secs_f64();
 
+    // 5. The kernel watcher, before the load runs below leave thousands of
+    // sockets in TIME_WAIT: every sample reads the kernel's whole TCP table.
+    let kernel = kernel::run(&mut run).unwrap_or_else(|e| {
+        run.problems.push(format!("kernel watcher: {e:#}"));
+        kernel::KernelCost::default()
+    });
     // 2 and 3. Servers and bridges, side by side.
     if let Err(e) = side_by_side::run(&mut run, websockify.as_ref().ok()) {
         run.problems.push(format!("side-by-side runs: {e:#}"));
@@ -326,7 +340,7 @@ pub(crate) fn bench(ctx: &Ctx, args: &flags::Bench) -> Result<()> {
     if let Err(e) = scale::run(&mut run) {
         run.problems.push(format!("scale runs: {e:#}"));
     }
-    // 6. The learner's check, lesson by lesson.
+    // 7. The learner's check, lesson by lesson.
     let lessons = lessons::run(&mut run);
 
     let results_path = dir.join("results.jsonl");
@@ -352,6 +366,7 @@ pub(crate) fn bench(ctx: &Ctx, args: &flags::Bench) -> Result<()> {
         allocs,
         results: run.results,
         lessons,
+        kernel,
         problems: run.problems,
         nofile,
         nofile_hard: hard,

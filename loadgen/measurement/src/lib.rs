@@ -67,25 +67,29 @@ pub enum Bench {
     Hold(Hold),
     /// `loadgen relay`: round trips through a WebSocket-to-TCP bridge.
     Relay(Relay),
+    /// `loadgen watch`: one bridge session watching the kernel's socket table.
+    Watch(Watch),
 }
 
 impl Bench {
-    /// The name in the `"bench"` field (`conn_rate`, `framed_rtt`, `hold`, `relay`).
+    /// The name in the `"bench"` field (`conn_rate`, `framed_rtt`, `hold`, `relay`, `watch`).
     pub fn name(&self) -> &'static str {
         match self {
             Bench::ConnRate(_) => "conn_rate",
             Bench::FramedRtt(_) => "framed_rtt",
             Bench::Hold(_) => "hold",
             Bench::Relay(_) => "relay",
+            Bench::Watch(_) => "watch",
         }
     }
 
     /// How many clients, connections or sessions ran at once (`None` for `hold`,
-    /// which opens a bounded number at a time and then holds them all).
+    /// which opens a bounded number at a time and then holds them all, and for
+    /// `watch`, always one session).
     pub fn concurrency(&self) -> Option<u64> {
         match self {
             Bench::ConnRate(l) | Bench::FramedRtt(l) => Some(l.concurrency),
-            Bench::Hold(_) => None,
+            Bench::Hold(_) | Bench::Watch(_) => None,
             Bench::Relay(r) => Some(r.concurrency),
         }
     }
@@ -177,6 +181,22 @@ pub struct Relay {
     pub peak: Memory,
 }
 
+/// What `loadgen watch` saw: one bridge session, as a kernel lab page opens
+/// it, asking for the kernel's view of the demo ports (or, at 0 Hz, only
+/// holding the session open, the baseline beside it). Its `ops` are the
+/// kernel messages received, its latency the wait for the first snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Watch {
+    /// The WebSocket URL.
+    pub url: String,
+    /// Samples per second asked for; 0: the session only stayed open.
+    pub hz: u32,
+    /// Sockets in the first snapshot (0 when none arrived or none was asked for).
+    pub snapshot_sockets: u64,
+    /// Kernel messages after the snapshot (changes, or a new snapshot).
+    pub changes: u64,
+}
+
 /// A server's memory as the kernel counts it (`/proc`), in KiB.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Memory {
@@ -262,7 +282,7 @@ mod tests {
     }
 
     #[test]
-    fn hold_and_relay_round_trip() {
+    fn hold_relay_and_watch_round_trip() {
         let mem = Memory {
             rss_kb: 6468,
             tree_pss_kb: 4579,
@@ -296,6 +316,12 @@ mod tests {
                     procs: 3,
                     ..Memory::default()
                 }),
+            }),
+            Bench::Watch(Watch {
+                url: "ws://127.0.0.1:2/ws".into(),
+                hz: 10,
+                snapshot_sockets: 2002,
+                changes: 3,
             }),
         ] {
             let m = Measurement {

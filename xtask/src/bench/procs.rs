@@ -248,8 +248,8 @@ pub(crate) fn loadgen(
     Ok(values)
 }
 
-/// CPU time used so far by `pid` and the children it has reaped, in milliseconds.
-pub(crate) fn cpu_ms(pid: u32) -> Option<f64> {
+/// `pid`'s utime, stime, cutime and cstime from `/proc/<pid>/stat`, in clock ticks.
+fn cpu_ticks(pid: u32) -> Option<[u64; 4]> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after "(comm)": state is the 1st, utime the 12th, stime 13th, cutime 14th, cstime 15th.
     let rest = stat.rsplit_once(')')?.1;
@@ -259,15 +259,45 @@ pub(crate) fn cpu_ms(pid: u32) -> Option<f64> {
         .take(4)
         .filter_map(|x| x.parse().ok())
         .collect();
-    if f.len() < 4 {
-        return None;
-    }
-    let ticks = ticks_per_second();
-    Some(f.iter().sum::<u64>() as f64 * 1000.0 / ticks)
+    f.try_into().ok()
+}
+
+/// CPU time used so far by `pid` and the children it has reaped, in milliseconds.
+pub(crate) fn cpu_ms(pid: u32) -> Option<f64> {
+    let f = cpu_ticks(pid)?;
+    Some(f.iter().sum::<u64>() as f64 * 1000.0 / ticks_per_second())
+}
+
+/// The part of [`cpu_ms`] spent in the kernel (system time), in milliseconds.
+pub(crate) fn system_ms(pid: u32) -> Option<f64> {
+    let [_, stime, _, cstime] = cpu_ticks(pid)?;
+    Some((stime + cstime) as f64 * 1000.0 / ticks_per_second())
+}
+
+/// How many file descriptors `pid` has open (`/proc/<pid>/fd`).
+pub(crate) fn open_fds(pid: u32) -> Option<usize> {
+    Some(fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
+}
+
+/// TCP sockets in the kernel's table, IPv4 and IPv6 (`/proc/net/tcp` and
+/// `tcp6`, one line each after the header), every state counted.
+pub(crate) fn tcp_sockets() -> Option<usize> {
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .map(|path| {
+            let text = fs::read_to_string(path).ok()?;
+            Some(
+                text.lines()
+                    .skip(1)
+                    .filter(|l| !l.trim().is_empty())
+                    .count(),
+            )
+        })
+        .sum()
 }
 
 /// Clock ticks per second, the unit of `/proc/<pid>/stat`'s CPU times.
-fn ticks_per_second() -> f64 {
+pub(crate) fn ticks_per_second() -> f64 {
     sysconf(SysconfVar::CLK_TCK)
         .ok()
         .flatten()
@@ -304,9 +334,17 @@ mod tests {
     fn proc_reports_this_process() {
         let cpu = cpu_ms(std::process::id()).expect("/proc/self/stat");
         assert!(cpu >= 0.0);
+        assert!(system_ms(std::process::id()).is_some_and(|sys| sys <= cpu));
         assert!(ticks_per_second() > 0.0);
         assert!(!allowed_cpus().is_empty());
         assert!(nofile_limits().1 != "?");
+        assert!(open_fds(std::process::id()).is_some_and(|n| n >= 3));
+    }
+
+    #[test]
+    fn the_tcp_table_counts_a_listener() {
+        let _listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        assert!(tcp_sockets().is_some_and(|n| n >= 1));
     }
 
     /// Whether `pid` has gone (or is only a zombie waiting to be reaped).

@@ -6,7 +6,7 @@
 //! reads only these types: a figure a line lacks is a parse error when it is
 //! read, never a silent 0.
 
-use measurement::{Bench, Hold, Measurement, Relay};
+use measurement::{Bench, Hold, Measurement, Relay, Watch};
 use serde::{Deserialize, Serialize};
 
 /// One loadgen measurement as the bench recorded it (a line of
@@ -42,6 +42,14 @@ impl Run {
     pub(crate) fn relay(&self) -> Option<&Relay> {
         match &self.measurement.bench {
             Bench::Relay(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The `watch` figures, if this is a kernel watcher run.
+    pub(crate) fn watch(&self) -> Option<&Watch> {
+        match &self.measurement.bench {
+            Bench::Watch(w) => Some(w),
             _ => None,
         }
     }

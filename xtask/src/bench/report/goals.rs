@@ -9,6 +9,7 @@
 use measurement::Demo;
 
 use super::super::codec::{CodecFigure, Op};
+use super::super::kernel;
 use super::super::lessons::LessonTime;
 use super::super::results::{Agg, agg};
 use super::{Report, mb, us};
@@ -195,6 +196,62 @@ impl Report {
             .iter()
             .any(|r| r.is("relay", "socket-lab-isolated"));
         if isolated { "-isolated" } else { "" }
+    }
+
+    /// The kernel watcher's budget: its cost over no watcher at the goal's
+    /// rate, judged only on a working watcher with every connection held.
+    fn kernel_goal(&self) -> Goal {
+        let k = &self.kernel;
+        let what = format!(
+            "kernel watcher: {} connections open, sampling at {} Hz costs ≤ {} % of one core",
+            kernel::CONNS,
+            kernel::GOAL_HZ,
+            kernel::GOAL_PCT
+        );
+        let (Some(at), Some(base), Some(cost)) =
+            (k.at(kernel::GOAL_HZ), k.at(0), k.cost(kernel::GOAL_HZ))
+        else {
+            return Goal {
+                what,
+                measured: "not measured".into(),
+                ok: Some(false),
+            };
+        };
+        let top = kernel::RATES[kernel::RATES.len() - 1];
+        let mut measured = format!(
+            "{:.2} % of one core at {} Hz vs {:.2} % with no watcher: {cost:+.2} %",
+            at.pct(),
+            kernel::GOAL_HZ,
+            base.pct()
+        );
+        if let Some(ms) = k.per_sample_ms(kernel::GOAL_HZ) {
+            measured += &format!(", {ms:.1} ms of CPU per sample");
+        }
+        if let Some(c) = k.cost(top) {
+            measured += &format!(" ({top} Hz: {c:+.2} %)");
+        }
+        let watched = k.watched(kernel::GOAL_HZ);
+        if watched {
+            measured += &format!("; snapshots of {} sockets", at.snapshot_min);
+        } else {
+            measured += &format!(
+                "; the watcher did not work: smallest snapshot {} sockets for {} connections, {} errors",
+                at.snapshot_min,
+                k.opened(),
+                at.errors
+            );
+        }
+        if !k.held_all() {
+            measured += &format!(
+                "; not every connection was held throughout and answered ({} opened)",
+                k.opened()
+            );
+        }
+        Goal {
+            what,
+            measured,
+            ok: Some(watched && k.held_all() && cost <= kernel::GOAL_PCT),
+        }
     }
 
     /// Every goal, in the order the table shows them.
@@ -422,6 +479,7 @@ impl Report {
                 ok: judged_lat.map(|(p99, p50)| p99 <= p50),
             });
         }
+        goals.push(self.kernel_goal());
         if !self.lessons.is_empty() {
             let judged: Vec<&LessonTime> = self
                 .lessons
@@ -465,6 +523,8 @@ impl Report {
 mod tests {
     use measurement::{Bridge, Demo};
 
+    use super::super::super::kernel::KernelCost;
+    use super::super::super::kernel::tests::cost as kernel_cost;
     use super::super::tests::{conn_rate, decode, goal, held, relaying, report};
     use super::*;
 
@@ -623,6 +683,40 @@ mod tests {
             "not measured"
         );
         assert_eq!(goal(&goals, "labs (wasm + JS)").ok, None, "dist/ not built");
+    }
+
+    #[test]
+    fn the_kernel_watcher_is_judged_on_its_cost_over_no_watcher() {
+        let judge = |cost: KernelCost| {
+            let mut r = report(Vec::new(), Vec::new());
+            r.kernel = cost;
+            let goals = r.goals();
+            let g = goal(&goals, "kernel watcher: 1000 connections open");
+            (g.ok, g.measured.clone())
+        };
+        // 10 s runs: 0.10 % idle, 1.10 % at 10 Hz, 2.10 % at 20 Hz.
+        let (ok, measured) = judge(kernel_cost(10.0, 110.0, 210.0));
+        assert_eq!(ok, Some(true), "{measured}");
+        assert_eq!(
+            measured,
+            "1.10 % of one core at 10 Hz vs 0.10 % with no watcher: +1.00 %, 1.0 ms of CPU \
+             per sample (20 Hz: +2.00 %); \
+             snapshots of 2002 sockets"
+        );
+        let (ok, _) = judge(kernel_cost(10.0, 220.0, 300.0));
+        assert_eq!(ok, Some(false), "+2.10 %");
+        let mut blind = kernel_cost(10.0, 20.0, 30.0);
+        blind.windows[1].snapshot_sockets = 2;
+        let (ok, measured) = judge(blind);
+        assert_eq!(ok, Some(false), "{measured}");
+        assert!(measured.contains("the watcher did not work"), "{measured}");
+        let mut early = kernel_cost(10.0, 20.0, 30.0);
+        early.held_throughout = false;
+        assert_eq!(judge(early).0, Some(false));
+        assert_eq!(
+            judge(KernelCost::default()),
+            (Some(false), "not measured".into())
+        );
     }
 
     fn lesson(lesson: &str, secs: f64, passed: bool, waits_for_silence: bool) -> LessonTime {
