@@ -247,11 +247,11 @@ impl Server {
     }
 }
 
-/// The real port of every TCP demo, for the kernel watcher.
-pub fn tcp_ports(services: &[Service]) -> Vec<(Demo, u16)> {
+/// The real address of every TCP demo, for the kernel watcher.
+pub fn tcp_ports(services: &[Service]) -> Vec<(Demo, SocketAddr)> {
     services
         .iter()
-        .filter_map(|s| s.demo().map(|d| (d, s.addr.port())))
+        .filter_map(|s| s.demo().map(|d| (d, s.addr)))
         .filter(|(d, _)| d.transport() == Transport::Tcp)
         .collect()
 }

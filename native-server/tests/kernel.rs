@@ -91,13 +91,29 @@ async fn watched_listener(backlog: u32) -> (TcpListener, SocketAddr, KernelWatch
     socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let listener = socket.listen(backlog).unwrap();
     let addr = listener.local_addr().unwrap();
-    let watcher = KernelWatcher::new(vec![(Demo::TcpEcho, addr.port())]);
+    let watcher = KernelWatcher::new(vec![(Demo::TcpEcho, addr)]);
     (listener, addr, watcher)
 }
 
 #[tokio::test]
 async fn the_side_that_closes_first_waits_in_time_wait_and_the_other_is_closed() {
-    let (listener, addr, watcher) = watched_listener(16).await;
+    closes_first(0).await;
+}
+
+/// The same with 200 idle connections around: a table that big is sampled
+/// without its ESTABLISHED sockets between full samples.
+#[tokio::test]
+async fn the_same_in_a_crowd_of_idle_connections() {
+    closes_first(200).await;
+}
+
+async fn closes_first(crowd: usize) {
+    let (listener, addr, watcher) = watched_listener(1024).await;
+    let mut idle = Vec::new();
+    for _ in 0..crowd {
+        idle.push(TcpStream::connect(addr).await.unwrap());
+        idle.push(listener.accept().await.unwrap().0);
+    }
     let mut viewer = watcher.watch(20).unwrap();
     let mut seen = Seen::default();
     let client = TcpStream::connect(addr).await.unwrap();

@@ -6,13 +6,12 @@
 //! listeners with their accept queue, the demos' ends of connections, and the
 //! client ends of any program on the same machine (the page's bridge sockets
 //! and the learner's terminal clients alike). Between two samples it sends only
-//! what changed ([`diff`], a pure function): a socket that appeared, changed
-//! state or queues or segment counts, or left the table (it is then CLOSED).
+//! what changed: a socket that appeared, changed state or queues or segment
+//! counts, or left the table (it is then CLOSED).
 //!
 //! Everything here is data; the sampling is in the server, the drawing in the
 //! kernel lab.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
@@ -199,19 +198,6 @@ impl KernelSocket {
     pub fn key(&self) -> (String, String) {
         (self.local.clone(), self.remote.clone())
     }
-
-    /// What a viewer needs to hear about again when it changes: not the
-    /// round-trip time or a timer's countdown, which move on every sample.
-    fn shape(&self) -> impl PartialEq + '_ {
-        (
-            self.state,
-            self.recv_q,
-            self.send_q,
-            self.timer.map(|t| t.kind),
-            self.tcp
-                .map(|t| (t.segs_out, t.segs_in, t.retrans, t.data_segs_out)),
-        )
-    }
 }
 
 /// What the watcher tells a viewer.
@@ -252,34 +238,6 @@ pub enum KernelMsg {
     },
 }
 
-/// The sockets of one sample, by [`KernelSocket::key`].
-pub type Table = BTreeMap<(String, String), KernelSocket>;
-
-/// What changed from `old` to `new`: updates for new and changed sockets
-/// (in `new`'s order), then the sockets that are gone.
-pub fn diff(old: &Table, new: &Table, at_ms: u64) -> Vec<KernelMsg> {
-    let mut out = Vec::new();
-    for (key, now) in new {
-        match old.get(key) {
-            Some(before) if before.shape() == now.shape() => {}
-            before => out.push(KernelMsg::Update {
-                at_ms,
-                from: before.map(|b| b.state),
-                socket: now.clone(),
-            }),
-        }
-    }
-    for (key, before) in old {
-        if !new.contains_key(key) {
-            out.push(KernelMsg::Gone {
-                at_ms,
-                socket: before.clone(),
-            });
-        }
-    }
-    out
-}
-
 /// Which watched end a socket is, from its ports and the demos' ports; `None`
 /// for a socket on no demo port (the watcher skips it).
 pub fn classify(
@@ -306,24 +264,6 @@ pub fn classify(
 mod tests {
     use super::*;
 
-    fn sock(local: &str, remote: &str, state: TcpState) -> KernelSocket {
-        KernelSocket {
-            local: local.to_owned(),
-            remote: remote.to_owned(),
-            state,
-            end: End::Client,
-            demo: Demo::TcpEcho,
-            recv_q: 0,
-            send_q: 0,
-            timer: None,
-            tcp: None,
-        }
-    }
-
-    fn table(socks: &[KernelSocket]) -> Table {
-        socks.iter().map(|s| (s.key(), s.clone())).collect()
-    }
-
     #[test]
     fn kernel_numbers_map_to_the_names_ss_prints() {
         assert_eq!(TcpState::from_kernel(1), Some(TcpState::Established));
@@ -334,72 +274,6 @@ mod tests {
         assert_eq!(TcpState::from_kernel(13), None);
         let json = serde_json::to_string(&TcpState::FinWait2).unwrap();
         assert_eq!(json, "\"FIN_WAIT_2\"");
-    }
-
-    #[test]
-    fn a_state_change_is_an_update_with_the_old_state() {
-        let a = sock("127.0.0.1:40000", "127.0.0.1:65432", TcpState::Established);
-        let mut b = a.clone();
-        b.state = TcpState::TimeWait;
-        let out = diff(&table(&[a]), &table(&[b.clone()]), 7);
-        assert_eq!(
-            out,
-            vec![KernelMsg::Update {
-                at_ms: 7,
-                from: Some(TcpState::Established),
-                socket: b
-            }]
-        );
-    }
-
-    #[test]
-    fn new_sockets_are_updates_without_a_from_and_missing_ones_are_gone() {
-        let a = sock("127.0.0.1:40000", "127.0.0.1:65432", TcpState::Established);
-        let b = sock("127.0.0.1:40001", "127.0.0.1:65432", TcpState::SynSent);
-        let out = diff(
-            &table(std::slice::from_ref(&a)),
-            &table(std::slice::from_ref(&b)),
-            1,
-        );
-        assert_eq!(
-            out,
-            vec![
-                KernelMsg::Update {
-                    at_ms: 1,
-                    from: None,
-                    socket: b
-                },
-                KernelMsg::Gone {
-                    at_ms: 1,
-                    socket: a
-                },
-            ]
-        );
-    }
-
-    #[test]
-    fn a_moving_rtt_or_countdown_alone_is_not_news_but_queues_and_segments_are() {
-        let mut a = sock("127.0.0.1:40000", "127.0.0.1:65432", TcpState::TimeWait);
-        a.timer = Some(Timer {
-            kind: TimerKind::TimeWait,
-            ms: 59_000,
-        });
-        a.tcp = Some(TcpCounters {
-            rtt_us: 30,
-            ..TcpCounters::default()
-        });
-        let mut b = a.clone();
-        b.timer = Some(Timer {
-            kind: TimerKind::TimeWait,
-            ms: 58_900,
-        });
-        b.tcp.as_mut().unwrap().rtt_us = 45;
-        assert!(diff(&table(&[a.clone()]), &table(&[b.clone()]), 2).is_empty());
-        b.recv_q = 5;
-        assert_eq!(diff(&table(&[a.clone()]), &table(&[b.clone()]), 3).len(), 1);
-        b.recv_q = 0;
-        b.tcp.as_mut().unwrap().data_segs_out = 2;
-        assert_eq!(diff(&table(&[a]), &table(&[b]), 4).len(), 1);
     }
 
     #[test]

@@ -21,7 +21,9 @@ use netlink_packet_sock_diag::inet::{
 use netlink_packet_sock_diag::{AF_INET, AF_INET6, IPPROTO_TCP, SockDiagMessage};
 use netlink_sys::{Socket, SocketAddr as NlAddr, protocols::NETLINK_SOCK_DIAG};
 use protocol::Demo;
-use protocol::kernel::{KernelSocket, Table, TcpCounters, TcpState, Timer, TimerKind, classify};
+use protocol::kernel::{TcpCounters, TcpState, Timer, TimerKind, classify};
+
+use super::{Sample, Sock};
 
 /// Where the 32-bit `idiag_expires` sits in a message: after the 16-byte
 /// netlink header, `inet_diag_msg`'s four bytes and its 48-byte socket id.
@@ -58,17 +60,35 @@ impl Sampler {
         })
     }
 
-    /// Every TCP socket (IPv4 and IPv6) on one of `ports`, by its addresses.
-    pub(super) fn sample(&mut self, ports: &[(Demo, u16)]) -> io::Result<Table> {
-        let mut table = Table::new();
-        for family in [AF_INET, AF_INET6] {
-            match self.dump(family, ports, &mut table) {
+    /// Every TCP socket (IPv4, and IPv6 if `ipv6`) on one of `ports`, by its addresses;
+    /// without the ESTABLISHED ones unless `established`. (Idle established
+    /// connections are most of a busy table and change least: the kernel
+    /// skips them for us, cheaply, on the samples in between.)
+    pub(super) fn sample(
+        &mut self,
+        ports: &[(Demo, u16)],
+        ipv6: bool,
+        established: bool,
+    ) -> io::Result<Sample> {
+        let mut table = Sample::default();
+        // Every state, with request sockets (TCP_NEW_SYN_RECV) too.
+        let mut states = StateFlags::from_bits_retain(!0);
+        if !established {
+            states.remove(StateFlags::ESTABLISHED);
+        }
+        let families: &[u8] = if ipv6 {
+            &[AF_INET, AF_INET6]
+        } else {
+            &[AF_INET]
+        };
+        for &family in families {
+            match self.dump(family, ports, states.clone(), &mut table) {
                 Err(e) if self.info && e.kind() == io::ErrorKind::InvalidData => {
                     tracing::warn!(
                         "this kernel's TCP_INFO could not be read ({e}); segment counts are off"
                     );
                     self.info = false;
-                    self.dump(family, ports, &mut table)?;
+                    self.dump(family, ports, states.clone(), &mut table)?;
                 }
                 other => other?,
             }
@@ -76,7 +96,13 @@ impl Sampler {
         Ok(table)
     }
 
-    fn dump(&mut self, family: u8, ports: &[(Demo, u16)], table: &mut Table) -> io::Result<()> {
+    fn dump(
+        &mut self,
+        family: u8,
+        ports: &[(Demo, u16)],
+        states: StateFlags,
+        table: &mut Sample,
+    ) -> io::Result<()> {
         self.seq = self.seq.wrapping_add(1);
         let mut header = NetlinkHeader::default();
         header.flags = NLM_F_REQUEST | NLM_F_DUMP;
@@ -91,7 +117,7 @@ impl Sampler {
                 } else {
                     ExtensionFlags::empty()
                 },
-                states: StateFlags::all(),
+                states,
                 socket_id: if family == AF_INET {
                     SocketId::new_v4()
                 } else {
@@ -120,7 +146,7 @@ impl Sampler {
                             .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
                             .unwrap_or(0);
                         if let Some(sock) = watched(&resp, expires, ports) {
-                            table.insert(sock.key(), sock);
+                            table.insert((sock.local, sock.remote), sock);
                         }
                     }
                     NetlinkPayload::Done(_) => return Ok(()),
@@ -137,7 +163,7 @@ impl Sampler {
 }
 
 /// The socket of one answer, if it is on a demo port.
-fn watched(resp: &InetResponse, expires_ms: u32, ports: &[(Demo, u16)]) -> Option<KernelSocket> {
+fn watched(resp: &InetResponse, expires_ms: u32, ports: &[(Demo, u16)]) -> Option<Sock> {
     let h = &resp.header;
     let id = &h.socket_id;
     let local = SocketAddr::new(id.source_address, id.source_port);
@@ -174,9 +200,9 @@ fn watched(resp: &InetResponse, expires_ms: u32, ports: &[(Demo, u16)]) -> Optio
         }),
         _ => None,
     });
-    Some(KernelSocket {
-        local: local.to_string(),
-        remote: remote.to_string(),
+    Some(Sock {
+        local,
+        remote,
         state,
         end,
         demo,

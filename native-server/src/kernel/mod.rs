@@ -3,9 +3,13 @@
 //!
 //! One sampling thread per server, running only while someone watches, at
 //! the fastest rate any viewer asked for (at most [`MAX_HZ`]). Each sample is
-//! compared with the one before ([`protocol::kernel::diff`]) and only the
-//! changes are broadcast, so a thousand idle connections cost one dump per
-//! tick and send nothing. A new viewer (or one that fell behind) makes the
+//! kept in a compact form ([`Sock`]: addresses and numbers, no strings) and
+//! compared with the one before ([`diff`]); only the changes become messages,
+//! so a thousand idle connections cost one dump per tick and send nothing.
+//! With more than a few hundred sockets, between full samples (about one a
+//! second) the kernel leaves the ESTABLISHED sockets out of the dump: they are most of a busy table and
+//! change least, and every way out of ESTABLISHED lands in a state the fast
+//! samples do see; a socket leaving a handshake state forces a full sample. A new viewer (or one that fell behind) makes the
 //! next sample a full snapshot for everyone.
 //!
 //! Sampling is Linux's `sock_diag` (`linux.rs`); on other systems
@@ -20,9 +24,13 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
 use protocol::Demo;
-use protocol::kernel::{KernelMsg, MAX_HZ, TcpCounters};
+use protocol::kernel::{End, KernelMsg, KernelSocket, MAX_HZ, TcpCounters, TcpState, Timer};
 use tokio::sync::broadcast;
 
+/// Below this many sockets every sample is a full one (cheap at that size);
+/// above it, full samples come about once a second.
+#[cfg(target_os = "linux")]
+const SMALL_TABLE: usize = 256;
 /// How many messages a viewer may fall behind before it needs a snapshot.
 const CAPACITY: usize = 1024;
 
@@ -42,6 +50,10 @@ pub struct KernelWatcher {
 struct Inner {
     tx: broadcast::Sender<Arc<KernelMsg>>,
     ports: Vec<(Demo, u16)>,
+    /// Whether a demo listens on IPv6 (else only the IPv4 table is dumped:
+    /// each dump walks the kernel's whole connection hash, so one walk is
+    /// half the cost of two).
+    ipv6: bool,
     started: Instant,
     state: Mutex<Viewers>,
     wake: Condvar,
@@ -59,12 +71,16 @@ struct Viewers {
 }
 
 impl KernelWatcher {
-    /// A watcher of the TCP sockets on `ports` (the demos' real ports).
-    pub fn new(ports: Vec<(Demo, u16)>) -> Self {
+    /// A watcher of the TCP sockets on the ports of `listeners` (the demos'
+    /// real addresses).
+    pub fn new(listeners: Vec<(Demo, SocketAddr)>) -> Self {
+        let ipv6 = listeners.iter().any(|(_, a)| a.is_ipv6());
+        let ports = listeners.iter().map(|(d, a)| (*d, a.port())).collect();
         Self {
             inner: Arc::new(Inner {
                 tx: broadcast::channel(CAPACITY).0,
                 ports,
+                ipv6,
                 started: Instant::now(),
                 state: Mutex::default(),
                 wake: Condvar::new(),
@@ -123,9 +139,9 @@ impl KernelWatcher {
             let until = Instant::now() + SETTLE;
             loop {
                 let table = sampler
-                    .sample(&ports)
+                    .sample(&ports, remote.is_ipv6(), true)
                     .map_err(|e| format!("the kernel's socket table could not be read: {e}"))?;
-                let Some(s) = table.get(&(local.to_string(), remote.to_string())) else {
+                let Some(s) = table.get(&(local, remote)) else {
                     return Err("the socket is no longer in the kernel's table".to_owned());
                 };
                 if s.send_q > 0 && Instant::now() < until {
@@ -146,6 +162,113 @@ impl KernelWatcher {
             Err(NOT_LINUX.to_owned())
         }
     }
+}
+
+/// One socket of a sample, kept compact: what the watcher compares 2,000
+/// times per tick needs no allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sock {
+    /// This end's address.
+    pub local: SocketAddr,
+    /// The other end's address.
+    pub remote: SocketAddr,
+    /// Its state.
+    pub state: TcpState,
+    /// Which end it is.
+    pub end: End,
+    /// The demo whose port it is on.
+    pub demo: Demo,
+    /// Receive queue (a listener: connections waiting for `accept`).
+    pub recv_q: u32,
+    /// Send queue (a listener: its backlog).
+    pub send_q: u32,
+    /// A running timer.
+    pub timer: Option<Timer>,
+    /// `TCP_INFO`, where the kernel keeps it.
+    pub tcp: Option<TcpCounters>,
+}
+
+impl Sock {
+    /// The message form.
+    pub fn to_wire(&self) -> KernelSocket {
+        KernelSocket {
+            local: self.local.to_string(),
+            remote: self.remote.to_string(),
+            state: self.state,
+            end: self.end,
+            demo: self.demo,
+            recv_q: self.recv_q,
+            send_q: self.send_q,
+            timer: self.timer,
+            tcp: self.tcp,
+        }
+    }
+
+    /// What a viewer needs to hear about again when it changes: not the
+    /// round-trip time or a timer's countdown, which move on every sample.
+    fn news(&self) -> impl PartialEq {
+        (
+            self.state,
+            self.recv_q,
+            self.send_q,
+            self.timer.map(|t| t.kind),
+            self.tcp
+                .map(|t| (t.segs_out, t.segs_in, t.retrans, t.data_segs_out)),
+        )
+    }
+}
+
+/// One sample: the sockets by their two addresses.
+pub type Sample = HashMap<(SocketAddr, SocketAddr), Sock>;
+
+/// A sample without the ESTABLISHED sockets, completed with the ones the
+/// last sample had: `None` when a socket left a handshake state, since it
+/// may now be ESTABLISHED or gone and only a full sample can tell.
+pub fn carry_over(prev: &Sample, mut fast: Sample) -> Option<Sample> {
+    for (key, old) in prev {
+        if fast.contains_key(key) {
+            continue;
+        }
+        match old.state {
+            TcpState::Established => {
+                fast.insert(*key, *old);
+            }
+            TcpState::SynSent | TcpState::SynRecv => return None,
+            _ => {}
+        }
+    }
+    Some(fast)
+}
+
+/// What changed from `old` to `new`: an update for each new or changed
+/// socket, then the sockets that are gone, each group in address order.
+pub fn diff(old: &Sample, new: &Sample, at_ms: u64) -> Vec<KernelMsg> {
+    let mut changed: Vec<(&Sock, Option<TcpState>)> = new
+        .iter()
+        .filter_map(|(key, now)| match old.get(key) {
+            Some(before) if before.news() == now.news() => None,
+            before => Some((now, before.map(|b| b.state))),
+        })
+        .collect();
+    changed.sort_by_key(|(s, _)| (s.local, s.remote));
+    let mut gone: Vec<&Sock> = old
+        .iter()
+        .filter(|(k, _)| !new.contains_key(k))
+        .map(|(_, s)| s)
+        .collect();
+    gone.sort_by_key(|s| (s.local, s.remote));
+    changed
+        .into_iter()
+        .map(|(s, from)| KernelMsg::Update {
+            at_ms,
+            from,
+            socket: s.to_wire(),
+        })
+        .chain(gone.into_iter().map(|s| KernelMsg::Gone {
+            at_ms,
+            socket: s.to_wire(),
+        }))
+        .collect()
 }
 
 /// The longest [`KernelWatcher::tcp_info`] waits for unsent data to leave.
@@ -180,7 +303,9 @@ impl Inner {
                 None
             }
         };
-        let mut prev = protocol::kernel::Table::new();
+        let mut prev = Sample::default();
+        // Samples since the last full one (ESTABLISHED sockets included).
+        let mut since_full = u32::MAX;
         let mut st = self.lock();
         loop {
             let Some(hz) = st.hz.values().copied().max() else {
@@ -190,16 +315,43 @@ impl Inner {
             let whole = std::mem::take(&mut st.snapshot);
             drop(st);
             if let Some(s) = sampler.as_mut() {
-                match s.sample(&self.ports) {
+                // A full sample about once a second (and for a snapshot);
+                // in between, the kernel leaves the ESTABLISHED ones out.
+                let full = whole || since_full >= hz || prev.len() < SMALL_TABLE;
+                let sampled = if full {
+                    s.sample(&self.ports, self.ipv6, true)
+                } else {
+                    s.sample(&self.ports, self.ipv6, false).and_then(|fast| {
+                        match carry_over(&prev, fast) {
+                            Some(merged) => Ok(merged),
+                            // A handshake ended (SYN_SENT or SYN_RECV left the
+                            // fast sample): established or closed, only a full
+                            // sample tells.
+                            None => {
+                                since_full = u32::MAX;
+                                s.sample(&self.ports, self.ipv6, true)
+                            }
+                        }
+                    })
+                };
+                since_full = if full || since_full == u32::MAX {
+                    1
+                } else {
+                    since_full + 1
+                };
+                match sampled {
                     Ok(now) => {
                         let at_ms = self.at_ms();
                         if whole {
-                            let sockets = now.values().cloned().collect();
+                            let mut sockets: Vec<KernelSocket> =
+                                now.values().map(Sock::to_wire).collect();
+                            sockets
+                                .sort_by(|a, b| (&a.local, &a.remote).cmp(&(&b.local, &b.remote)));
                             let _ =
                                 self.tx
                                     .send(Arc::new(KernelMsg::Snapshot { hz, at_ms, sockets }));
                         } else {
-                            for msg in protocol::kernel::diff(&prev, &now, at_ms) {
+                            for msg in diff(&prev, &now, at_ms) {
                                 let _ = self.tx.send(Arc::new(msg));
                             }
                         }
@@ -259,5 +411,112 @@ impl Drop for Viewer {
         let mut st = self.inner.lock();
         st.hz.remove(&self.id);
         self.inner.wake.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::kernel::{Timer, TimerKind};
+
+    use super::*;
+
+    fn sock(local: &str, remote: &str, state: TcpState) -> Sock {
+        Sock {
+            local: local.parse().unwrap(),
+            remote: remote.parse().unwrap(),
+            state,
+            end: End::Client,
+            demo: Demo::TcpEcho,
+            recv_q: 0,
+            send_q: 0,
+            timer: None,
+            tcp: None,
+        }
+    }
+
+    fn sample(socks: &[Sock]) -> Sample {
+        socks.iter().map(|s| ((s.local, s.remote), *s)).collect()
+    }
+
+    #[test]
+    fn a_state_change_is_an_update_with_the_old_state() {
+        let a = sock("127.0.0.1:40000", "127.0.0.1:65432", TcpState::Established);
+        let b = Sock {
+            state: TcpState::TimeWait,
+            ..a
+        };
+        let out = diff(&sample(&[a]), &sample(&[b]), 7);
+        assert_eq!(
+            out,
+            vec![KernelMsg::Update {
+                at_ms: 7,
+                from: Some(TcpState::Established),
+                socket: b.to_wire()
+            }]
+        );
+        assert_eq!(b.to_wire().local, "127.0.0.1:40000");
+    }
+
+    #[test]
+    fn new_sockets_are_updates_without_a_from_and_missing_ones_are_gone() {
+        let a = sock("127.0.0.1:40000", "127.0.0.1:65432", TcpState::Established);
+        let b = sock("127.0.0.1:40001", "127.0.0.1:65432", TcpState::SynSent);
+        let c = sock("127.0.0.1:40002", "127.0.0.1:65432", TcpState::SynSent);
+        let out = diff(&sample(&[a]), &sample(&[c, b]), 1);
+        let update = |s: Sock| KernelMsg::Update {
+            at_ms: 1,
+            from: None,
+            socket: s.to_wire(),
+        };
+        let gone = KernelMsg::Gone {
+            at_ms: 1,
+            socket: a.to_wire(),
+        };
+        assert_eq!(out, vec![update(b), update(c), gone], "in address order");
+    }
+
+    #[test]
+    fn a_moving_rtt_or_countdown_alone_is_not_news_but_queues_and_segments_are() {
+        let mut a = sock("127.0.0.1:40000", "127.0.0.1:65432", TcpState::TimeWait);
+        a.timer = Some(Timer {
+            kind: TimerKind::TimeWait,
+            ms: 59_000,
+        });
+        a.tcp = Some(TcpCounters {
+            rtt_us: 30,
+            ..TcpCounters::default()
+        });
+        let mut b = a;
+        b.timer = Some(Timer {
+            kind: TimerKind::TimeWait,
+            ms: 58_900,
+        });
+        b.tcp.as_mut().unwrap().rtt_us = 45;
+        assert!(diff(&sample(&[a]), &sample(&[b]), 2).is_empty());
+        b.recv_q = 5;
+        assert_eq!(diff(&sample(&[a]), &sample(&[b]), 3).len(), 1);
+        b.recv_q = 0;
+        b.tcp.as_mut().unwrap().data_segs_out = 2;
+        assert_eq!(diff(&sample(&[a]), &sample(&[b]), 4).len(), 1);
+    }
+
+    #[test]
+    fn between_full_samples_established_sockets_are_carried_and_a_finished_handshake_asks_for_a_full_one()
+     {
+        let est = sock("127.0.0.1:40000", "127.0.0.1:65432", TcpState::Established);
+        let tw = sock("127.0.0.1:40001", "127.0.0.1:65432", TcpState::TimeWait);
+        let closing = Sock {
+            state: TcpState::FinWait2,
+            ..est
+        };
+        // An idle established socket is kept; a TIME_WAIT one that left is gone.
+        let merged = carry_over(&sample(&[est, tw]), Sample::default()).unwrap();
+        assert_eq!(merged, sample(&[est]));
+        // The fast sample's news about an established socket wins.
+        let merged = carry_over(&sample(&[est]), sample(&[closing])).unwrap();
+        assert_eq!(merged, sample(&[closing]));
+        // SYN_SENT gone from a fast sample: established or closed? Ask.
+        let syn = sock("127.0.0.1:40002", "127.0.0.1:65432", TcpState::SynSent);
+        assert_eq!(carry_over(&sample(&[syn]), Sample::default()), None);
     }
 }
