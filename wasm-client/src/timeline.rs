@@ -149,6 +149,9 @@ impl Timeline {
         let el = add(parent, el("ol", "sl-timeline", ""));
         attr(&el, "data-role", "timeline");
         attr(&el, "aria-live", "polite");
+        // It scrolls once long: focusable, so the keyboard can scroll it too.
+        attr(&el, "tabindex", "0");
+        attr(&el, "aria-label", "What happened, in order");
         Self { el }
     }
 

@@ -9,13 +9,18 @@
 //! 6. `native-server` checked for Windows and macOS (compiled, not linked);
 //! 7. the self-contained static binary and the wheel (`cargo xtask dist`,
 //!    `cargo xtask wheel`), which the browser tests install and start;
-//! 8. headless-Chromium end-to-end tests against a server on port 0;
+//! 8. headless-Chromium end-to-end tests against a server on port 0, with
+//!    the axe-core accessibility engine (fetched from npm at
+//!    [`AXE_CORE_VERSION`]) run on every page, its counts printed at the end;
 //! 9. with `--long`: the bridge soak (`native-server/tests/soak.rs`) and
 //!    30 s of every fuzz target (`cargo xtask fuzz --smoke`).
 
 use anyhow::Result;
 
 use crate::{Ctx, build, dist, flags, fuzz, run_cmd, tools};
+
+/// The axe-core release the accessibility test injects into every page.
+const AXE_CORE_VERSION: &str = "4.10.3";
 
 /// Runs every layer; `--long` adds the slow ones.
 pub(crate) fn test(ctx: &Ctx, args: &flags::Test) -> Result<()> {
@@ -70,6 +75,9 @@ pub(crate) fn test(ctx: &Ctx, args: &flags::Test) -> Result<()> {
 
     let static_bin = dist::static_binary(ctx)?;
     let wheel = dist::package(ctx)?;
+    let axe = tools::npm_file(ctx, "axe-core", AXE_CORE_VERSION, "axe.min.js")?;
+    let a11y_report = ctx.target().join("a11y.txt");
+    let _ = std::fs::remove_file(&a11y_report);
 
     run_cmd(
         ctx.cargo()
@@ -77,9 +85,16 @@ pub(crate) fn test(ctx: &Ctx, args: &flags::Test) -> Result<()> {
             .env("SOCKET_LAB_DIST", ctx.dist())
             .env("SOCKET_LAB_STATIC_BIN", &static_bin)
             .env("SOCKET_LAB_WHEEL", &wheel)
+            .env("AXE_CORE", &axe)
+            .env("SOCKET_LAB_A11Y_REPORT", &a11y_report)
             .env("CHROMIUM", &browser.chromium)
             .env("CHROMEDRIVER", &browser.chromedriver),
     )?;
+
+    match std::fs::read_to_string(&a11y_report) {
+        Ok(report) => print!("xtask: {report}"),
+        Err(_) => println!("xtask: the accessibility check wrote no report"),
+    }
 
     if args.long {
         // The soak: 60 s of random traffic through the bridge, every byte checked.

@@ -120,6 +120,38 @@ pub(crate) fn python_tool(ctx: &Ctx, package: &str, version: &str) -> Result<Pat
     Ok(bin)
 }
 
+/// `file` from the npm package `package` at exactly `version`, fetched once
+/// with `npm pack` (which checks the registry's integrity hash) into
+/// `target/tools/npm/<package>-<version>/` and unpacked there.
+pub(crate) fn npm_file(ctx: &Ctx, package: &str, version: &str, file: &str) -> Result<PathBuf> {
+    let dir = ctx
+        .target()
+        .join("tools/npm")
+        .join(format!("{package}-{version}"));
+    let path = dir.join("package").join(file);
+    if path.is_file() {
+        return Ok(path);
+    }
+    println!(
+        "xtask: fetching {package}@{version} from npm into {} (once)",
+        dir.display()
+    );
+    std::fs::create_dir_all(&dir)?;
+    run_cmd(
+        Command::new("npm")
+            .args(["pack", "--silent"])
+            .arg(format!("{package}@{version}"))
+            .current_dir(&dir),
+    )
+    .context("npm pack failed: install Node.js (npm), and check the registry is reachable")?;
+    let tgz = format!("{package}-{version}.tgz");
+    run_cmd(Command::new("tar").args(["xzf", &tgz]).current_dir(&dir))?;
+    if !path.is_file() {
+        bail!("{package}@{version} has no {file}");
+    }
+    Ok(path)
+}
+
 /// The directory holding `wasm-bindgen-test-runner`, installed into
 /// `target/tools` (same version as the `wasm-bindgen` crate) if missing.
 pub(crate) fn wasm_test_runner(ctx: &Ctx) -> Result<PathBuf> {

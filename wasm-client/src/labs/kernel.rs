@@ -1078,6 +1078,9 @@ pub fn mount(root: &HtmlElement, bridge: Bridge) -> Mounted {
     let diagram = add(&card, el("div", "sl-k-diagram", ""));
     let queues = add(&card, el("div", "sl-k-queues", ""));
     let table = add(&card, el("div", "sl-k-table-box", ""));
+    // It scrolls sideways on a phone: focusable, so the keyboard can scroll it.
+    attr(&table, "tabindex", "0");
+    attr(&table, "aria-label", "The sockets, as a table");
     // The verdict reads best right after the promise and the pictures; the
     // list of state changes goes last, below the table.
     let _ = card.append_child(&frame.verdict);

@@ -289,6 +289,9 @@ impl ServerView {
             el("p", "sl-sv-empty", "Nothing has reached the server yet."),
         );
         let list = add(&root, el("ol", "sl-sv-list", ""));
+        // It scrolls once long: focusable, so the keyboard can scroll it too.
+        attr(&list, "tabindex", "0");
+        attr(&list, "aria-label", "Connections the server saw");
         attr(&list, "aria-live", "polite");
         attr(&list, "aria-relevant", "additions");
         let inner = Rc::new(Inner {
