@@ -6,8 +6,8 @@
 //! kept in a compact form ([`Sock`]: addresses and numbers, no strings) and
 //! compared with the one before ([`diff`]); only the changes become messages,
 //! so a thousand idle connections cost one dump per tick and send nothing.
-//! With more than a few hundred sockets, between full samples (about one a
-//! second) the kernel leaves the ESTABLISHED sockets out of the dump: they are most of a busy table and
+//! With more than a few hundred sockets, between full samples (one every two
+//! seconds) the kernel leaves the ESTABLISHED sockets out of the dump: they are most of a busy table and
 //! change least, and every way out of ESTABLISHED lands in a state the fast
 //! samples do see; a socket leaving a handshake state forces a full sample. A new viewer (or one that fell behind) makes the
 //! next sample a full snapshot for everyone.
@@ -28,7 +28,7 @@ use protocol::kernel::{End, KernelMsg, KernelSocket, MAX_HZ, TcpCounters, TcpSta
 use tokio::sync::broadcast;
 
 /// Below this many sockets every sample is a full one (cheap at that size);
-/// above it, full samples come about once a second.
+/// above it, full samples come every two seconds.
 #[cfg(target_os = "linux")]
 const SMALL_TABLE: usize = 256;
 /// How many messages a viewer may fall behind before it needs a snapshot.
@@ -221,41 +221,69 @@ impl Sock {
 /// One sample: the sockets by their two addresses.
 pub type Sample = HashMap<(SocketAddr, SocketAddr), Sock>;
 
-/// A sample without the ESTABLISHED sockets, completed with the ones the
-/// last sample had: `None` when a socket left a handshake state, since it
-/// may now be ESTABLISHED or gone and only a full sample can tell.
-pub fn carry_over(prev: &Sample, mut fast: Sample) -> Option<Sample> {
-    for (key, old) in prev {
-        if fast.contains_key(key) {
+/// The snapshot message of a full sample, in address order.
+fn snapshot(hz: u32, at_ms: u64, now: &Sample) -> KernelMsg {
+    let mut sockets: Vec<KernelSocket> = now.values().map(Sock::to_wire).collect();
+    sockets.sort_by(|a, b| (&a.local, &a.remote).cmp(&(&b.local, &b.remote)));
+    KernelMsg::Snapshot { hz, at_ms, sockets }
+}
+
+/// Applies a sample without the ESTABLISHED sockets to `prev`, in place, and
+/// returns what changed. ESTABLISHED sockets the fast sample cannot see stay
+/// as they were (only `prev`'s few other sockets are looked up, so a big
+/// table of idle connections costs no hashing). `None`, with `prev`
+/// untouched, when a socket left a handshake state: it may now be
+/// ESTABLISHED or gone, and only a full sample can tell.
+pub fn apply_fast(prev: &mut Sample, fast: Sample, at_ms: u64) -> Option<Vec<KernelMsg>> {
+    let mut gone = Vec::new();
+    for (key, old) in prev.iter() {
+        if old.state == TcpState::Established || fast.contains_key(key) {
             continue;
         }
         match old.state {
-            TcpState::Established => {
-                fast.insert(*key, *old);
-            }
             TcpState::SynSent | TcpState::SynRecv => return None,
-            _ => {}
+            _ => gone.push(*old),
         }
     }
-    Some(fast)
+    let changed: Vec<(Sock, Option<TcpState>)> = fast
+        .iter()
+        .filter_map(|(key, now)| match prev.get(key) {
+            Some(before) if before.news() == now.news() => None,
+            before => Some((*now, before.map(|b| b.state))),
+        })
+        .collect();
+    for g in &gone {
+        prev.remove(&(g.local, g.remote));
+    }
+    prev.extend(fast);
+    Some(messages(changed, gone, at_ms))
 }
 
 /// What changed from `old` to `new`: an update for each new or changed
 /// socket, then the sockets that are gone, each group in address order.
 pub fn diff(old: &Sample, new: &Sample, at_ms: u64) -> Vec<KernelMsg> {
-    let mut changed: Vec<(&Sock, Option<TcpState>)> = new
+    let changed = new
         .iter()
         .filter_map(|(key, now)| match old.get(key) {
             Some(before) if before.news() == now.news() => None,
-            before => Some((now, before.map(|b| b.state))),
+            before => Some((*now, before.map(|b| b.state))),
         })
         .collect();
-    changed.sort_by_key(|(s, _)| (s.local, s.remote));
-    let mut gone: Vec<&Sock> = old
+    let gone = old
         .iter()
         .filter(|(k, _)| !new.contains_key(k))
-        .map(|(_, s)| s)
+        .map(|(_, s)| *s)
         .collect();
+    messages(changed, gone, at_ms)
+}
+
+/// The messages for these changed and gone sockets, each group in address order.
+fn messages(
+    mut changed: Vec<(Sock, Option<TcpState>)>,
+    mut gone: Vec<Sock>,
+    at_ms: u64,
+) -> Vec<KernelMsg> {
+    changed.sort_by_key(|(s, _)| (s.local, s.remote));
     gone.sort_by_key(|s| (s.local, s.remote));
     changed
         .into_iter()
@@ -315,47 +343,43 @@ impl Inner {
             let whole = std::mem::take(&mut st.snapshot);
             drop(st);
             if let Some(s) = sampler.as_mut() {
-                // A full sample about once a second (and for a snapshot);
-                // in between, the kernel leaves the ESTABLISHED ones out.
-                let full = whole || since_full >= hz || prev.len() < SMALL_TABLE;
-                let sampled = if full {
-                    s.sample(&self.ports, self.ipv6, true)
+                // A full sample every two seconds (and for a snapshot); in
+                // between, the kernel leaves the ESTABLISHED ones out.
+                let full = whole || since_full >= 2 * hz || prev.len() < SMALL_TABLE;
+                let at_ms = self.at_ms();
+                let fast = if full {
+                    Ok(None)
                 } else {
-                    s.sample(&self.ports, self.ipv6, false).and_then(|fast| {
-                        match carry_over(&prev, fast) {
-                            Some(merged) => Ok(merged),
-                            // A handshake ended (SYN_SENT or SYN_RECV left the
-                            // fast sample): established or closed, only a full
-                            // sample tells.
-                            None => {
-                                since_full = u32::MAX;
-                                s.sample(&self.ports, self.ipv6, true)
-                            }
-                        }
-                    })
+                    s.sample(&self.ports, self.ipv6, false)
+                        .map(|fast| apply_fast(&mut prev, fast, at_ms))
                 };
-                since_full = if full || since_full == u32::MAX {
-                    1
-                } else {
-                    since_full + 1
+                let sent = match fast {
+                    Ok(Some(msgs)) => {
+                        since_full += 1;
+                        Ok(msgs)
+                    }
+                    // Time for a full sample, or a handshake ended (SYN_SENT
+                    // or SYN_RECV left the fast sample) and only a full one
+                    // tells whether it is now ESTABLISHED or gone.
+                    Ok(None) => {
+                        since_full = 1;
+                        s.sample(&self.ports, self.ipv6, true).map(|now| {
+                            let msgs = if whole {
+                                vec![snapshot(hz, at_ms, &now)]
+                            } else {
+                                diff(&prev, &now, at_ms)
+                            };
+                            prev = now;
+                            msgs
+                        })
+                    }
+                    Err(e) => Err(e),
                 };
-                match sampled {
-                    Ok(now) => {
-                        let at_ms = self.at_ms();
-                        if whole {
-                            let mut sockets: Vec<KernelSocket> =
-                                now.values().map(Sock::to_wire).collect();
-                            sockets
-                                .sort_by(|a, b| (&a.local, &a.remote).cmp(&(&b.local, &b.remote)));
-                            let _ =
-                                self.tx
-                                    .send(Arc::new(KernelMsg::Snapshot { hz, at_ms, sockets }));
-                        } else {
-                            for msg in diff(&prev, &now, at_ms) {
-                                let _ = self.tx.send(Arc::new(msg));
-                            }
+                match sent {
+                    Ok(msgs) => {
+                        for msg in msgs {
+                            let _ = self.tx.send(Arc::new(msg));
                         }
-                        prev = now;
                     }
                     Err(e) => tracing::warn!("kernel watcher: a sample failed: {e}"),
                 }
@@ -501,8 +525,7 @@ mod tests {
     }
 
     #[test]
-    fn between_full_samples_established_sockets_are_carried_and_a_finished_handshake_asks_for_a_full_one()
-     {
+    fn a_fast_sample_keeps_established_sockets_and_a_finished_handshake_asks_for_a_full_one() {
         let est = sock("127.0.0.1:40000", "127.0.0.1:65432", TcpState::Established);
         let tw = sock("127.0.0.1:40001", "127.0.0.1:65432", TcpState::TimeWait);
         let closing = Sock {
@@ -510,13 +533,31 @@ mod tests {
             ..est
         };
         // An idle established socket is kept; a TIME_WAIT one that left is gone.
-        let merged = carry_over(&sample(&[est, tw]), Sample::default()).unwrap();
-        assert_eq!(merged, sample(&[est]));
+        let mut prev = sample(&[est, tw]);
+        let msgs = apply_fast(&mut prev, Sample::default(), 1).unwrap();
+        assert_eq!(prev, sample(&[est]));
+        assert_eq!(
+            msgs,
+            vec![KernelMsg::Gone {
+                at_ms: 1,
+                socket: tw.to_wire()
+            }]
+        );
         // The fast sample's news about an established socket wins.
-        let merged = carry_over(&sample(&[est]), sample(&[closing])).unwrap();
-        assert_eq!(merged, sample(&[closing]));
-        // SYN_SENT gone from a fast sample: established or closed? Ask.
+        let msgs = apply_fast(&mut prev, sample(&[closing]), 2).unwrap();
+        assert_eq!(prev, sample(&[closing]));
+        assert!(matches!(
+            &msgs[..],
+            [KernelMsg::Update {
+                from: Some(TcpState::Established),
+                ..
+            }]
+        ));
+        // SYN_SENT gone from a fast sample: established or closed? Ask, and
+        // leave the table as it was.
         let syn = sock("127.0.0.1:40002", "127.0.0.1:65432", TcpState::SynSent);
-        assert_eq!(carry_over(&sample(&[syn]), Sample::default()), None);
+        let mut prev = sample(&[syn, est]);
+        assert_eq!(apply_fast(&mut prev, Sample::default(), 3), None);
+        assert_eq!(prev, sample(&[syn, est]));
     }
 }
