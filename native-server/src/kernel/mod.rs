@@ -6,11 +6,16 @@
 //! kept in a compact form ([`Sock`]: addresses and numbers, no strings) and
 //! compared with the one before ([`diff`]); only the changes become messages,
 //! so a thousand idle connections cost one dump per tick and send nothing.
-//! With more than a few hundred sockets, between full samples (one every two
-//! seconds) the kernel leaves the ESTABLISHED sockets out of the dump: they are most of a busy table and
-//! change least, and every way out of ESTABLISHED lands in a state the fast
-//! samples do see; a socket leaving a handshake state forces a full sample. A new viewer (or one that fell behind) makes the
-//! next sample a full snapshot for everyone.
+//!
+//! With more than a few hundred sockets, the samples between full ones (one
+//! every two seconds) leave the ESTABLISHED sockets out of the dump
+//! ([`apply_fast`]): they are most of a busy table and change least, every
+//! way out of ESTABLISHED lands in a state the fast samples see, and a socket
+//! leaving a handshake state forces a full sample. Each dump still walks the
+//! kernel's whole connection hash, which is most of what a sample costs.
+//!
+//! A new viewer (or one that fell behind) makes the next sample a full
+//! snapshot for everyone.
 //!
 //! Sampling is Linux's `sock_diag` (`linux.rs`); on other systems
 //! [`KernelWatcher::watch`] says plainly that this view is Linux-only.
