@@ -781,6 +781,11 @@ impl Session {
         if let Some(options) = sticky {
             self.env.ctx.sticky.set(client, options);
         }
+        // Known as this page's before the demo can accept it: a concurrent
+        // demo publishes its accept at once, and the event must be tagged
+        // with the page's socket even if it is relayed before `connect`
+        // returns here.
+        lock(&self.owners).insert(client, key.id);
         let connected = tokio::time::timeout(CONNECT_TIMEOUT, socket.connect(addr))
             .await
             .unwrap_or_else(|_| {
@@ -796,6 +801,7 @@ impl Session {
             Ok(s) => s,
             Err(e) => {
                 self.env.ctx.sticky.forget(client);
+                lock(&self.owners).retire(client);
                 return Err(e);
             }
         };
