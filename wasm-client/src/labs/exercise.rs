@@ -1223,12 +1223,7 @@ fn render(
             if done_before {
                 return;
             }
-            let port = |a: &str| a.rsplit(':').next().unwrap_or_default().to_owned();
-            let own = |s: &KernelSocket| match s.end {
-                protocol::kernel::End::Client => b.is_own_port(&port(&s.local)),
-                protocol::kernel::End::Server => b.is_own_port(&port(&s.remote)),
-                protocol::kernel::End::Listener => false,
-            };
+            let own = |s: &KernelSocket| super::kernel::is_page_socket(&b, s);
             let Some(status) = kt.borrow_mut().observe(msg, &own) else {
                 return;
             };

@@ -352,6 +352,17 @@ pub fn judge(
     }
 }
 
+/// Whether `s` is an end of one of this page's bridge connections: a client
+/// end on one of the page's ports, or a demo's end whose peer is one.
+pub(crate) fn is_page_socket(bridge: &Bridge, s: &KernelSocket) -> bool {
+    let port = |a: &str| a.rsplit(':').next().unwrap_or_default().to_owned();
+    match s.end {
+        End::Client => bridge.is_own_port(&port(&s.local)),
+        End::Server => bridge.is_own_port(&port(&s.remote)),
+        End::Listener => false,
+    }
+}
+
 /// Whose end a client socket is. The page learns its sockets' ports when
 /// their connect returns, so a socket still in SYN_SENT may be the page's.
 fn origin(s: &KernelSocket, own: bool) -> &'static str {
@@ -611,12 +622,7 @@ super::has_frame!(Lab);
 
 impl Lab {
     fn own(&self) -> impl Fn(&KernelSocket) -> bool + '_ {
-        let port = |a: &str| a.rsplit(':').next().unwrap_or_default().to_owned();
-        move |s: &KernelSocket| match s.end {
-            End::Client => self.bridge().is_own_port(&port(&s.local)),
-            End::Server => self.bridge().is_own_port(&port(&s.remote)),
-            End::Listener => false,
-        }
+        move |s: &KernelSocket| is_page_socket(self.bridge(), s)
     }
 
     fn start_watching(self: &Rc<Self>) {
