@@ -566,3 +566,34 @@ pub fn screenshot_dir() -> PathBuf {
         None => repo.join("target/screenshots"),
     }
 }
+
+/// Fills `{port:DEMO}`, `{host:DEMO}` and `{addr:DEMO}` with the server's
+/// real addresses.
+pub fn fill(template: &str, server: &RunningServer) -> Result<String> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let close = after.find('}').context("an unclosed { in a command")?;
+        let inner = &after[..close];
+        let value = match inner.split_once(':') {
+            Some((what @ ("port" | "host" | "addr"), demo)) => {
+                let addr = server
+                    .demo(demo)
+                    .with_context(|| format!("{template}: no demo {demo}"))?;
+                match what {
+                    "port" => addr.port().to_string(),
+                    "host" => addr.ip().to_string(),
+                    _ => addr.to_string(),
+                }
+            }
+            // Not a placeholder (a brace in Python code, say).
+            _ => format!("{{{inner}}}"),
+        };
+        out.push_str(&value);
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}

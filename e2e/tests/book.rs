@@ -122,37 +122,6 @@ fn wrong_program(id: &str) -> Option<Wrong> {
     })
 }
 
-/// Fills `{port:DEMO}`, `{host:DEMO}` and `{addr:DEMO}` with the server's
-/// real addresses.
-fn fill(template: &str, server: &RunningServer) -> Result<String> {
-    let mut out = String::new();
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        let close = after.find('}').context("an unclosed { in a command")?;
-        let inner = &after[..close];
-        let value = match inner.split_once(':') {
-            Some((what @ ("port" | "host" | "addr"), demo)) => {
-                let addr = server
-                    .demo(demo)
-                    .with_context(|| format!("{template}: no demo {demo}"))?;
-                match what {
-                    "port" => addr.port().to_string(),
-                    "host" => addr.ip().to_string(),
-                    _ => addr.to_string(),
-                }
-            }
-            // Not a placeholder (a brace in Python code, say).
-            _ => format!("{{{inner}}}"),
-        };
-        out.push_str(&value);
-        rest = &after[close + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
 /// Runs `command` with `sh -c` from the repository root, as a learner would
 /// in a terminal, without blocking the in-process server. Returns whether it
 /// succeeded, and its output.
@@ -264,13 +233,13 @@ async fn check_chapter(c: &Client, server: &RunningServer, chapter: &str) -> Res
     wait_contains(
         c,
         "socket-lab[lab=exercise] .sl-commands code",
-        &fill(command, server)?,
+        &e2e::fill(command, server)?,
     )
     .await
     .with_context(|| format!("{id}: the page does not show its command with the server's ports"))?;
 
     if let Some(wrong) = wrong_program(&id) {
-        let cmd = fill(wrong.command, server)?;
+        let cmd = e2e::fill(wrong.command, server)?;
         let (_, out) = run(&cmd).await?;
         let said = wait_status(
             c,
@@ -288,7 +257,7 @@ async fn check_chapter(c: &Client, server: &RunningServer, chapter: &str) -> Res
         println!("{id}, wrong program: {said}");
     }
 
-    let cmd = fill(command, server)?;
+    let cmd = e2e::fill(command, server)?;
     let (ok, out) = run(&cmd).await?;
     ensure!(ok, "{id}: {cmd} failed: {out}");
     let done = wait_contains(

@@ -297,15 +297,7 @@ fn commands(site: &Site, id: &str) -> Result<Vec<String>> {
     let server = site.server().context("a live site")?;
     let mut out = Vec::new();
     for c in ex["commands"].as_array().context("commands")? {
-        let mut c = c.as_str().context("a command")?.to_owned();
-        for s in &server.services {
-            let (name, addr) = (s.name(), s.addr);
-            c = c
-                .replace(&format!("{{addr:{name}}}"), &addr.to_string())
-                .replace(&format!("{{host:{name}}}"), &addr.ip().to_string())
-                .replace(&format!("{{port:{name}}}"), &addr.port().to_string());
-        }
-        out.push(c);
+        out.push(e2e::fill(c.as_str().context("a command")?, server)?);
     }
     Ok(out)
 }
