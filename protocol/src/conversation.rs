@@ -69,6 +69,10 @@ pub enum Output {
     /// The [`EventKind::Closed`] event has already been given out. Nothing
     /// follows a `Close`.
     Close,
+    /// `chat`: a complete line from this client (without its newline) for
+    /// the driver to relay to every other member of the room
+    /// ([`crate::chat::relay`]), publishing an [`EventKind::Broadcast`].
+    Broadcast(Vec<u8>),
 }
 
 /// How the server reads this connection: the sticky demo's knobs, and the
@@ -113,6 +117,19 @@ enum Role {
     /// and asks for `read_size` bytes (one send comes out split), and echoes
     /// every read back unchanged.
     Sticky(StickyOptions),
+    /// A chat room member: its bytes are cut into lines, and each complete
+    /// line goes to the driver to relay to the others. Nobody is dropped for
+    /// listening quietly (a chat client may only read), but a line that
+    /// never ends is refused.
+    Chat(Box<crate::chat::Lines>),
+    /// `tls-echo` before any TLS: a client whose first bytes are not a TLS
+    /// handshake is told so with a TLS alert and closed. (The native server
+    /// hands a real ClientHello to rustls instead; the simulation has no TLS
+    /// and refuses it in words.)
+    TlsGate,
+    /// `tls-echo` after the handshake: the tcp-echo reply to every read, but
+    /// served concurrently, so there is no turn to limit.
+    TlsEcho,
 }
 
 /// One TCP demo's side of one connection.
@@ -155,6 +172,8 @@ impl Conversation {
                 challenge,
             ))),
             Demo::Sticky => Role::Sticky(sticky.unwrap_or_default()),
+            Demo::Chat => Role::Chat(Box::default()),
+            Demo::TlsEcho => Role::TlsGate,
             Demo::UdpEcho => panic!("udp-echo has no connections; use conversation::datagram"),
         };
         let mut conv = Self {
@@ -168,6 +187,14 @@ impl Conversation {
             detail: true,
         };
         conv.start(now_us);
+        conv
+    }
+
+    /// `tls-echo`'s conversation once the TLS handshake is done: the bytes
+    /// fed in are the decrypted ones.
+    pub fn after_tls_handshake(settings: &Settings, now_us: u64) -> Self {
+        let mut conv = Self::new(Demo::TlsEcho, settings, now_us, [0; 32], None);
+        conv.role = Role::TlsEcho;
         conv
     }
 
@@ -197,6 +224,7 @@ impl Conversation {
                 self.limit_at = Some(now + self.settings.hold_limit_us);
                 self.idle_at = Some(now + self.settings.idle_timeout_us);
             }
+            Role::Chat(_) => {}
             _ => self.idle_at = Some(now + self.settings.idle_timeout_us),
         }
     }
@@ -314,7 +342,42 @@ impl Conversation {
             self.idle_at = Some(now_us + self.settings.idle_timeout_us);
         }
         match &mut self.role {
-            Role::TcpEcho => self.send(echo_reply(bytes)),
+            Role::TcpEcho | Role::TlsEcho => self.send(echo_reply(bytes)),
+            Role::Chat(lines) => {
+                for step in lines.feed(bytes) {
+                    match step {
+                        crate::chat::LineStep::Line(line) => {
+                            self.out.push_back(Output::Broadcast(line));
+                        }
+                        crate::chat::LineStep::TooLong => {
+                            self.send(crate::chat::too_long());
+                            self.close(
+                                Closer::Server,
+                                format!(
+                                    "a line longer than {} bytes: the chat demo reads lines, and \
+                                     this one never ended",
+                                    crate::chat::MAX_LINE
+                                ),
+                            );
+                            return;
+                        }
+                    }
+                }
+            }
+            Role::TlsGate => {
+                let reason = crate::tls::not_tls(bytes).unwrap_or_else(|| {
+                    "this is the simulation, which has no TLS: a real TLS client needs the real \
+                     tls-echo (start socket-lab)"
+                        .to_owned()
+                });
+                self.event(EventKind::TlsRefused {
+                    reason: reason.clone(),
+                });
+                if crate::tls::not_tls(bytes).is_some() {
+                    self.send(crate::tls::DECODE_ERROR_ALERT.to_vec());
+                }
+                self.close(Closer::Server, reason);
+            }
             Role::Sticky(_) => self.send(bytes.to_vec()),
             Role::Uppercase => {
                 self.send(uppercase_reply(bytes));
@@ -423,6 +486,12 @@ impl Conversation {
                 auth.handle_eof();
                 self.finish_auth();
             }
+            Role::Chat(lines) => {
+                if let Some(line) = lines.finish() {
+                    self.out.push_back(Output::Broadcast(line));
+                }
+                self.close(Closer::Client, CLIENT_CLOSED);
+            }
             _ => self.close(Closer::Client, CLIENT_CLOSED),
         }
     }
@@ -464,7 +533,9 @@ impl Conversation {
                 );
                 return;
             }
-            Role::TcpEcho => "the next message",
+            Role::TcpEcho | Role::TlsEcho => "the next message",
+            Role::TlsGate => "the TLS ClientHello",
+            Role::Chat(_) => "the next line",
             Role::Uppercase => "the one message",
             Role::Framed(_) => "the next frame",
             Role::Sticky(_) => "more bytes",
@@ -489,6 +560,7 @@ impl Conversation {
     pub fn held_bytes(&self) -> usize {
         match &self.role {
             Role::Framed(server) => server.held(),
+            Role::Chat(lines) => lines.held(),
             _ => 0,
         }
     }
@@ -743,7 +815,7 @@ mod tests {
             match out {
                 Output::Event(e) => events.push(e),
                 Output::Send(b) => sent.extend(b),
-                Output::Close => {}
+                Output::Close | Output::Broadcast(_) => {}
             }
         }
         assert!(
@@ -886,5 +958,43 @@ mod tests {
             }
         ));
         assert_eq!(reply, b"Message received");
+    }
+
+    #[test]
+    fn chat_hands_complete_lines_to_the_driver_and_never_times_out_a_listener() {
+        let mut pair = Pair::new(conv(Demo::Chat));
+        assert_eq!(pair.server.poll_timeout(), None, "a quiet member stays");
+        pair.client_writes(&[(10, b"one\ntw".to_vec()), (20, b"o\n".to_vec())]);
+        pair.client_writes(&[(30, b"last".to_vec())]);
+        pair.client_eof();
+        let lines: Vec<&[u8]> = pair
+            .trace
+            .iter()
+            .filter_map(|(_, o)| match o {
+                Output::Broadcast(l) => Some(l.as_slice()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(lines, [&b"one"[..], b"two", b"last"]);
+        assert!(pair.server.is_closed());
+    }
+
+    #[test]
+    fn chat_refuses_a_line_that_never_ends() {
+        let mut pair = Pair::new(conv(Demo::Chat));
+        pair.client_writes(&[(10, vec![b'x'; crate::chat::MAX_LINE + 1])]);
+        assert_eq!(pair.to_client, crate::chat::too_long());
+        assert!(pair.server.is_closed());
+    }
+
+    #[test]
+    fn tls_echo_answers_plain_text_with_an_alert_and_echoes_after_the_handshake() {
+        let mut pair = Pair::new(conv(Demo::TlsEcho));
+        pair.client_writes(&[(10, b"GET / HTTP/1.1\r\n".to_vec())]);
+        assert_eq!(pair.to_client, crate::tls::DECODE_ERROR_ALERT);
+        assert!(pair.server.is_closed());
+        let mut pair = Pair::new(Conversation::after_tls_handshake(&Settings::default(), 0));
+        pair.client_writes(&[(10, b"Hello, TLS".to_vec())]);
+        assert_eq!(pair.to_client, b"ACK: Hello, TLS");
     }
 }

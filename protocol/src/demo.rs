@@ -22,7 +22,7 @@ pub const ACK_PREFIX: &[u8] = b"ACK: ";
 pub const UDP_REPLY: &[u8] = b"Message received";
 
 /// The labs a page can mount with `<socket-lab lab="…">` (and `/embed/<lab>`).
-pub const LABS: [&str; 11] = [
+pub const LABS: [&str; 13] = [
     "tcp-echo",
     "udp-echo",
     "sticky",
@@ -34,6 +34,8 @@ pub const LABS: [&str; 11] = [
     "events",
     "check",
     "kernel",
+    "chat",
+    "tls",
 ];
 
 /// TCP or UDP.
@@ -74,7 +76,7 @@ macro_rules! demo_enum {
 }
 
 demo_enum! {
-    /// The six demo servers.
+    /// The demo servers.
     ///
     /// What each one is — its name, transport, default port, how it serves, one
     /// line on what it does — is its line in [`REGISTRY`]; everything else (the
@@ -95,6 +97,10 @@ demo_enum! {
         Auth,
         /// A receiver with a settable read size and read delay.
         Sticky,
+        /// A chat room: each line a client sends goes to all the others.
+        Chat,
+        /// TCP echo behind TLS: `ACK: ` + each read, encrypted.
+        TlsEcho,
     }
 }
 
@@ -178,6 +184,22 @@ pub const REGISTRY: [DemoSpec; Demo::COUNT] = [
         default_port: 5001,
         serving: Serving::TaskPerConnection,
         summary: "a receiver whose read size and delay the lab sets, to show merged and split reads",
+    },
+    DemoSpec {
+        demo: Demo::Chat,
+        name: "chat",
+        transport: Transport::Tcp,
+        default_port: 9034,
+        serving: Serving::TaskPerConnection,
+        summary: "a chat room: every line a client sends goes to every other client",
+    },
+    DemoSpec {
+        demo: Demo::TlsEcho,
+        name: "tls-echo",
+        transport: Transport::Tcp,
+        default_port: 8443,
+        serving: Serving::TaskPerConnection,
+        summary: "TCP echo behind TLS: a certificate made at start, then ACK: + each read",
     },
 ];
 
@@ -535,6 +557,8 @@ mod tests {
                 Demo::Framed => 3,
                 Demo::Auth => 4,
                 Demo::Sticky => 5,
+                Demo::Chat => 6,
+                Demo::TlsEcho => 7,
             }
         }
         for (i, spec) in REGISTRY.iter().enumerate() {
@@ -549,7 +573,7 @@ mod tests {
         }
         assert_eq!(
             Demo::names(),
-            "tcp-echo, udp-echo, uppercase, framed, auth and sticky"
+            "tcp-echo, udp-echo, uppercase, framed, auth, sticky, chat and tls-echo"
         );
     }
 

@@ -132,6 +132,41 @@ pub enum EventKind {
         /// What went wrong.
         message: String,
     },
+    /// `chat` sent a line to the other members of the room.
+    Broadcast {
+        /// How many bytes each member was sent.
+        size: usize,
+        /// The bytes (at most [`MAX_EVENT_BYTES`]).
+        data: HexBytes,
+        /// How many members they were sent to.
+        to: usize,
+    },
+    /// `tls-echo` finished a TLS handshake with this client.
+    TlsHandshake {
+        /// The protocol version agreed (`TLSv1.3`, `TLSv1.2`).
+        version: String,
+        /// The cipher suite agreed.
+        cipher: String,
+        /// The server name the client asked for (SNI), if it sent one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sni: Option<String>,
+    },
+    /// `tls-echo` would not speak TLS with this client: the handshake failed,
+    /// or the client's first bytes were not TLS at all.
+    TlsRefused {
+        /// Why, in words.
+        reason: String,
+    },
+    /// The TLS records one socket read (or write) of `tls-echo` carried:
+    /// what the encrypted stream looked like on the wire.
+    TlsRecords {
+        /// Whether the bytes came from the client (a read) or went to it.
+        incoming: bool,
+        /// Bytes on the wire in this read or write.
+        size: usize,
+        /// The record headers that began in them.
+        records: Vec<crate::tls::Record>,
+    },
     /// This subscriber fell behind and missed events.
     Lagged {
         /// How many events were skipped.
@@ -184,6 +219,30 @@ impl ServerEvent {
             EventKind::Fin { .. } => format!("{who}: the client's FIN (a read returned 0 bytes)"),
             EventKind::Closed { by, reason } => format!("{who}: closed by {by:?}: {reason}"),
             EventKind::Error { message } => format!("{who}: error: {message}"),
+            EventKind::Broadcast { size, data, to } => {
+                format!("{who}: relayed {size} bytes to {to} others {}", data.preview())
+            }
+            EventKind::TlsHandshake {
+                version,
+                cipher,
+                sni,
+            } => format!(
+                "{who}: TLS handshake done: {version}, {cipher}, server name {}",
+                sni.as_deref().unwrap_or("(none sent)")
+            ),
+            EventKind::TlsRefused { reason } => format!("{who}: TLS refused: {reason}"),
+            EventKind::TlsRecords {
+                incoming,
+                size,
+                records,
+            } => {
+                let dir = if *incoming { "read" } else { "sent" };
+                let recs: Vec<String> = records
+                    .iter()
+                    .map(|r| format!("{} {}", r.kind_name(), r.len))
+                    .collect();
+                format!("{who}: {dir} {size} bytes of TLS [{}]", recs.join(", "))
+            }
             EventKind::Lagged { missed } => {
                 format!("(missed {missed} events: this viewer fell behind)")
             }

@@ -8,6 +8,8 @@
 //!
 //! - [`frame`]: 4-byte big-endian length-prefixed framing, and JSON helpers.
 //! - [`auth`]: HMAC-SHA256 challenge-response.
+//! - [`chat`]: the chat room's texts and line splitting.
+//! - [`tls`]: TLS record headers, and telling a TLS client from a plain one.
 //! - [`demo`]: the demo servers' catalogue and replies.
 //! - [`conversation`]: one demo connection as a sans-IO state machine that
 //!   also gives out the server's events and its next deadline.
@@ -26,6 +28,7 @@
 pub mod auth;
 pub mod boundaries;
 pub mod bridge;
+pub mod chat;
 pub mod check;
 pub mod conversation;
 pub mod demo;
@@ -35,6 +38,7 @@ pub mod hex;
 pub mod kernel;
 pub mod sim;
 pub mod sim_bridge;
+pub mod tls;
 
 pub use demo::{Demo, Transport};
 pub use frame::{FrameDecoder, FrameError};

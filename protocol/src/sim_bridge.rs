@@ -300,6 +300,9 @@ impl SimBridge {
                 }
                 let local = self.demo_addr(demo);
                 self.event(t, key, EventKind::Accepted { local });
+                if demo == Demo::Chat {
+                    self.chat_join(t, key);
+                }
             }
             Due::Release => {
                 if let Some(tcp) = self.tcp(key)
@@ -389,6 +392,12 @@ impl SimBridge {
                     }
                 }
                 Output::Event(kind) => self.event(t, key, kind),
+                Output::Broadcast(line) => {
+                    let peer = self.socks.get(&key).map(|s| s.local.clone());
+                    if let Some(peer) = peer {
+                        self.chat_relay(t, key, crate::chat::relay(&peer, &line));
+                    }
+                }
                 Output::Close => {
                     if attached {
                         self.deliver(
@@ -417,8 +426,76 @@ impl SimBridge {
         self.peer_closed.push_back(id);
     }
 
+    /// Members of the chat room: chat connections the demo has accepted.
+    fn chat_members(&self) -> Vec<u64> {
+        self.socks
+            .iter()
+            .filter(|(_, s)| s.demo == Demo::Chat && s.tcp.as_ref().is_some_and(|t| t.conv.is_some()))
+            .map(|(k, _)| *k)
+            .collect()
+    }
+
+    /// The chat demo sends `bytes` to every member but `from`, and says so.
+    fn chat_relay(&mut self, t: u64, from: u64, bytes: Vec<u8>) {
+        let ow = self.net.one_way_us;
+        let mut to = 0;
+        for key in self.chat_members() {
+            if key == from {
+                continue;
+            }
+            to += 1;
+            if let Some(s) = self.socks.get(&key).filter(|s| s.attached) {
+                let sock = s.page_id;
+                self.deliver(
+                    t + ow,
+                    ToPage::Read {
+                        sock,
+                        at_us: t + ow,
+                        data: bytes.clone(),
+                    },
+                );
+            }
+        }
+        let data = HexBytes::capped(&bytes[..bytes.len().min(crate::events::MAX_EVENT_BYTES)]);
+        let size = bytes.len();
+        self.event(t, from, EventKind::Broadcast { size, data, to });
+    }
+
+    /// A new chat member: its welcome, and the others told.
+    fn chat_join(&mut self, t: u64, key: u64) {
+        let ow = self.net.one_way_us;
+        let Some(sock) = self.socks.get(&key) else {
+            return;
+        };
+        let (peer, page_id, attached) = (sock.local.clone(), sock.page_id, sock.attached);
+        let others = self.chat_members().len().saturating_sub(1);
+        let welcome = crate::chat::welcome(&peer, others);
+        let size = welcome.len();
+        let data = HexBytes::capped(&welcome);
+        if attached {
+            self.deliver(
+                t + ow,
+                ToPage::Read {
+                    sock: page_id,
+                    at_us: t + ow,
+                    data: welcome,
+                },
+            );
+        }
+        self.event(t, key, EventKind::Reply { size, data });
+        self.chat_relay(t, key, crate::chat::joined(&peer));
+    }
+
     /// The connection is over on the demo's side too.
     fn forget(&mut self, t: u64, key: u64) {
+        let left = self
+            .socks
+            .get(&key)
+            .filter(|s| s.demo == Demo::Chat && s.tcp.as_ref().is_some_and(|t| t.conv.is_some()))
+            .map(|s| s.local.clone());
+        if let Some(peer) = left {
+            self.chat_relay(t, key, crate::chat::left(&peer));
+        }
         self.socks.remove(&key);
         self.echo_waiting.retain(|w| *w != key);
         if self.echo_serving == Some(key) {
@@ -1061,5 +1138,50 @@ mod tests {
             k,
             EventKind::Closed { by: Closer::Client, reason } if reason.contains("reset")
         ) && *s == Some(1)));
+    }
+
+    #[test]
+    fn chat_relays_each_line_to_the_other_members_and_says_who_left() {
+        let mut b = subscribed(7);
+        b.handle_msg(0, open(1, Demo::Chat));
+        run(&mut b, 10_000);
+        b.handle_msg(10_000, open(2, Demo::Chat));
+        let got = run(&mut b, 20_000);
+        let text = |r: Vec<Vec<u8>>| String::from_utf8(r.concat()).unwrap();
+        let b_welcome = text(reads(&got, 2));
+        assert!(b_welcome.starts_with("* you are 127.0.0.1:"), "{b_welcome}");
+        assert!(b_welcome.ends_with("; 1 other here\n"), "{b_welcome}");
+        let b_addr = b_welcome["* you are ".len()..b_welcome.find(';').unwrap()].to_owned();
+        assert_eq!(text(reads(&got, 1)), format!("* {b_addr} joined\n"));
+        // A line in two writes is one line; the sender hears nothing back.
+        b.handle_send(20_000, 2, b"hel");
+        b.handle_send(21_000, 2, b"lo\r\nsecond\n");
+        let got = run(&mut b, 40_000);
+        assert_eq!(
+            text(reads(&got, 1)),
+            format!("{b_addr}: hello\n{b_addr}: second\n")
+        );
+        assert!(reads(&got, 2).is_empty());
+        assert!(events(&got).iter().any(|(k, s)| matches!(
+            k,
+            EventKind::Broadcast { to: 1, .. }
+        ) && *s == Some(2)));
+        b.handle_msg(40_000, ClientMsg::Close { sock: 2 });
+        let got = run(&mut b, 60_000);
+        assert_eq!(text(reads(&got, 1)), format!("* {b_addr} left\n"));
+    }
+
+    #[test]
+    fn plain_text_to_tls_echo_gets_an_alert_and_a_close() {
+        let mut b = subscribed(8);
+        b.handle_msg(0, open(1, Demo::TlsEcho));
+        b.handle_send(0, 1, b"Hello, Server");
+        let got = run(&mut b, 20_000);
+        assert_eq!(reads(&got, 1).concat(), crate::tls::DECODE_ERROR_ALERT);
+        assert!(events(&got).iter().any(|(k, _)| matches!(
+            k,
+            EventKind::TlsRefused { reason } if reason.contains("0x48")
+        )));
+        assert_eq!(closed(&got, 1), Some(ClosedBy::Peer));
     }
 }
