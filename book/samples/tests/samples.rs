@@ -102,6 +102,7 @@ fn port_var(demo: &str) -> &'static str {
         "auth" => "SOCKET_LAB_AUTH_PORT",
         "sticky" => "SOCKET_LAB_STICKY_PORT",
         "web" => "SOCKET_LAB_HTTP_PORT",
+        "chat" => "SOCKET_LAB_CHAT_PORT",
         other => panic!("unknown demo {other:?} in the samples table"),
     }
 }
@@ -426,15 +427,16 @@ fn tcp_maxseg() {
     );
 }
 
-/// `introduction.md` and `concurrency.md`: every Rust sample but three is std
-/// only and compiles with `rustc` alone; those three (tokio, and hmac + sha2)
-/// do not, which is why the book sends them through Cargo.
+/// `introduction.md`, `concurrency.md` and `chat.md`: every Rust sample but
+/// four is std only and compiles with `rustc` alone; those four (tokio, and
+/// hmac + sha2) do not, which is why the book sends them through Cargo.
 #[test]
 fn std_only_rust_samples_compile_with_rustc() {
-    const NEED_CRATES: [&str; 3] = [
+    const NEED_CRATES: [&str; 4] = [
         "async_uppercase_server.rs",
         "auth_client.rs",
         "auth_server.rs",
+        "chat_server.rs",
     ];
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
     let out_dir = std::env::temp_dir().join(format!("book-samples-rustc-{}", std::process::id()));
