@@ -60,15 +60,12 @@ fn main() -> io::Result<()> {
         .unwrap_or(9034);
     let mut sock = TcpStream::connect((host.as_str(), port))?;
 
-    // ANCHOR: say
     if let Some(line) = say {
         sock.write_all(format!("{line}\n").as_bytes())?;
         sock.set_read_timeout(Some(SILENCE))?;
         return print_incoming(sock); // dropping the socket closes it: we leave
     }
-    // ANCHOR_END: say
 
-    // ANCHOR: interactive
     let incoming = sock.try_clone()?; // a second handle on the same socket
     let reader = thread::spawn(move || print_incoming(incoming));
     let mut stdin = io::stdin().lock();
@@ -82,5 +79,4 @@ fn main() -> io::Result<()> {
     // keep printing until the server closes its side.
     sock.shutdown(Shutdown::Write)?;
     reader.join().expect("the reader thread panicked")
-    // ANCHOR_END: interactive
 }
