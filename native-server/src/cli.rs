@@ -125,6 +125,13 @@ pub struct ClientArgs {
     /// The shared secret for `auth`.
     #[arg(long, env = "SOCKET_LAB_SECRET", default_value = protocol::auth::DEFAULT_SECRET, hide_env_values = true)]
     pub secret: String,
+    /// For `tls-echo`: the certificate to trust (PEM). Without it the client
+    /// fetches the server's own from `http://HOST:HTTP_PORT/tls-cert.pem`.
+    #[arg(long)]
+    pub cafile: Option<std::path::PathBuf>,
+    /// For `tls-echo` without `--cafile`: the server's HTTP port.
+    #[arg(long, default_value_t = 8000)]
+    pub http_port: u16,
 }
 
 /// `tcp-echo=31432` → (tcp-echo, 31432).
@@ -180,6 +187,12 @@ pub struct ServeArgs {
     /// sticky port (TCP).
     #[arg(long, default_value_t = Demo::Sticky.default_port())]
     pub sticky_port: u16,
+    /// chat port (TCP).
+    #[arg(long, default_value_t = Demo::Chat.default_port())]
+    pub chat_port: u16,
+    /// tls-echo port (TCP, TLS; its certificate is at /tls-cert.pem).
+    #[arg(long, default_value_t = Demo::TlsEcho.default_port())]
+    pub tls_echo_port: u16,
     /// A demo's port as DEMO=PORT, e.g. --port tcp-echo=31432 (repeatable; 0 = any free port).
     #[arg(long = "port", value_name = "DEMO=PORT", value_parser = parse_demo_port)]
     pub port: Vec<(Demo, u16)>,
@@ -299,6 +312,8 @@ impl ServeArgs {
             (Demo::Framed, self.framed_port),
             (Demo::Auth, self.auth_port),
             (Demo::Sticky, self.sticky_port),
+            (Demo::Chat, self.chat_port),
+            (Demo::TlsEcho, self.tls_echo_port),
         ];
         let mut ports: std::collections::BTreeMap<Demo, u16> = ports.into_iter().collect();
         // `--port DEMO=PORT` comes last, so it wins over the per-demo flag.

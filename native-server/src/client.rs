@@ -25,6 +25,8 @@ fn default_message(demo: Demo) -> &'static str {
         Demo::Framed => r#"{"msg": "Hello"}"#,
         Demo::Auth => "",
         Demo::Sticky => "Hello|World",
+        Demo::Chat => "Hello, everyone",
+        Demo::TlsEcho => "Hello, TLS",
     }
 }
 
@@ -77,6 +79,10 @@ pub async fn run(args: ClientArgs) -> Result<()> {
         .await?;
         println!("received datagram of {n} bytes: {}", show(&buf[..n]));
         return Ok(());
+    }
+
+    if demo == Demo::TlsEcho {
+        return tls_echo(&args.host, &addr, args.cafile, args.http_port, &message).await;
     }
 
     let mut stream = TcpStream::connect(&addr).await.with_context(|| {
@@ -172,7 +178,93 @@ pub async fn run(args: ClientArgs) -> Result<()> {
             let n = timed("reading the reply", stream.read(&mut buf)).await?;
             println!("received {n} bytes: {}", show(&buf[..n]));
         }
-        Demo::UdpEcho => unreachable!("handled above"),
+        Demo::Chat => {
+            // One line, then whatever the room says until it is quiet.
+            let mut buf = vec![0u8; 4096];
+            let n = timed("reading the welcome", stream.read(&mut buf)).await?;
+            print!("{}", String::from_utf8_lossy(&buf[..n]));
+            let line = format!("{message}\n");
+            stream.write_all(line.as_bytes()).await?;
+            println!("sent {} bytes: {}", line.len(), show(line.as_bytes()));
+            while let Ok(Ok(n)) =
+                tokio::time::timeout(Duration::from_secs(1), stream.read(&mut buf)).await
+            {
+                if n == 0 {
+                    println!("the server closed the connection");
+                    break;
+                }
+                print!("{}", String::from_utf8_lossy(&buf[..n]));
+            }
+        }
+        Demo::UdpEcho | Demo::TlsEcho => unreachable!("handled above"),
     }
     Ok(())
+}
+
+/// `tls-echo`: a TLS handshake that trusts the server's own certificate,
+/// then one message and its echo.
+async fn tls_echo(
+    host: &str,
+    addr: &str,
+    cafile: Option<std::path::PathBuf>,
+    http_port: u16,
+    message: &str,
+) -> Result<()> {
+    use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
+    let pem = match cafile {
+        Some(path) => std::fs::read(&path)
+            .with_context(|| format!("could not read the certificate {}", path.display()))?,
+        None => fetch_cert(host, http_port).await?,
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        roots.add(cert.context("the certificate file is not PEM")?)?;
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = ServerName::try_from(host.to_owned())
+        .with_context(|| format!("{host:?} is not a host name or address"))?;
+    let tcp = TcpStream::connect(addr).await.with_context(|| {
+        format!("could not connect to tls-echo at {addr}: is `socket-lab` running?")
+    })?;
+    println!("connected {} -> {}", tcp.local_addr()?, tcp.peer_addr()?);
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let mut tls = timed("doing the TLS handshake", connector.connect(name, tcp)).await?;
+    let (_, conn) = tls.get_ref();
+    println!(
+        "TLS handshake done: {:?}, {:?}",
+        conn.protocol_version(),
+        conn.negotiated_cipher_suite().map(|c| c.suite())
+    );
+    tls.write_all(message.as_bytes()).await?;
+    println!("sent {} bytes: {}", message.len(), show(message.as_bytes()));
+    let mut buf = vec![0u8; 4096];
+    let n = timed("reading the reply", tls.read(&mut buf)).await?;
+    println!("received {n} bytes: {}", show(&buf[..n]));
+    tls.shutdown().await?;
+    Ok(())
+}
+
+/// The server's certificate, from its HTTP port.
+async fn fetch_cert(host: &str, http_port: u16) -> Result<Vec<u8>> {
+    let url = format!("http://{host}:{http_port}/tls-cert.pem");
+    let mut http = TcpStream::connect((host, http_port))
+        .await
+        .with_context(|| format!("could not fetch {url}; pass --cafile or --http-port"))?;
+    let request = format!("GET /tls-cert.pem HTTP/1.0\r\nHost: {host}:{http_port}\r\n\r\n");
+    http.write_all(request.as_bytes()).await?;
+    let mut response = Vec::new();
+    timed("fetching the certificate", http.read_to_end(&mut response)).await?;
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .with_context(|| format!("{url} gave no HTTP answer"))?;
+    if !response.starts_with(b"HTTP/1.1 200") && !response.starts_with(b"HTTP/1.0 200") {
+        bail!("{url} did not answer 200 OK; pass --cafile");
+    }
+    Ok(response[split + 4..].to_vec())
 }

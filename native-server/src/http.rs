@@ -246,6 +246,7 @@ pub fn router(state: AppState) -> Router {
             get(bridge::upgrade).layer(middleware::from_fn(log_refused_upgrades)),
         )
         .route("/check/publish", get(crate::check_runs::publish))
+        .route("/tls-cert.pem", get(tls_cert))
         .merge(site)
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -280,6 +281,22 @@ fn embedded_site() -> Option<Router<AppState>> {
 #[cfg(not(feature = "embed"))]
 fn embedded_site() -> Option<Router<AppState>> {
     None
+}
+
+/// `GET /tls-cert.pem`: the certificate `tls-echo` made at start, for clients
+/// to trust (`curl -o socket-lab-cert.pem …`, then `cafile=`).
+async fn tls_cert(State(state): State<AppState>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/x-pem-file"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"socket-lab-cert.pem\"",
+            ),
+        ],
+        state.ctx.tls.cert_pem.to_string(),
+    )
+        .into_response()
 }
 
 /// `GET /embed/<lab>`: a page with just that lab, for an iframe.

@@ -42,6 +42,9 @@ pub enum StartError {
         /// What to do about it.
         hint: String,
     },
+    /// tls-echo's certificate could not be made.
+    #[error("{0}")]
+    Tls(String),
 }
 
 fn bind_error(service: &str, flag: &str, addr: SocketAddr, source: io::Error) -> StartError {
@@ -99,6 +102,7 @@ pub struct Server {
     bus: EventBus,
     sticky: StickyRegistry,
     checks: crate::check_runs::CheckRuns,
+    tls: demos::tls::TlsIdentity,
 }
 
 impl Server {
@@ -133,7 +137,14 @@ impl Server {
             bus: EventBus::default(),
             sticky: StickyRegistry::default(),
             checks: crate::check_runs::CheckRuns::default(),
+            tls: demos::tls::TlsIdentity::generate().map_err(StartError::Tls)?,
         })
+    }
+
+    /// `tls-echo`'s certificate (PEM), made when the server was bound; also
+    /// served at `/tls-cert.pem`. A client trusts it with `cafile=`.
+    pub fn tls_cert_pem(&self) -> &str {
+        &self.tls.cert_pem
     }
 
     /// Every listening service with its real address, HTTP first.
@@ -203,6 +214,8 @@ impl Server {
             frame_budget: demos::ByteBudget::new(self.config.frame_budget),
             checks: self.checks.clone(),
             kernel: crate::kernel::KernelWatcher::new(tcp_ports(&self.services())),
+            chat: demos::chat::ChatRoom::default(),
+            tls: self.tls.clone(),
         };
         if self.config.log_events {
             tasks.spawn(log_events(self.bus.clone(), token.clone()));

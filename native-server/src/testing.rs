@@ -27,6 +27,8 @@ pub fn ctx(config: Config) -> DemoCtx {
         sticky: StickyRegistry::default(),
         checks: crate::check_runs::CheckRuns::default(),
         kernel: crate::kernel::KernelWatcher::new(Vec::new()),
+        chat: crate::demos::chat::ChatRoom::default(),
+        tls: crate::demos::tls::TlsIdentity::generate().expect("a TLS identity"),
     }
 }
 
@@ -53,6 +55,8 @@ pub struct TestServer {
     pub checks: crate::check_runs::CheckRuns,
     /// Every service and its real address.
     pub services: Vec<Service>,
+    /// `tls-echo`'s certificate (PEM).
+    pub tls_cert_pem: String,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<io::Result<()>>>,
 }
@@ -77,6 +81,7 @@ impl TestServer {
         let http = server.http_addr()?;
         let (bus, sticky, services) = (server.bus(), server.sticky(), server.services());
         let checks = server.checks();
+        let tls_cert_pem = server.tls_cert_pem().to_owned();
         let (tx, rx) = oneshot::channel();
         let task = tokio::spawn(server.run(async move {
             let _ = rx.await;
@@ -88,6 +93,7 @@ impl TestServer {
             sticky,
             checks,
             services,
+            tls_cert_pem,
             stop: Some(tx),
             task: Some(task),
         })

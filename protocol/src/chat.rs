@@ -144,8 +144,14 @@ mod tests {
 
     #[test]
     fn the_room_texts() {
-        assert_eq!(welcome("127.0.0.1:5", 1), b"* you are 127.0.0.1:5; 1 other here\n");
-        assert_eq!(welcome("127.0.0.1:5", 2), b"* you are 127.0.0.1:5; 2 others here\n");
+        assert_eq!(
+            welcome("127.0.0.1:5", 1),
+            b"* you are 127.0.0.1:5; 1 other here\n"
+        );
+        assert_eq!(
+            welcome("127.0.0.1:5", 2),
+            b"* you are 127.0.0.1:5; 2 others here\n"
+        );
         assert_eq!(relay("a:1", b"hi"), b"a:1: hi\n");
         assert_eq!(joined("a:1"), b"* a:1 joined\n");
         assert_eq!(left("a:1"), b"* a:1 left\n");

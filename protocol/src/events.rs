@@ -220,7 +220,10 @@ impl ServerEvent {
             EventKind::Closed { by, reason } => format!("{who}: closed by {by:?}: {reason}"),
             EventKind::Error { message } => format!("{who}: error: {message}"),
             EventKind::Broadcast { size, data, to } => {
-                format!("{who}: relayed {size} bytes to {to} others {}", data.preview())
+                format!(
+                    "{who}: relayed {size} bytes to {to} others {}",
+                    data.preview()
+                )
             }
             EventKind::TlsHandshake {
                 version,

@@ -430,7 +430,9 @@ impl SimBridge {
     fn chat_members(&self) -> Vec<u64> {
         self.socks
             .iter()
-            .filter(|(_, s)| s.demo == Demo::Chat && s.tcp.as_ref().is_some_and(|t| t.conv.is_some()))
+            .filter(|(_, s)| {
+                s.demo == Demo::Chat && s.tcp.as_ref().is_some_and(|t| t.conv.is_some())
+            })
             .map(|(k, _)| *k)
             .collect()
     }
@@ -1162,10 +1164,11 @@ mod tests {
             format!("{b_addr}: hello\n{b_addr}: second\n")
         );
         assert!(reads(&got, 2).is_empty());
-        assert!(events(&got).iter().any(|(k, s)| matches!(
-            k,
-            EventKind::Broadcast { to: 1, .. }
-        ) && *s == Some(2)));
+        assert!(
+            events(&got)
+                .iter()
+                .any(|(k, s)| matches!(k, EventKind::Broadcast { to: 1, .. }) && *s == Some(2))
+        );
         b.handle_msg(40_000, ClientMsg::Close { sock: 2 });
         let got = run(&mut b, 60_000);
         assert_eq!(text(reads(&got, 1)), format!("* {b_addr} left\n"));

@@ -135,5 +135,7 @@ pub fn chapter(lesson: Lesson) -> &'static str {
         Demo::Framed => "framing",
         Demo::Auth => "hmac-auth",
         Demo::Sticky => "sticky-packets",
+        Demo::Chat => "chat",
+        Demo::TlsEcho => "tls",
     }
 }

@@ -7,20 +7,26 @@
 //! its next deadline, publishes the events it gives out and writes what it
 //! says to send. The in-page simulation and the tests run the very same
 //! conversations, so the server's account of a connection is the same
-//! everywhere.
+//! everywhere. It runs over plain TCP or over TLS ([`DemoStream`]), and for a
+//! chat member it also writes what the room sends it.
 
+use std::future::Future;
 use std::io;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use protocol::Demo;
+use protocol::chat;
 use protocol::conversation::{Conversation, Output, Settings};
-use protocol::events::EventKind;
+use protocol::events::{EventKind, MAX_EVENT_BYTES};
+use protocol::hex::HexBytes;
 use rand::TryRngCore;
 use rand::rngs::OsRng;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+use super::chat as chat_room;
 use super::{DemoCtx, Ending};
 use crate::config::Config;
 use crate::events::ConnEvents;
@@ -49,6 +55,8 @@ enum Woke {
     Eof,
     Deadline,
     Shutdown,
+    /// A chat member was sent this by the room (`None`: it was dropped).
+    Heard(Option<std::sync::Arc<[u8]>>),
 }
 
 /// Serves one connection of `demo` until its conversation closes it.
@@ -58,8 +66,6 @@ pub async fn converse(
     events: ConnEvents,
     ctx: DemoCtx,
 ) -> io::Result<Ending> {
-    let start = Instant::now();
-    let now_us = || micros(start.elapsed());
     let mut challenge = [0u8; 32];
     if demo == Demo::Auth {
         // The OS random source: a challenge nobody can predict.
@@ -68,7 +74,94 @@ pub async fn converse(
             .map_err(io::Error::other)?;
     }
     let sticky = (demo == Demo::Sticky).then(|| ctx.sticky.take(events.peer()));
-    let mut conv = Conversation::new(demo, &settings(&ctx.config), 0, challenge, sticky);
+    let conv = Conversation::new(demo, &settings(&ctx.config), 0, challenge, sticky);
+    if demo != Demo::Chat {
+        return drive(stream, conv, events, ctx, None).await;
+    }
+    // The room is the driver's: join it, be welcomed, and tell the others.
+    let peer = events.peer().to_string();
+    let (mut seat, others) = ctx.chat.join();
+    let welcome = chat::welcome(&peer, others);
+    let ending = match stream.write_all(&welcome).await {
+        Ok(()) => {
+            events.emit(super::reply_event(&welcome));
+            let joined = chat::joined(&peer);
+            let to = seat.relay(&joined);
+            events.emit(broadcast_event(&joined, to));
+            drive(stream, conv, events.clone(), ctx, Some(&mut seat)).await
+        }
+        Err(e) => Err(e),
+    };
+    let left = chat::left(&peer);
+    let to = seat.leave(&left);
+    events.emit(broadcast_event(&left, to));
+    ending
+}
+
+fn broadcast_event(bytes: &[u8], to: usize) -> EventKind {
+    EventKind::Broadcast {
+        size: bytes.len(),
+        data: HexBytes::capped(&bytes[..bytes.len().min(MAX_EVENT_BYTES)]),
+        to,
+    }
+}
+
+/// A connection a conversation can run over: plain TCP, or TLS on top of it.
+pub trait DemoStream: AsyncWrite + Unpin + Send {
+    /// One read of at most `size` bytes after `delay_us`, handed to `sink`
+    /// with whether the client's FIN is already right behind them (when the
+    /// stream can tell); returns how many (0 at end of stream).
+    fn read_some(
+        &mut self,
+        size: usize,
+        delay_us: u64,
+        sink: impl FnOnce(&[u8], bool) + Send,
+    ) -> impl Future<Output = io::Result<usize>> + Send;
+}
+
+impl DemoStream for TcpStream {
+    fn read_some(
+        &mut self,
+        size: usize,
+        delay_us: u64,
+        sink: impl FnOnce(&[u8], bool) + Send,
+    ) -> impl Future<Output = io::Result<usize>> + Send {
+        read(self, size, delay_us, sink)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> DemoStream for tokio_rustls::server::TlsStream<S> {
+    async fn read_some(
+        &mut self,
+        size: usize,
+        delay_us: u64,
+        sink: impl FnOnce(&[u8], bool) + Send,
+    ) -> io::Result<usize> {
+        if delay_us > 0 {
+            tokio::time::sleep(Duration::from_micros(delay_us)).await;
+        }
+        // TLS decrypts whole records, so there is no cheap peek for the FIN:
+        // the conversation sees it as the next read's 0.
+        let mut buf = vec![0u8; size.clamp(1, MAX_READ)];
+        let n = self.read(&mut buf).await?;
+        if n > 0 {
+            sink(&buf[..n], false);
+        }
+        Ok(n)
+    }
+}
+
+/// Runs `conv` over `stream` until it closes; a chat member's `seat` also
+/// brings in what the others said.
+pub async fn drive<S: DemoStream>(
+    mut stream: S,
+    mut conv: Conversation,
+    events: ConnEvents,
+    ctx: DemoCtx,
+    mut seat: Option<&mut chat_room::Seat>,
+) -> io::Result<Ending> {
+    let start = Instant::now();
+    let now_us = || micros(start.elapsed());
     let mut ending = None;
     // What this connection holds of the shared frame budget; given back
     // however the connection ends.
@@ -96,6 +189,13 @@ pub async fn converse(
                     ending = Some(Ending { by, reason });
                 }
                 Output::Event(kind) => events.emit(kind),
+                Output::Broadcast(line) => {
+                    if let Some(seat) = seat.as_deref() {
+                        let bytes = chat::relay(&events.peer().to_string(), &line);
+                        let to = seat.relay(&bytes);
+                        events.emit(broadcast_event(&bytes, to));
+                    }
+                }
                 Output::Close => {
                     let _ = stream.shutdown().await;
                     return Ok(ending.unwrap_or_else(|| Ending::server("the server closed")));
@@ -109,7 +209,8 @@ pub async fn converse(
         let woke = tokio::select! {
             _ = ctx.shutdown.cancelled() => Woke::Shutdown,
             _ = sleep_until(deadline) => Woke::Deadline,
-            res = read(&stream, hint.size, hint.delay_us, |bytes, fin| {
+            said = heard(seat.as_deref_mut()) => Woke::Heard(said),
+            res = stream.read_some(hint.size, hint.delay_us, |bytes, fin| {
                 if fin {
                     conv.handle_data_then_eof(now_us(), bytes);
                 } else {
@@ -125,7 +226,50 @@ pub async fn converse(
             Woke::Eof => conv.handle_eof(now_us()),
             Woke::Deadline => conv.handle_timeout(now_us()),
             Woke::Shutdown => conv.handle_shutdown(),
+            Woke::Heard(Some(bytes)) => {
+                // A client that stops reading blocks this write; the room
+                // drops it once too much waits, and that ends the write too.
+                let dropped = seat
+                    .as_deref()
+                    .map(|s| s.dropped.clone())
+                    .unwrap_or_default();
+                tokio::select! {
+                    res = stream.write_all(&bytes) => res?,
+                    _ = dropped.cancelled() => {
+                        conv.refuse("too_slow", &too_slow());
+                        continue;
+                    }
+                }
+                if let Some(seat) = seat.as_deref() {
+                    seat.pending.fetch_sub(bytes.len(), Ordering::AcqRel);
+                }
+            }
+            Woke::Heard(None) => conv.refuse("too_slow", &too_slow()),
         }
+    }
+}
+
+fn too_slow() -> String {
+    format!(
+        "this client did not read what the room sent it: more than {} KiB waited for it, so \
+         the chat demo dropped it",
+        chat::MAX_PENDING / 1024
+    )
+}
+
+/// What the others said to a chat member next; `None` when the room dropped
+/// it for not reading. Never ready for a connection that is not in a room.
+async fn heard(seat: Option<&mut chat_room::Seat>) -> Option<std::sync::Arc<[u8]>> {
+    let Some(seat) = seat else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        biased;
+        _ = seat.dropped.cancelled() => None,
+        said = seat.inbox.recv() => match said {
+            Some(bytes) => Some(bytes),
+            None => std::future::pending().await,
+        },
     }
 }
 

@@ -1,4 +1,4 @@
-//! The six demo servers and the accept loop they share.
+//! The demo servers and the accept loop they share.
 //!
 //! What a demo does with one connection is a sans-IO conversation in
 //! `protocol::conversation`, run by the one driver in [`driver`]; the browser
@@ -7,10 +7,13 @@
 //! is its line in `protocol::demo::REGISTRY`. This file owns what every TCP
 //! demo needs around that: accepting, the connection limits, cancellation on
 //! shutdown, and the accepted/closed events. UDP is [`udp_echo`]; the sticky
-//! demo's per-connection settings live in [`sticky`].
+//! demo's per-connection settings live in [`sticky`], the chat room in
+//! [`chat`], and the TLS layer of `tls-echo` in [`tls`].
 
+pub mod chat;
 pub mod driver;
 pub mod sticky;
+pub mod tls;
 pub mod udp_echo;
 
 use std::future::Future;
@@ -51,6 +54,10 @@ pub struct DemoCtx {
     pub checks: crate::check_runs::CheckRuns,
     /// The kernel's view of the demo ports, for pages that watch it.
     pub kernel: crate::kernel::KernelWatcher,
+    /// The `chat` demo's room.
+    pub chat: chat::ChatRoom,
+    /// `tls-echo`'s certificate and TLS settings.
+    pub tls: tls::TlsIdentity,
 }
 
 /// A shared allowance of bytes: what all connections together may hold for
@@ -148,6 +155,9 @@ pub async fn serve(listener: TcpListener, demo: Demo, ctx: DemoCtx) {
         protocol::demo::Serving::OneAtATime => Style::Iterative,
         _ => Style::Concurrent,
     };
+    if demo == Demo::TlsEcho {
+        return serve_tcp(listener, demo, ctx, style, tls::serve_one).await;
+    }
     serve_tcp(listener, demo, ctx, style, move |stream, events, ctx| {
         driver::converse(demo, stream, events, ctx)
     })

@@ -33,6 +33,8 @@ impl Binary {
             "--framed-port",
             "--auth-port",
             "--sticky-port",
+            "--chat-port",
+            "--tls-echo-port",
         ] {
             args.extend([flag.to_owned(), "0".to_owned()]);
         }
@@ -46,7 +48,7 @@ impl Binary {
             .expect("sh starts the socket-lab binary");
         let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
         let mut services = Vec::new();
-        while services.len() < 7 {
+        while services.len() < 1 + protocol::Demo::COUNT {
             let line = lines.next().expect("a startup line per service").unwrap();
             let Some((name, url)) = line.split_once(' ') else {
                 continue;

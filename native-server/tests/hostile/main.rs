@@ -171,6 +171,37 @@ async fn served(server: &TestServer, demo: Demo, limit: Duration) {
                 s.read_to_end(&mut verdict).await.unwrap();
                 assert_eq!(verdict, b"Access Granted");
             }
+            Demo::Chat => {
+                let mut got = Vec::new();
+                let mut buf = [0u8; 256];
+                while !got.ends_with(b"\n") {
+                    let n = s.read(&mut buf).await.unwrap();
+                    assert!(n > 0, "chat closed on a normal client");
+                    got.extend_from_slice(&buf[..n]);
+                }
+                assert!(got.starts_with(b"* you are "), "{got:?}");
+            }
+            Demo::TlsEcho => {
+                use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
+                let mut roots = rustls::RootCertStore::empty();
+                for cert in CertificateDer::pem_slice_iter(server.tls_cert_pem.as_bytes()) {
+                    roots.add(cert.unwrap()).unwrap();
+                }
+                let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+                    rustls::crypto::ring::default_provider(),
+                ))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+                let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+                let name = ServerName::try_from("localhost").unwrap();
+                let mut tls = connector.connect(name, s).await.unwrap();
+                tls.write_all(b"ping").await.unwrap();
+                let mut buf = [0u8; 64];
+                let n = tls.read(&mut buf).await.unwrap();
+                assert_eq!(&buf[..n], b"ACK: ping");
+            }
             Demo::UdpEcho => unreachable!(),
         }
     })

@@ -72,6 +72,12 @@ pub enum Check {
     /// two seconds or more (it never closed after the server did), and then a
     /// fixed run closed: the demo's end reached TIME_WAIT.
     KernelCloseWaitFixed,
+    /// `chat`: a line from the learner's client was relayed to at least one
+    /// other member of the room.
+    ChatBroadcast,
+    /// `tls-echo`: a TLS handshake, then the decrypted `Hello, TLS` (or any
+    /// bytes) read and answered.
+    TlsRoundtrip,
 }
 
 impl Check {
@@ -397,6 +403,8 @@ pub fn judge(check: Check, events: &[ServerEvent]) -> Option<Status> {
         Check::ManyAtOnce => None, // judged over all connections: see most_at_once
         Check::HalfClose => judge_half_close(&a, &peer),
         // Judged from the kernel's view: see KernelTracker.
+        Check::ChatBroadcast => judge_chat(&a, &peer),
+        Check::TlsRoundtrip => judge_tls(&a, &peer),
         Check::KernelTimeWait
         | Check::KernelQueueFull
         | Check::KernelServerCloseWait
@@ -704,6 +712,93 @@ fn judge_roundtrip(a: &Account<'_>, peer: &str) -> Option<Status> {
             quote(&a.read)
         )),
     })
+}
+
+fn judge_chat(a: &Account<'_>, peer: &str) -> Option<Status> {
+    // The room's own notices start with "* "; a relayed line starts with the
+    // sender's address.
+    let relayed = a.events.iter().find_map(|e| match &e.kind {
+        EventKind::Broadcast { data, to, .. } if !data.0.starts_with(b"* ") => {
+            Some((data.0.clone(), *to))
+        }
+        _ => None,
+    });
+    match relayed {
+        Some((line, to)) if to > 0 => Some(Status::Done(format!(
+            "the chat demo relayed {} from {peer} to {to} other {}.",
+            quote(line.strip_suffix(b"\n").unwrap_or(&line)),
+            if to == 1 { "member" } else { "members" }
+        ))),
+        Some(_) => Some(Status::Progress(format!(
+            "the chat demo read a line from {peer}, but nobody else was in the room to hear it: \
+             join as A in the chat lab (or run a second client), then send again."
+        ))),
+        None => {
+            if let Some(s) = a.server_closed() {
+                return Some(s);
+            }
+            match a.closed {
+                Some(_) if a.read_size > 0 => Some(Status::Failed(format!(
+                    "the chat demo read {} from {peer} but no complete line: end each line with \\n.",
+                    quote(&a.read)
+                ))),
+                Some(_) => Some(Status::Failed(format!(
+                    "the connection from {peer} closed without sending a line."
+                ))),
+                None => (a
+                    .position(|k| matches!(k, EventKind::Accepted { .. }))
+                    .is_some())
+                .then(|| Status::Progress(format!("{peer} joined the room; now send a line."))),
+            }
+        }
+    }
+}
+
+fn judge_tls(a: &Account<'_>, peer: &str) -> Option<Status> {
+    let refused = a.events.iter().find_map(|e| match &e.kind {
+        EventKind::TlsRefused { reason } => Some(reason.clone()),
+        _ => None,
+    });
+    if let Some(reason) = refused {
+        return Some(Status::Failed(format!(
+            "tls-echo refused {peer}: {reason}."
+        )));
+    }
+    let handshake = a.events.iter().find_map(|e| match &e.kind {
+        EventKind::TlsHandshake {
+            version,
+            cipher,
+            sni,
+        } => Some((version.clone(), cipher.clone(), sni.clone())),
+        _ => None,
+    });
+    let replied = a
+        .position(|k| matches!(k, EventKind::Reply { data, .. } if data.0.starts_with(ACK_PREFIX)))
+        .is_some();
+    match handshake {
+        Some((version, cipher, sni)) if replied && a.read_size > 0 => {
+            let name = sni.map_or("no server name (SNI)".to_owned(), |s| {
+                format!("server name {s}")
+            });
+            Some(Status::Done(format!(
+                "{peer} completed a {version} handshake ({cipher}, {name}); the demo decrypted {} and sent its ACK back, encrypted.",
+                quote(&a.read)
+            )))
+        }
+        Some((version, ..)) => Some(Status::Progress(format!(
+            "{peer} completed a {version} handshake; now send a message over it."
+        ))),
+        None => {
+            if let Some(s) = a.server_closed() {
+                return Some(s);
+            }
+            a.closed.map(|_| {
+                Status::Failed(format!(
+                    "the connection from {peer} ended before its TLS handshake finished."
+                ))
+            })
+        }
+    }
 }
 
 fn judge_auth(a: &Account<'_>, peer: &str) -> Option<Status> {

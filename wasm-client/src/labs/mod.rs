@@ -2,6 +2,7 @@
 //! and how one is chosen and mounted.
 
 pub mod auth;
+pub mod chat;
 pub mod check;
 pub mod concurrency;
 pub mod events;
@@ -16,6 +17,7 @@ mod reach;
 pub mod server_view;
 pub mod sticky;
 pub mod tcp_echo;
+pub mod tls;
 pub mod udp_echo;
 
 use std::cell::RefCell;
@@ -61,6 +63,8 @@ pub fn mount(root: &HtmlElement, lab: &str, server: &str) -> Result<Mounted, Str
         "events" => Ok(events::mount(root, bridge())),
         "check" => Ok(check::mount(root, bridge(), server)),
         "kernel" => Ok(kernel::mount(root, bridge())),
+        "chat" => Ok(chat::mount(root, bridge())),
+        "tls" => Ok(tls::mount(root, bridge())),
         "quiz" => quiz::mount(root),
         "exercise" => exercise::mount(root, bridge()),
         other => Err(format!(

@@ -197,6 +197,56 @@ pub fn describe(kind: &EventKind) -> Described {
             }
         }
         EventKind::Error { message } => d("error", format!("error: {message}")),
+        EventKind::Broadcast { size, data, to } => Described {
+            bytes: Some((data.0.clone(), false)),
+            ..d(
+                "broadcast",
+                format!(
+                    "relayed {size} {} to {to} other {}",
+                    bytes_word(*size),
+                    if *to == 1 { "member" } else { "members" }
+                ),
+            )
+        },
+        EventKind::TlsHandshake {
+            version,
+            cipher,
+            sni,
+        } => Described {
+            code: Some(cipher.clone()),
+            ..d(
+                "tls-handshake",
+                format!(
+                    "TLS handshake done: {version}, server name {}; cipher suite",
+                    sni.as_deref().unwrap_or("(none sent)")
+                ),
+            )
+        },
+        EventKind::TlsRefused { reason } => d("tls-refused", format!("TLS refused: {reason}")),
+        EventKind::TlsRecords {
+            incoming,
+            size,
+            records,
+        } => {
+            let recs: Vec<String> = records
+                .iter()
+                .map(|r| format!("{} ({} + 5 header)", r.kind_name(), r.len))
+                .collect();
+            let dir = if *incoming { "read" } else { "sent" };
+            let text = if recs.is_empty() {
+                format!(
+                    "{dir} {size} encrypted {} (the rest of a record)",
+                    bytes_word(*size)
+                )
+            } else {
+                format!(
+                    "{dir} {size} {} of TLS records: {}",
+                    bytes_word(*size),
+                    recs.join(", ")
+                )
+            };
+            d("tls-records", text)
+        }
         EventKind::Lagged { missed } => d(
             "lagged",
             format!("{missed} events were missed: this view fell behind the server"),
