@@ -578,6 +578,8 @@ pub fn fill(template: &str, server: &RunningServer) -> Result<String> {
         let close = after.find('}').context("an unclosed { in a command")?;
         let inner = &after[..close];
         let value = match inner.split_once(':') {
+            // The server's own site: where `/tls-cert.pem` is fetched from.
+            None if inner == "http" => server.base.clone(),
             Some((what @ ("port" | "host" | "addr"), demo)) => {
                 let addr = server
                     .demo(demo)

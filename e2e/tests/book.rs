@@ -61,6 +61,12 @@ fn wrong_program(id: &str) -> Option<Wrong> {
             state: "failed",
             says: "Send this socket's own local port",
         },
+        // Plain TCP to the TLS port: told why, and not done.
+        "tls-roundtrip" => Wrong {
+            command: "SOCKET_LAB_TLS_ECHO_PORT={port:tls-echo} python3 book/src/code/python/tls_plain_mistake.py",
+            state: "failed",
+            says: "not a TLS handshake",
+        },
         "tcp-echo-roundtrip" => Wrong {
             command: r#"python3 -c "import socket; s = socket.create_connection(('{host:tcp-echo}', {port:tcp-echo})); s.sendall(b'Goodbye, Server'); print(s.recv(1024)); s.close()""#,
             state: "failed",

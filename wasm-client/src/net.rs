@@ -201,6 +201,17 @@ thread_local! {
     static BRIDGES: RefCell<HashMap<String, Bridge>> = RefCell::new(HashMap::new());
 }
 
+/// `http://host:port/…` → `http://host:port` (unchanged if it is not a URL).
+pub fn site_of(server: &str) -> String {
+    match server.split_once("://") {
+        Some((scheme, rest)) => {
+            let host = rest.split('/').next().unwrap_or("");
+            format!("{scheme}://{host}")
+        }
+        None => server.trim_end_matches('/').to_owned(),
+    }
+}
+
 /// `http://host:port/…` → `ws://host:port/ws`.
 pub fn ws_url(server: &str) -> Option<String> {
     let (scheme, rest) = server.split_once("://")?;
@@ -545,6 +556,12 @@ impl Bridge {
     /// The demos the server runs (live mode).
     pub fn demos(&self) -> Vec<DemoInfo> {
         self.inner.borrow().demos.clone()
+    }
+
+    /// The server's own site, `http://host:port`, as the page was told it
+    /// (where `/tls-cert.pem` and the book are).
+    pub fn http_base(&self) -> String {
+        site_of(&self.inner.borrow().server)
     }
 
     /// Calls `f` now and whenever the mode (or the [`Reach`]) changes, for

@@ -103,6 +103,7 @@ fn port_var(demo: &str) -> &'static str {
         "sticky" => "SOCKET_LAB_STICKY_PORT",
         "web" => "SOCKET_LAB_HTTP_PORT",
         "chat" => "SOCKET_LAB_CHAT_PORT",
+        "tls-echo" => "SOCKET_LAB_TLS_ECHO_PORT",
         other => panic!("unknown demo {other:?} in the samples table"),
     }
 }
@@ -156,6 +157,8 @@ fn wait_bounded(mut child: Child, limit: Duration) -> Result<std::process::Outpu
 struct Lab {
     http: SocketAddr,
     demos: Vec<(Demo, SocketAddr)>,
+    /// tls-echo's certificate, written where the TLS clients are told to find it.
+    cert: PathBuf,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -175,12 +178,16 @@ impl Lab {
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Runtime::new().unwrap();
             rt.block_on(async move {
-                let server = Server::bind(Config::for_tests(site)).await.unwrap();
+                let server = Server::bind(Config::for_tests(site.clone())).await.unwrap();
                 let demos = Demo::ALL
                     .iter()
                     .filter_map(|d| server.demo_addr(*d).map(|a| (*d, a)))
                     .collect();
-                ready_tx.send((server.http_addr().unwrap(), demos)).unwrap();
+                let cert = site.join("socket-lab-cert.pem");
+                std::fs::write(&cert, server.tls_cert_pem()).unwrap();
+                ready_tx
+                    .send((server.http_addr().unwrap(), demos, cert))
+                    .unwrap();
                 server
                     .run(async move {
                         let _ = stop_rx.await;
@@ -189,12 +196,13 @@ impl Lab {
                     .unwrap();
             });
         });
-        let (http, demos) = ready_rx
+        let (http, demos, cert) = ready_rx
             .recv_timeout(Duration::from_secs(10))
             .expect("socket-lab starts");
         Lab {
             http,
             demos,
+            cert,
             stop: Some(stop_tx),
             thread: Some(thread),
         }
@@ -206,6 +214,10 @@ impl Lab {
             (
                 "SOCKET_LAB_HTTP_PORT".to_owned(),
                 self.http.port().to_string(),
+            ),
+            (
+                "SOCKET_LAB_TLS_CERT".to_owned(),
+                self.cert.display().to_string(),
             ),
         ];
         for (demo, addr) in &self.demos {
@@ -432,11 +444,12 @@ fn tcp_maxseg() {
 /// hmac + sha2) do not, which is why the book sends them through Cargo.
 #[test]
 fn std_only_rust_samples_compile_with_rustc() {
-    const NEED_CRATES: [&str; 4] = [
+    const NEED_CRATES: [&str; 5] = [
         "async_uppercase_server.rs",
         "auth_client.rs",
         "auth_server.rs",
         "chat_server.rs",
+        "tls_echo_client.rs",
     ];
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
     let out_dir = std::env::temp_dir().join(format!("book-samples-rustc-{}", std::process::id()));

@@ -1160,12 +1160,13 @@ fn overview(parent: &Element, all: &[Exercise], on_reset: impl Fn() + 'static) -
     })
 }
 
-/// Fills the card's commands from the ports the server reported.
-fn show_commands(list: &Element, ex: &Exercise, demos: &[DemoInfo]) {
+/// Fills the card's commands from the ports the server reported, and
+/// `{http}` with the server's site.
+fn show_commands(list: &Element, ex: &Exercise, demos: &[DemoInfo], http: &str) {
     list.set_inner_html("");
     for cmd in &ex.commands {
         let li = add(list, el("li", "", ""));
-        add(&li, el("code", "", &fill(cmd, demos)));
+        add(&li, el("code", "", &fill(&cmd.replace("{http}", http), demos)));
     }
 }
 
@@ -1211,8 +1212,10 @@ fn render(
         let (card, ex, bridge) = (card.clone(), ex.clone(), bridge.clone());
         move || {
             let demos = bridge.demos();
-            card.task.set_text_content(Some(&fill(&ex.task, &demos)));
-            show_commands(&card.commands, &ex, &demos);
+            let http = bridge.http_base();
+            card.task
+                .set_text_content(Some(&fill(&ex.task.replace("{http}", &http), &demos)));
+            show_commands(&card.commands, &ex, &demos, &http);
         }
     };
     refresh_text();
