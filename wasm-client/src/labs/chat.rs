@@ -307,7 +307,9 @@ impl Lab {
                     };
                     said.push(text_said);
                 }
-                Heard::Notice(n) => said.push(format!("{} was told: {n}", who.name())),
+                // Comings and goings are in the timeline; they do not
+                // replace what the last line showed.
+                Heard::Notice(_) => {}
                 Heard::Other(o) => said.push(format!(
                     "{} read a line the lab does not know: {o}",
                     who.name()

@@ -1166,7 +1166,10 @@ fn show_commands(list: &Element, ex: &Exercise, demos: &[DemoInfo], http: &str) 
     list.set_inner_html("");
     for cmd in &ex.commands {
         let li = add(list, el("li", "", ""));
-        add(&li, el("code", "", &fill(&cmd.replace("{http}", http), demos)));
+        add(
+            &li,
+            el("code", "", &fill(&cmd.replace("{http}", http), demos)),
+        );
     }
 }
 

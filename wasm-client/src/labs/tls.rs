@@ -103,7 +103,7 @@ impl Seen {
                         s.push_str(" In TLS 1.3 the 17 inside the record are one byte of the real content type and a 16-byte authentication tag; the header outside says application_data whatever the record holds.");
                     }
                 }
-                [] => s.push_str(", and no application-data record was seen for it (the record began in a read this view missed)."),
+                [] => s.push_str(", but no record of its own was counted: it came in the same read as the end of the handshake."),
                 many => s.push_str(&format!(", carried in {} records.", many.len())),
             }
         }
@@ -251,7 +251,12 @@ impl Lab {
                 version,
                 cipher,
                 sni,
-            } => seen.handshake = Some((version.clone(), cipher.clone(), sni.clone())),
+            } => {
+                // In TLS 1.3 the end of the handshake travels in records whose
+                // header says application data too: only what follows counts.
+                seen.records.clear();
+                seen.handshake = Some((version.clone(), cipher.clone(), sni.clone()));
+            }
             EventKind::TlsRecords {
                 incoming: true,
                 records,
