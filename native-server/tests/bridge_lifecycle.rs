@@ -61,6 +61,18 @@ async fn exchange(page: &mut Page, demo: Demo, sock: SocketId, i: usize) {
             let got = page.read_until(sock, |b| b.len() >= 14).await;
             assert_eq!(got, b"Access Granted");
         }
+        Demo::Chat => {
+            let got = page.read_until(sock, |b| b.ends_with(b"\n")).await;
+            assert!(got.starts_with(b"* you are "), "{got:?}");
+            // Alone in the room: a line reaches nobody, and nothing comes back.
+            page.send_bytes(sock, format!("{text}\n").as_bytes()).await;
+        }
+        Demo::TlsEcho => {
+            // The page speaks plain TCP: the alert, then the server closes.
+            page.send_bytes(sock, text.as_bytes()).await;
+            let got = page.read_until(sock, |b| b.len() >= 7).await;
+            assert_eq!(got, protocol::tls::DECODE_ERROR_ALERT);
+        }
         Demo::UdpEcho => unreachable!("TCP demos only"),
     }
 }
@@ -97,7 +109,10 @@ async fn cycles(demo: Demo, ender: Ender) {
             Ender::Server => {
                 // uppercase and auth close by themselves; the others close
                 // when the page's FIN arrives.
-                if matches!(demo, Demo::TcpEcho | Demo::Sticky | Demo::Framed) {
+                if matches!(
+                    demo,
+                    Demo::TcpEcho | Demo::Sticky | Demo::Framed | Demo::Chat
+                ) {
                     page.send(ClientMsg::Shutdown { sock }).await;
                 }
                 page.until(|g| match g {
@@ -152,6 +167,10 @@ lifecycle_tests! {
     auth_closed_by_the_page_500_times: Demo::Auth, Ender::Page;
     sticky_closed_by_the_server_500_times: Demo::Sticky, Ender::Server;
     sticky_closed_by_the_page_500_times: Demo::Sticky, Ender::Page;
+    chat_closed_by_the_server_500_times: Demo::Chat, Ender::Server;
+    chat_closed_by_the_page_500_times: Demo::Chat, Ender::Page;
+    tls_echo_closed_by_the_server_500_times: Demo::TlsEcho, Ender::Server;
+    tls_echo_closed_by_the_page_500_times: Demo::TlsEcho, Ender::Page;
 }
 
 /// The socket ids the page's events carry, up to a connection's close.

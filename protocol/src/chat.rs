@@ -15,6 +15,10 @@
 /// The longest line the demo takes, newline excluded.
 pub const MAX_LINE: usize = 1024;
 
+/// A member may send nothing for this many times the demos' idle timeout
+/// (ten minutes by default): a chat client may only listen.
+pub const IDLE_FACTOR: u64 = 10;
+
 /// A member whose undelivered output passes this many bytes is dropped.
 pub const MAX_PENDING: usize = 64 * 1024;
 
@@ -48,6 +52,11 @@ pub fn relay(peer: &str, line: &[u8]) -> Vec<u8> {
 /// What a client is told before it is closed for a line that never ends.
 pub fn too_long() -> Vec<u8> {
     format!("* line too long: at most {MAX_LINE} bytes per line; closing\n").into_bytes()
+}
+
+/// What a member is told before it is closed for saying nothing for `secs`.
+pub fn idle(secs: u64) -> Vec<u8> {
+    format!("* you sent nothing for {secs} s; closing\n").into_bytes()
 }
 
 /// One client's unfinished line: bytes in, complete lines out.

@@ -224,7 +224,7 @@ impl Conversation {
                 self.limit_at = Some(now + self.settings.hold_limit_us);
                 self.idle_at = Some(now + self.settings.idle_timeout_us);
             }
-            Role::Chat(_) => {}
+            Role::Chat(_) => self.idle_at = Some(now + self.idle_us()),
             _ => self.idle_at = Some(now + self.settings.idle_timeout_us),
         }
     }
@@ -339,7 +339,7 @@ impl Conversation {
 
     fn reply_to(&mut self, now_us: u64, bytes: &[u8]) {
         if self.idle_at.is_some() {
-            self.idle_at = Some(now_us + self.settings.idle_timeout_us);
+            self.idle_at = Some(now_us + self.idle_us());
         }
         match &mut self.role {
             Role::TcpEcho | Role::TlsEcho => self.send(echo_reply(bytes)),
@@ -540,11 +540,14 @@ impl Conversation {
             Role::Framed(_) => "the next frame",
             Role::Sticky(_) => "more bytes",
         };
-        let idle = self.settings.idle_timeout_us;
+        let idle = self.idle_us();
         self.event(EventKind::Timeout {
             waiting_for: waiting_for.into(),
             after_ms: idle / 1000,
         });
+        if let Role::Chat(_) = self.role {
+            self.send(crate::chat::idle(idle / 1_000_000));
+        }
         self.close(
             Closer::Server,
             format!(
@@ -552,6 +555,19 @@ impl Conversation {
                 idle as f64 / 1e6
             ),
         );
+    }
+
+    /// How long the client may send nothing. A chat member may listen
+    /// quietly for a while, so it gets ten times the others' limit; a member
+    /// whose host vanished still goes in the end.
+    fn idle_us(&self) -> u64 {
+        match self.role {
+            Role::Chat(_) => self
+                .settings
+                .idle_timeout_us
+                .saturating_mul(crate::chat::IDLE_FACTOR),
+            _ => self.settings.idle_timeout_us,
+        }
     }
 
     /// Bytes this connection holds for a message in progress (a frame being
@@ -961,9 +977,14 @@ mod tests {
     }
 
     #[test]
-    fn chat_hands_complete_lines_to_the_driver_and_never_times_out_a_listener() {
+    fn chat_hands_complete_lines_to_the_driver_and_gives_a_listener_ten_idle_limits() {
         let mut pair = Pair::new(conv(Demo::Chat));
-        assert_eq!(pair.server.poll_timeout(), None, "a quiet member stays");
+        let quiet = Settings::default().idle_timeout_us * crate::chat::IDLE_FACTOR;
+        assert_eq!(
+            pair.server.poll_timeout(),
+            Some(quiet),
+            "a quiet member stays a while"
+        );
         pair.client_writes(&[(10, b"one\ntw".to_vec()), (20, b"o\n".to_vec())]);
         pair.client_writes(&[(30, b"last".to_vec())]);
         pair.client_eof();
