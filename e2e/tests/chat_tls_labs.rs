@@ -76,13 +76,9 @@ async fn chat_session(c: &Client, site: &Site) -> Result<()> {
         // A learner leaves and comes back now and then.
         if i % 10 == 9 {
             click(c, &format!("{CHAT} [data-role=b-leave]")).await?;
-            wait_contains(
-                c,
-                &format!("{CHAT} .sl-timeline"),
-                &format!("* {b} left"),
-            )
-            .await
-            .with_context(|| format!("A was not told that B ({b}) left"))?;
+            wait_contains(c, &format!("{CHAT} .sl-timeline"), &format!("* {b} left"))
+                .await
+                .with_context(|| format!("A was not told that B ({b}) left"))?;
             click(c, &format!("{CHAT} [data-role=b-join]")).await?;
             b = addr_of(c, "b").await?;
         }

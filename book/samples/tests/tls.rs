@@ -48,7 +48,12 @@ async fn the_checks_fail_as_the_chapter_says() {
     let line = |label: &str| {
         text.lines()
             .find(|l| l.starts_with(label))
-            .unwrap_or_else(|| panic!("no {label} line in {text:?} (stderr {:?})", String::from_utf8_lossy(&out.stderr)))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no {label} line in {text:?} (stderr {:?})",
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            })
             .to_owned()
     };
     assert_eq!(line("right:"), "right: OK TLSv1.3");

@@ -726,7 +726,7 @@ fn judge_chat(a: &Account<'_>, peer: &str) -> Option<Status> {
     match relayed {
         Some((line, to)) if to > 0 => Some(Status::Done(format!(
             "the chat demo relayed {} from {peer} to {to} other {}.",
-            quote(line.strip_suffix(b"\n").unwrap_or(&line)),
+            quote(said(&line, peer)),
             if to == 1 { "member" } else { "members" }
         ))),
         Some(_) => Some(Status::Progress(format!(
@@ -752,6 +752,13 @@ fn judge_chat(a: &Account<'_>, peer: &str) -> Option<Status> {
             }
         }
     }
+}
+
+/// The text of a relayed line: without the sender's address and the newline.
+fn said<'a>(line: &'a [u8], peer: &str) -> &'a [u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_prefix(format!("{peer}: ").as_bytes())
+        .unwrap_or(line)
 }
 
 fn judge_tls(a: &Account<'_>, peer: &str) -> Option<Status> {
@@ -1564,6 +1571,77 @@ mod tests {
         assert_eq!(split_addr("[::1]:5000"), ("::1", "5000"));
         let cmds = exercise("cs-own-client").commands;
         assert!(cmds.iter().any(|c| fill(c, &demos).contains("31432")));
+    }
+
+    #[test]
+    fn a_chat_line_counts_only_when_someone_else_heard_it() {
+        let line = |to| EventKind::Broadcast {
+            size: 30,
+            data: HexBytes(b"127.0.0.1:50123: Hello, room\n".to_vec()),
+            to,
+        };
+        let joined = EventKind::Broadcast {
+            size: 26,
+            data: HexBytes(b"* 127.0.0.1:50123 joined\n".to_vec()),
+            to: 3,
+        };
+        let alone = account(Demo::Chat, vec![accepted(), joined.clone(), line(0)]);
+        let s = judge(Check::ChatBroadcast, &alone);
+        assert!(
+            matches!(&s, Some(Status::Progress(t)) if t.contains("nobody else")),
+            "{s:?}"
+        );
+        let heard = account(Demo::Chat, vec![accepted(), joined.clone(), line(2)]);
+        let s = judge(Check::ChatBroadcast, &heard);
+        assert!(is_done(&s), "{s:?}");
+        assert!(
+            s.unwrap()
+                .text()
+                .contains("\"Hello, room\" from 127.0.0.1:50123 to 2 other members")
+        );
+        // The room's own notice is no line of the learner's.
+        let only_joined = account(Demo::Chat, vec![accepted(), joined]);
+        assert!(!is_done(&judge(Check::ChatBroadcast, &only_joined)));
+    }
+
+    #[test]
+    fn tls_needs_a_handshake_then_a_reply_and_a_plain_client_fails() {
+        let refused = account(
+            Demo::TlsEcho,
+            vec![
+                accepted(),
+                EventKind::TlsRefused {
+                    reason: "not a TLS handshake".into(),
+                },
+                closed(Closer::Server),
+            ],
+        );
+        assert!(is_failed(&judge(Check::TlsRoundtrip, &refused)));
+        let hs = EventKind::TlsHandshake {
+            version: "TLSv1.3".into(),
+            cipher: "TLS13_AES_256_GCM_SHA384".into(),
+            sni: Some("localhost".into()),
+        };
+        let half = account(Demo::TlsEcho, vec![accepted(), hs.clone()]);
+        assert!(matches!(
+            judge(Check::TlsRoundtrip, &half),
+            Some(Status::Progress(_))
+        ));
+        let whole = account(
+            Demo::TlsEcho,
+            vec![
+                accepted(),
+                hs,
+                read(b"Hello, TLS"),
+                EventKind::Reply {
+                    size: 15,
+                    data: HexBytes(b"ACK: Hello, TLS".to_vec()),
+                },
+            ],
+        );
+        let s = judge(Check::TlsRoundtrip, &whole);
+        assert!(is_done(&s), "{s:?}");
+        assert!(s.unwrap().text().contains("TLSv1.3 handshake"));
     }
 
     #[test]
