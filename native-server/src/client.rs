@@ -201,8 +201,21 @@ pub async fn run(args: ClientArgs) -> Result<()> {
     Ok(())
 }
 
+/// `tls-echo` in a build without TLS.
+#[cfg(not(feature = "tls"))]
+async fn tls_echo(
+    _host: &str,
+    _addr: &str,
+    _cafile: Option<std::path::PathBuf>,
+    _http_port: u16,
+    _message: &str,
+) -> Result<()> {
+    bail!("{}", crate::demos::tls::NO_TLS)
+}
+
 /// `tls-echo`: a TLS handshake that trusts the server's own certificate,
 /// then one message and its echo.
+#[cfg(feature = "tls")]
 async fn tls_echo(
     host: &str,
     addr: &str,
@@ -250,6 +263,7 @@ async fn tls_echo(
 }
 
 /// The server's certificate, from its HTTP port.
+#[cfg(feature = "tls")]
 async fn fetch_cert(host: &str, http_port: u16) -> Result<Vec<u8>> {
     let url = format!("http://{host}:{http_port}/tls-cert.pem");
     let mut http = TcpStream::connect((host, http_port))

@@ -286,6 +286,10 @@ fn embedded_site() -> Option<Router<AppState>> {
 /// `GET /tls-cert.pem`: the certificate `tls-echo` made at start, for clients
 /// to trust (`curl -o socket-lab-cert.pem …`, then `cafile=`).
 async fn tls_cert(State(state): State<AppState>) -> Response {
+    if state.ctx.tls.cert_pem.is_empty() {
+        #[cfg(not(feature = "tls"))]
+        return (StatusCode::NOT_FOUND, crate::demos::tls::NO_TLS).into_response();
+    }
     (
         [
             (header::CONTENT_TYPE, "application/x-pem-file"),

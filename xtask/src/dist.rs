@@ -55,6 +55,15 @@ fn embed_env(ctx: &Ctx, cmd: &mut Command) -> Result<()> {
     if let Some(t) = target() {
         tools::ensure_target(t)?;
         cmd.args(["--target", t]);
+        // ring (tls-echo's TLS) compiles C for the static target.
+        if std::env::var_os("CC_x86_64_unknown_linux_musl").is_none() {
+            tools::ensure_command(
+                "musl-gcc",
+                "the static binary's C parts (ring, for TLS) need musl-gcc: install it with \
+                 `apt-get install musl-tools` (Debian/Ubuntu)",
+            )?;
+            cmd.env("CC_x86_64_unknown_linux_musl", "musl-gcc");
+        }
     }
     cmd.env("SOCKET_LAB_DIST", ctx.dist())
         .env("MEMORY_SERVE_QUIET", "1")

@@ -80,6 +80,14 @@ pub(crate) fn ensure_target(target: &str) -> Result<()> {
     }
 }
 
+/// Fails with `hint` unless `name` runs (`name --version`).
+pub(crate) fn ensure_command(name: &str, hint: &str) -> Result<()> {
+    match Command::new(name).arg("--version").output() {
+        Ok(out) if out.status.success() => Ok(()),
+        _ => bail!("{name} was not found: {hint}"),
+    }
+}
+
 /// A Python tool from PyPI (`package==version`) in its own virtual
 /// environment under `target/tools/<package>`, installed once; returns the
 /// environment's `bin/` directory.

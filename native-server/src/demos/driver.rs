@@ -22,7 +22,9 @@ use protocol::events::{EventKind, MAX_EVENT_BYTES};
 use protocol::hex::HexBytes;
 use rand::TryRngCore;
 use rand::rngs::OsRng;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+#[cfg(feature = "tls")]
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
@@ -130,6 +132,7 @@ impl DemoStream for TcpStream {
     }
 }
 
+#[cfg(feature = "tls")]
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> DemoStream for tokio_rustls::server::TlsStream<S> {
     async fn read_some(
         &mut self,

@@ -13,6 +13,10 @@
 pub mod chat;
 pub mod driver;
 pub mod sticky;
+#[cfg(feature = "tls")]
+pub mod tls;
+#[cfg(not(feature = "tls"))]
+#[path = "tls_off.rs"]
 pub mod tls;
 pub mod udp_echo;
 
