@@ -22,9 +22,9 @@ use protocol::events::{EventKind, MAX_EVENT_BYTES};
 use protocol::hex::HexBytes;
 use rand::TryRngCore;
 use rand::rngs::OsRng;
-use tokio::io::{AsyncWrite, AsyncWriteExt};
 #[cfg(feature = "tls")]
 use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
