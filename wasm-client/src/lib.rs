@@ -14,6 +14,7 @@ mod access;
 mod dom;
 pub mod labs;
 pub mod net;
+pub mod sequence;
 pub mod timeline;
 
 /// Installs the panic hook, so a Rust panic shows up in the console with its message.

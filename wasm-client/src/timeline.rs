@@ -6,10 +6,14 @@
 //! hex with its printable ASCII beside it, never as mojibake. The choice is
 //! made by [`BytesView::of`], a pure function with native tests.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use protocol::hex::{FrameHeader, Shown, shown};
 use web_sys::Element;
 
 use crate::dom::{add, attr, el};
+use crate::sequence::{CLIENT, Diagram, Step};
 
 /// Most bytes a box shows as text.
 const TEXT_SHOWN: usize = 120;
@@ -32,7 +36,8 @@ pub enum Side {
 }
 
 impl Side {
-    fn kind(self) -> &'static str {
+    /// The row's kind (`send`, `read`, …), its `data-kind`.
+    pub fn kind(self) -> &'static str {
         match self {
             Side::Send => "send",
             Side::Read => "read",
@@ -137,22 +142,88 @@ pub fn frame_header_label(bytes: &[u8]) -> String {
     }
 }
 
-/// A list of rows.
+/// A list of rows, and the sequence diagram drawn from the same rows.
 #[derive(Clone)]
 pub struct Timeline {
     el: Element,
+    figure: Element,
+    draw: Element,
+    save: Element,
+    diagram: Rc<RefCell<Diagram>>,
 }
 
 impl Timeline {
-    /// Adds an empty timeline to `parent`.
+    /// Adds an empty timeline to `parent`, with its diagram above it.
     pub fn new(parent: &Element) -> Self {
+        let figure = add(parent, el("figure", "sl-seq", ""));
+        attr(&figure, "hidden", "");
+        let draw = add(&figure, el("div", "sl-seq-draw", ""));
+        attr(&draw, "data-role", "sequence");
+        let caption = add(
+            &figure,
+            el(
+                "figcaption",
+                "sl-seq-caption",
+                "The same steps as the list below, time going down: the page's side on the left, the server's on the right. Focus or hover a step for its details. ",
+            ),
+        );
+        let save = add(&caption, el("a", "sl-seq-save", "Save the diagram (SVG)"));
+        attr(&save, "data-role", "save-svg");
+        attr(&save, "download", "socket-lab-sequence.svg");
         let el = add(parent, el("ol", "sl-timeline", ""));
         attr(&el, "data-role", "timeline");
         attr(&el, "aria-live", "polite");
         // It scrolls once long: focusable, so the keyboard can scroll it too.
         attr(&el, "tabindex", "0");
         attr(&el, "aria-label", "What happened, in order");
-        Self { el }
+        Self {
+            el,
+            figure,
+            draw,
+            save,
+            diagram: Rc::default(),
+        }
+    }
+
+    /// Adds `side`'s step to the diagram and redraws it.
+    fn record(
+        &self,
+        lane: &str,
+        side: Side,
+        label: &str,
+        size: Option<usize>,
+        bytes: Option<String>,
+    ) {
+        self.diagram.borrow_mut().push(Step {
+            at_ms: js_sys::Date::now(),
+            side,
+            lane: lane.to_owned(),
+            label: label.to_owned(),
+            size,
+            bytes,
+        });
+        self.redraw();
+    }
+
+    fn redraw(&self) {
+        let diagram = self.diagram.borrow();
+        if diagram.steps().is_empty() {
+            self.draw.set_inner_html("");
+            attr(&self.figure, "hidden", "");
+            return;
+        }
+        let _ = self.figure.remove_attribute("hidden");
+        let width = match self.draw.client_width() {
+            w if w > 0 => f64::from(w),
+            _ => 640.0,
+        };
+        let svg = diagram.svg(width);
+        self.draw.set_inner_html(&svg);
+        let href = format!(
+            "data:image/svg+xml;charset=utf-8,{}",
+            String::from(js_sys::encode_uri_component(&svg))
+        );
+        attr(&self.save, "href", &href);
     }
 
     /// The list element itself (to place things around it).
@@ -160,27 +231,42 @@ impl Timeline {
         &self.el
     }
 
-    /// Removes every row.
+    /// Removes every row (and the diagram's steps).
     pub fn clear(&self) {
         self.el.set_inner_html("");
+        self.diagram.borrow_mut().clear();
+        self.redraw();
     }
 
     /// Adds a row; `bytes` draws a box sized by its length, as text when it
     /// is printable text, as hex and ASCII otherwise.
     pub fn row(&self, side: Side, label: &str, bytes: Option<&[u8]>) -> Element {
-        self.row_shown(side, label, bytes.map(|b| (b, BytesView::of(b))))
+        self.row_in(CLIENT, side, label, bytes)
+    }
+
+    /// [`row`](Self::row) for one of several clients: its sends and reads
+    /// go on the lifeline called `lane`.
+    pub fn row_in(&self, lane: &str, side: Side, label: &str, bytes: Option<&[u8]>) -> Element {
+        self.row_shown(lane, side, label, bytes.map(|b| (b, BytesView::of(b))))
     }
 
     /// Adds a row whose bytes always show as hex and ASCII (a challenge, an
     /// HMAC answer: binary even when it happens to look like text).
     pub fn hex_row(&self, side: Side, label: &str, bytes: &[u8]) -> Element {
-        self.row_shown(side, label, Some((bytes, BytesView::hex(bytes))))
+        self.row_shown(CLIENT, side, label, Some((bytes, BytesView::hex(bytes))))
     }
 
     /// Adds a row for a length-prefixed frame: the header decoded
     /// (`00 00 00 10 = 16`) in its own box, then the payload.
     pub fn frame_row(&self, side: Side, label: &str, frame: &[u8]) -> Element {
-        let row = self.row_shown(side, label, None);
+        let row = self.row_element(side, label, None);
+        self.record(
+            CLIENT,
+            side,
+            label,
+            Some(frame.len()),
+            Some(BytesView::hex(frame).line()),
+        );
         let header = &frame[..frame.len().min(4)];
         let h = add(
             &row,
@@ -196,7 +282,21 @@ impl Timeline {
         row
     }
 
-    fn row_shown(&self, side: Side, label: &str, bytes: Option<(&[u8], BytesView)>) -> Element {
+    fn row_shown(
+        &self,
+        lane: &str,
+        side: Side,
+        label: &str,
+        bytes: Option<(&[u8], BytesView)>,
+    ) -> Element {
+        let size = bytes.as_ref().map(|(b, _)| b.len());
+        let line = bytes.as_ref().map(|(_, v)| v.line());
+        let row = self.row_element(side, label, bytes);
+        self.record(lane, side, label, size, line);
+        row
+    }
+
+    fn row_element(&self, side: Side, label: &str, bytes: Option<(&[u8], BytesView)>) -> Element {
         let row = add(
             &self.el,
             el("li", &format!("sl-row sl-{}", side.kind()), ""),

@@ -26,9 +26,10 @@ use crate::{Ctx, run_cmd, tools};
 /// weigh now (the in-page bridge simulation, the server views and the
 /// verdicts took them from 139 to about 212 KB; the check view and the
 /// Local Network Access explanation to about 232 KB; the kernel lab and its
-/// exercises to about 256 KB). The size goal itself is lower and is
+/// exercises to about 256 KB; the chat and TLS labs and the sequence
+/// diagram to about 280 KB). The size goal itself is lower and is
 /// reported, met or not, in BENCHMARKS.md.
-pub(crate) const SIZE_BUDGET: u64 = 280 * 1024;
+pub(crate) const SIZE_BUDGET: u64 = 305 * 1024;
 
 /// Runs the whole build.
 pub(crate) fn build(ctx: &Ctx) -> Result<()> {

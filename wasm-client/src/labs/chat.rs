@@ -185,7 +185,8 @@ impl Lab {
         if let Some(m) = self.state.borrow_mut().member(who).as_mut() {
             m.said.push(text.trim_end_matches('\r').to_owned());
         }
-        self.frame.timeline.row(
+        self.frame.timeline.row_in(
+            who.name(),
             Side::Send,
             &format!("{} sent a line", who.name()),
             Some(line.as_bytes()),
@@ -231,9 +232,12 @@ impl Lab {
                 );
             }
             SockEvent::Read { data, .. } => {
-                self.frame
-                    .timeline
-                    .row(Side::Read, &format!("{} read", who.name()), Some(&data));
+                self.frame.timeline.row_in(
+                    who.name(),
+                    Side::Read,
+                    &format!("{} read", who.name()),
+                    Some(&data),
+                );
                 if mine {
                     self.heard(who, &data);
                 }

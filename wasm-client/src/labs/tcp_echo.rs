@@ -232,7 +232,7 @@ impl Lab {
         }
         self.frame
             .timeline
-            .row(Side::Send, slot.name(), Some(text.as_bytes()));
+            .row_in(slot.name(), Side::Send, slot.name(), Some(text.as_bytes()));
         self.refresh();
     }
 
@@ -336,7 +336,7 @@ impl Lab {
             SockEvent::Read { data, .. } => {
                 self.frame
                     .timeline
-                    .row(Side::Read, slot.name(), Some(&data));
+                    .row_in(slot.name(), Side::Read, slot.name(), Some(&data));
                 let (expected, waited) = if mine {
                     let mut st = self.state.borrow_mut();
                     st.slot(slot)

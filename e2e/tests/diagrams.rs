@@ -1,0 +1,130 @@
+//! Every lab's sequence diagram, after a run, live and simulated: it has one
+//! step per row of the lab's list (the table view of the same steps), in the
+//! same order, of the same kinds and sizes, and its time axis never goes
+//! back. The diagram and the list are drawn from the same rows, so this is
+//! what a learner can rely on: the picture says what the list says.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail, ensure};
+use e2e::{Site, wait_lab};
+use fantoccini::Client;
+use serde_json::Value;
+
+/// The labs that draw a timeline, and with it a diagram. (The concurrency
+/// lab's picture is its chart of every client on one axis, tested with the
+/// lab; the kernel lab draws the TCP state diagram.)
+const LABS: [&str; 9] = [
+    "tcp-echo", "udp-echo", "sticky", "framing", "auth", "ports", "layers", "chat", "tls",
+];
+
+/// What the page shows of one lab: its rows and the diagram's steps.
+const READ: &str = r#"
+const lab = document.querySelector(arguments[0]);
+const rows = [...lab.querySelectorAll('.sl-timeline > li')].map(li => {
+  const size = li.querySelector(':scope > .sl-size');
+  return { kind: li.dataset.kind, size: size ? parseInt(size.textContent) : null };
+});
+const steps = [...lab.querySelectorAll('[data-role=sequence] .sl-seq-step')].map(g => ({
+  kind: g.dataset.kind,
+  size: g.dataset.size === undefined ? null : parseInt(g.dataset.size),
+  t: parseFloat(g.dataset.t),
+}));
+const figure = lab.querySelector('figure.sl-seq');
+return { rows, steps, shown: !!figure && !figure.hidden, save: lab.querySelector('[data-role=save-svg]')?.getAttribute('href') || '' };
+"#;
+
+async fn check_lab(c: &Client, site: &Site, lab: &str) -> Result<()> {
+    let css = format!("socket-lab[lab={lab}]");
+    let page = match site.server() {
+        Some(_) => format!("{}/embed/{lab}", site.base()),
+        None => format!("{}/index.html#{lab}", site.base()),
+    };
+    c.goto(&page).await?;
+    wait_lab(c, &css).await?;
+    // The lab's first button: one run, as a learner's first click.
+    let first = c
+        .find(fantoccini::Locator::Css(&format!(
+            "{css} .sl-controls button.sl-button:not([disabled])"
+        )))
+        .await
+        .with_context(|| format!("{lab}: no button to run"))?;
+    first.click().await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let mut last = Value::Null;
+    loop {
+        let got = c.execute(READ, vec![Value::from(css.clone())]).await?;
+        let rows = got["rows"].as_array().map_or(0, Vec::len);
+        let steps = got["steps"].as_array().map_or(0, Vec::len);
+        // Settled: something ran, and the diagram caught up with the list.
+        if rows > 1 && rows == steps {
+            last = got;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let again = c.execute(READ, vec![Value::from(css.clone())]).await?;
+            if again == last {
+                break;
+            }
+            last = again;
+            continue;
+        }
+        last = got;
+        if tokio::time::Instant::now() > deadline {
+            bail!("{lab}: after a run the list and the diagram did not settle: {last}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let rows = last["rows"].as_array().cloned().unwrap_or_default();
+    let steps = last["steps"].as_array().cloned().unwrap_or_default();
+    ensure!(
+        last["shown"] == true,
+        "{lab}: the diagram is hidden: {last}"
+    );
+    ensure!(
+        rows.len() == steps.len(),
+        "{lab}: {} rows but {} steps",
+        rows.len(),
+        steps.len()
+    );
+    let mut t = f64::NEG_INFINITY;
+    for (i, (row, step)) in rows.iter().zip(&steps).enumerate() {
+        ensure!(
+            row["kind"] == step["kind"] && row["size"] == step["size"],
+            "{lab}: step {i} is {step} but the list says {row}"
+        );
+        let at = step["t"].as_f64().context("a time")?;
+        ensure!(
+            at >= t,
+            "{lab}: the time axis goes back at step {i}: {at} after {t}"
+        );
+        t = at;
+    }
+    ensure!(
+        last["save"]
+            .as_str()
+            .is_some_and(|h| h.starts_with("data:image/svg+xml")),
+        "{lab}: no SVG to save"
+    );
+    println!(
+        "{lab} ({}): {} steps match the list",
+        site.mode(),
+        steps.len()
+    );
+    let figure = c
+        .find(fantoccini::Locator::Css(&format!("{css} figure.sl-seq")))
+        .await?;
+    let png = figure.screenshot().await?;
+    let path = e2e::screenshot_dir().join(format!("sequence-{lab}-{}.png", site.mode()));
+    std::fs::write(path, png)?;
+    Ok(())
+}
+
+async fn every_lab(c: &Client, site: &Site) -> Result<()> {
+    for lab in LABS {
+        check_lab(c, site, lab).await?;
+    }
+    Ok(())
+}
+
+e2e::live_and_simulated! {
+    every_lab_draws_its_steps_live, every_lab_draws_its_steps_simulated: Site::start_live(|_| {}) => |site: Site| site.session(every_lab);
+}
