@@ -51,28 +51,25 @@ async fn check_lab(c: &Client, site: &Site, lab: &str) -> Result<()> {
         .with_context(|| format!("{lab}: no button to run"))?;
     first.click().await?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    let mut last = Value::Null;
-    loop {
+    let last = loop {
         let got = c.execute(READ, vec![Value::from(css.clone())]).await?;
         let rows = got["rows"].as_array().map_or(0, Vec::len);
         let steps = got["steps"].as_array().map_or(0, Vec::len);
-        // Settled: something ran, and the diagram caught up with the list.
+        // Settled: something ran, the diagram caught up with the list, and
+        // neither changed for 300 ms.
         if rows > 1 && rows == steps {
-            last = got;
             tokio::time::sleep(Duration::from_millis(300)).await;
             let again = c.execute(READ, vec![Value::from(css.clone())]).await?;
-            if again == last {
-                break;
+            if again == got {
+                break got;
             }
-            last = again;
             continue;
         }
-        last = got;
         if tokio::time::Instant::now() > deadline {
-            bail!("{lab}: after a run the list and the diagram did not settle: {last}");
+            bail!("{lab}: after a run the list and the diagram did not settle: {got}");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    };
     let rows = last["rows"].as_array().cloned().unwrap_or_default();
     let steps = last["steps"].as_array().cloned().unwrap_or_default();
     ensure!(
