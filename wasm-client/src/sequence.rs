@@ -1,18 +1,22 @@
-//! The sequence diagram every lab draws beside its timeline: one lifeline per
-//! end (the page's clients on the left, the server on the right), time going
-//! down, each send and each read an arrow labelled with its size and bytes,
-//! the server's own account as boxes on its lifeline, notes and errors
-//! across.
+//! Sequence diagrams: lifelines side by side, time going down, arrows
+//! between them labelled with what travelled, boxes for what one side did,
+//! notes across. One renderer draws two kinds:
 //!
-//! It is drawn from the very rows the timeline lists (the timeline is the
-//! table view of the same steps, and what a screen reader reads), so the
-//! two cannot disagree. Each step keeps the page's clock at the moment it
-//! was shown, in ms since the first step: the axis is that clock, one row per
-//! step, with the time written beside it and a gap marked where time passed.
+//! - **Every lab's run**, beside its timeline: the page's clients on the
+//!   left, the server on the right, each send and each read an arrow with
+//!   its size and bytes, the server's account as boxes, notes and errors
+//!   across. It is drawn from the very rows the timeline lists (the timeline
+//!   is the table view of the same steps, and what a screen reader reads), so
+//!   the two cannot disagree. Each step keeps the page's clock at the moment
+//!   it was shown: the time column is that clock, in ms since the first
+//!   step, one row per step, with a gap marked where a second or more passed.
+//! - **The book's sequences** (the handshake, the call order, the half
+//!   close, the HMAC exchange…): a small text description per diagram under
+//!   `book/src/diagrams/` ([`parse`]), drawn once into the SVG next to it,
+//!   which the chapter includes. A test keeps each SVG equal to what its
+//!   description draws.
 //!
 //! Pure: [`Diagram::svg`] returns the markup, and the tests read it natively.
-
-use crate::timeline::Side;
 
 /// Steps kept; older ones leave the diagram (the list keeps them all).
 const MAX_STEPS: usize = 80;
@@ -20,35 +24,66 @@ const MAX_STEPS: usize = 80;
 const ROW: f64 = 34.0;
 /// Space above the first step, for the lifelines' names.
 const TOP: f64 = 44.0;
-/// The time column on the left.
+/// The time column on the left, when there are times.
 const TIME_W: f64 = 64.0;
-/// The width of one character of the diagram's monospace type (13 px).
-const CHAR_W: f64 = 8.0;
-/// The name of the server's lifeline.
+/// The width of one character of the diagram's monospace type (14 px).
+const CHAR_W: f64 = 8.6;
+/// The width the book's diagrams are drawn at: a phone's, so their text
+/// stays readable at 390 px; wider screens show them larger.
+pub const BOOK_WIDTH: f64 = 420.0;
+/// The name of the server's lifeline in a lab.
 pub const SERVER: &str = "server";
-/// The lane of a client that did not say which it is.
+/// The lane of a lab's client that did not say which it is.
 pub const CLIENT: &str = "the page";
 
-/// One thing the lab showed.
+/// What a step draws.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shape {
+    /// An arrow from one lifeline to another; `heavy` for application data
+    /// in a book diagram.
+    Arrow {
+        /// Where it starts.
+        from: String,
+        /// Where it ends.
+        to: String,
+        /// Drawn thicker.
+        heavy: bool,
+    },
+    /// A box on one lifeline: something that side did or decided.
+    Box {
+        /// Which lifeline.
+        lane: String,
+    },
+    /// Words across the diagram.
+    Note,
+    /// Words across the diagram, marked as an error.
+    Error,
+}
+
+/// One step of a diagram.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
-    /// When it was shown, in ms on the page's clock.
-    pub at_ms: f64,
-    /// What kind of step.
-    pub side: Side,
-    /// Which client it belongs to (ignored for the server's steps).
-    pub lane: String,
-    /// The timeline's words for it.
+    /// When it was shown, in ms on the page's clock (a lab's steps only).
+    pub at_ms: Option<f64>,
+    /// Its kind as a name (`send`, `read`, `server`, `note`, `error`, …),
+    /// the `data-kind` of its row in a lab's timeline.
+    pub kind: &'static str,
+    /// What it draws.
+    pub shape: Shape,
+    /// Its words.
     pub label: String,
     /// Bytes sent or read, if any.
     pub size: Option<usize>,
-    /// The bytes as shown in the timeline (text, or hex and ASCII).
+    /// The bytes as the timeline shows them (text, or hex and ASCII).
     pub bytes: Option<String>,
 }
 
-/// The steps of one run.
+/// The steps of one diagram.
 #[derive(Debug, Default, Clone)]
 pub struct Diagram {
+    /// The lifelines, left to right, when a description names them; a lab's
+    /// diagram finds its own (its clients, then the server).
+    lanes: Option<Vec<String>>,
     steps: Vec<Step>,
     dropped: usize,
 }
@@ -91,6 +126,110 @@ fn ms(t: f64) -> String {
     }
 }
 
+/// Reads a book diagram's description, one step per line:
+///
+/// ```text
+/// lanes: client | server
+/// client -> server: SYN seq=x        an arrow
+/// server => client: data             a heavy arrow (application data)
+/// box server: accept() returns       a box on one lifeline
+/// note: connection established       words across
+/// # a comment
+/// ```
+pub fn parse(desc: &str) -> Result<Diagram, String> {
+    let mut lanes: Option<Vec<String>> = None;
+    let mut steps = Vec::new();
+    for (n, raw) in desc.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let at = |what: &str| format!("line {}: {what}: {raw:?}", n + 1);
+        let (head, text) = line
+            .split_once(':')
+            .ok_or_else(|| at("expected `what: text`"))?;
+        let (head, text) = (head.trim(), text.trim().to_owned());
+        let known = |lane: &str, lanes: &Option<Vec<String>>| -> Result<String, String> {
+            match lanes {
+                Some(l) if l.iter().any(|x| x == lane) => Ok(lane.to_owned()),
+                Some(l) => Err(at(&format!(
+                    "no lane {lane:?} (the lanes are {})",
+                    l.join(", ")
+                ))),
+                None => Err(at("name the lanes first (`lanes: a | b`)")),
+            }
+        };
+        if head == "lanes" {
+            lanes = Some(text.split('|').map(|l| l.trim().to_owned()).collect());
+            continue;
+        }
+        let step = if head == "note" {
+            Step::note(&text)
+        } else if let Some(lane) = head.strip_prefix("box ") {
+            let lane = known(lane.trim(), &lanes)?;
+            Step::boxed("box", &lane, &text)
+        } else {
+            let (arrow, heavy) = if head.contains("=>") {
+                ("=>", true)
+            } else {
+                ("->", false)
+            };
+            let (from, to) = head
+                .split_once(arrow)
+                .ok_or_else(|| at("expected `a -> b: text`, `box a: text` or `note: text`"))?;
+            Step {
+                at_ms: None,
+                kind: "arrow",
+                shape: Shape::Arrow {
+                    from: known(from.trim(), &lanes)?,
+                    to: known(to.trim(), &lanes)?,
+                    heavy,
+                },
+                label: text,
+                size: None,
+                bytes: None,
+            }
+        };
+        steps.push(step);
+    }
+    if steps.is_empty() {
+        return Err("the description has no steps".into());
+    }
+    Ok(Diagram {
+        lanes,
+        steps,
+        dropped: 0,
+    })
+}
+
+impl Step {
+    /// Words across the diagram.
+    pub fn note(label: &str) -> Self {
+        Step {
+            at_ms: None,
+            kind: "note",
+            shape: Shape::Note,
+            label: label.to_owned(),
+            size: None,
+            bytes: None,
+        }
+    }
+
+    /// A box on `lane`.
+    pub fn boxed(kind: &'static str, lane: &str, label: &str) -> Self {
+        Step {
+            at_ms: None,
+            kind,
+            shape: Shape::Box {
+                lane: lane.to_owned(),
+            },
+            label: label.to_owned(),
+            size: None,
+            bytes: None,
+        }
+    }
+}
+
 impl Diagram {
     /// Adds a step (the oldest goes once there are too many).
     pub fn push(&mut self, step: Step) {
@@ -112,17 +251,26 @@ impl Diagram {
         &self.steps
     }
 
-    /// The client lanes, in the order they first appear.
-    fn lanes(&self) -> Vec<&str> {
-        let mut lanes: Vec<&str> = Vec::new();
+    /// The lifelines, left to right: the description's, or a lab's clients
+    /// in the order they first appear, then the server.
+    fn lanes(&self) -> Vec<String> {
+        if let Some(l) = &self.lanes {
+            return l.clone();
+        }
+        let mut lanes: Vec<String> = Vec::new();
         for s in &self.steps {
-            if matches!(s.side, Side::Send | Side::Read) && !lanes.contains(&s.lane.as_str()) {
-                lanes.push(&s.lane);
+            if let Shape::Arrow { from, to, .. } = &s.shape {
+                for lane in [from, to] {
+                    if lane != SERVER && !lanes.contains(lane) {
+                        lanes.push(lane.clone());
+                    }
+                }
             }
         }
         if lanes.is_empty() {
-            lanes.push(CLIENT);
+            lanes.push(CLIENT.to_owned());
         }
+        lanes.push(SERVER.to_owned());
         lanes
     }
 
@@ -131,30 +279,31 @@ impl Diagram {
     pub fn svg(&self, width: f64) -> String {
         let width = width.max(300.0);
         let lanes = self.lanes();
-        let server_x = width - 60.0;
-        let left = TIME_W + 40.0;
-        let span = (server_x - left).max(80.0);
-        // Clients share the left part; the server is alone on the right.
-        let client_x = |lane: &str| {
-            let i = lanes.iter().position(|l| *l == lane).unwrap_or(0) as f64;
-            let n = lanes.len() as f64;
-            left + span * 0.45 * i / n.max(1.0)
+        let timed = self.steps.iter().any(|s| s.at_ms.is_some());
+        let left = if timed { TIME_W + 40.0 } else { 60.0 };
+        let right = width - 60.0;
+        let x_of = |lane: &str| {
+            let i = lanes.iter().position(|l| l == lane).unwrap_or(0) as f64;
+            let n = lanes.len().max(2) as f64 - 1.0;
+            left + (right - left) * i / n
         };
         let height = TOP + ROW * self.steps.len().max(1) as f64 + 16.0;
-        let t0 = self.steps.first().map_or(0.0, |s| s.at_ms);
+        let t0 = self.steps.iter().find_map(|s| s.at_ms).unwrap_or(0.0);
         let mut out = format!(
             "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"sl-seq-svg\" viewBox=\"0 0 {width:.0} {height:.0}\" \
-             width=\"{width:.0}\" height=\"{height:.0}\" role=\"group\" aria-label=\"Sequence diagram: {} steps, time going down\">",
-            self.steps.len()
+             width=\"{width:.0}\" height=\"{height:.0}\" role=\"group\" aria-label=\"Sequence diagram: {} steps between {}, time going down\">",
+            self.steps.len(),
+            esc(&lanes.join(", "))
         );
-        out.push_str("<text class=\"sl-seq-head\" x=\"4\" y=\"18\">time</text>");
-        let mut heads: Vec<(f64, &str)> = lanes.iter().map(|l| (client_x(l), *l)).collect();
-        heads.push((server_x, SERVER));
-        for (x, name) in &heads {
+        if timed {
+            out.push_str("<text class=\"sl-seq-head\" x=\"4\" y=\"18\">time</text>");
+        }
+        for lane in &lanes {
+            let x = x_of(lane);
             out.push_str(&format!(
                 "<text class=\"sl-seq-head\" x=\"{x:.1}\" y=\"18\" text-anchor=\"middle\">{}</text>\
                  <line class=\"sl-seq-life\" x1=\"{x:.1}\" y1=\"26\" x2=\"{x:.1}\" y2=\"{:.1}\"/>",
-                esc(&cut(name, 18)),
+                esc(&cut(lane, 22)),
                 height - 8.0
             ));
         }
@@ -167,9 +316,6 @@ impl Diagram {
         let mut last_t = t0;
         for (i, s) in self.steps.iter().enumerate() {
             let y = TOP + ROW * i as f64 + ROW / 2.0;
-            let t = s.at_ms - t0;
-            let gap = s.at_ms - last_t > 1000.0;
-            last_t = s.at_ms;
             let what = match (s.size, &s.bytes) {
                 (Some(n), Some(b)) => format!("{n} B  {b}"),
                 (Some(n), None) => format!("{n} B"),
@@ -181,30 +327,38 @@ impl Diagram {
                 .copied()
                 .collect::<Vec<_>>()
                 .join(": ");
-            let aria = format!("{} at {}: {detail}", s.side.kind(), ms(t));
+            let (time_attr, aria) = match s.at_ms {
+                Some(at) => {
+                    let t = at - t0;
+                    (
+                        format!(" data-t=\"{t:.3}\""),
+                        format!("{} at {}: {detail}", s.kind, ms(t)),
+                    )
+                }
+                None => (String::new(), format!("{}: {detail}", s.kind)),
+            };
             out.push_str(&format!(
-                "<g class=\"sl-seq-step sl-seq-{}\" data-kind=\"{}\" data-t=\"{t:.3}\"{} tabindex=\"0\" role=\"img\" aria-label=\"{}\"><title>{}</title>",
-                s.side.kind(),
-                s.side.kind(),
+                "<g class=\"sl-seq-step sl-seq-k-{}\" data-kind=\"{}\"{time_attr}{} tabindex=\"0\" role=\"img\" aria-label=\"{}\"><title>{}</title>",
+                s.kind,
+                s.kind,
                 s.size.map(|n| format!(" data-size=\"{n}\"")).unwrap_or_default(),
                 esc(&aria),
                 esc(&aria)
             ));
-            out.push_str(&format!(
-                "<text class=\"sl-seq-time{}\" x=\"4\" y=\"{:.1}\">{}{}</text>",
-                if gap { " sl-seq-gap" } else { "" },
-                y + 4.0,
-                if gap { "⋮ " } else { "" },
-                ms(t)
-            ));
-            match s.side {
-                Side::Send | Side::Read => {
-                    let cx = client_x(&s.lane);
-                    let (x1, x2) = if s.side == Side::Send {
-                        (cx, server_x)
-                    } else {
-                        (server_x, cx)
-                    };
+            if let Some(at) = s.at_ms {
+                let gap = at - last_t > 1000.0;
+                last_t = at;
+                out.push_str(&format!(
+                    "<text class=\"sl-seq-time{}\" x=\"4\" y=\"{:.1}\">{}{}</text>",
+                    if gap { " sl-seq-gap" } else { "" },
+                    y + 4.0,
+                    if gap { "⋮ " } else { "" },
+                    ms(at - t0)
+                ));
+            }
+            match &s.shape {
+                Shape::Arrow { from, to, heavy } => {
+                    let (x1, x2) = (x_of(from), x_of(to));
                     let (y1, y2) = (y - 6.0, y + 8.0);
                     let chars = ((x2 - x1).abs() / CHAR_W) as usize;
                     let text = if what.is_empty() {
@@ -213,16 +367,23 @@ impl Diagram {
                         what.clone()
                     };
                     out.push_str(&format!(
-                        "<line class=\"sl-seq-arrow\" x1=\"{x1:.1}\" y1=\"{y1:.1}\" x2=\"{x2:.1}\" y2=\"{y2:.1}\" marker-end=\"url(#sl-seq-head)\"/>\
+                        "<line class=\"sl-seq-arrow{}\" x1=\"{x1:.1}\" y1=\"{y1:.1}\" x2=\"{x2:.1}\" y2=\"{y2:.1}\" marker-end=\"url(#sl-seq-head)\"/>\
                          <text class=\"sl-seq-label\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+                        if *heavy { " sl-seq-heavy" } else { "" },
                         (x1 + x2) / 2.0,
                         y - 8.0,
                         esc(&cut(&text, chars.max(6)))
                     ));
                 }
-                Side::Server => {
-                    let w = (width * 0.42).min(260.0);
-                    let x = server_x - w - 6.0;
+                Shape::Box { lane } => {
+                    let w = (width * 0.46).min(280.0);
+                    let lx = x_of(lane);
+                    // Beside its lifeline, toward the middle of the diagram.
+                    let x = if lx + w + 6.0 > width {
+                        lx - w - 6.0
+                    } else {
+                        lx + 6.0
+                    };
                     let chars = ((w - 12.0) / CHAR_W) as usize;
                     let text = if what.is_empty() {
                         s.label.clone()
@@ -238,11 +399,12 @@ impl Diagram {
                         esc(&cut(&text, chars.max(6)))
                     ));
                 }
-                Side::Note | Side::Error => {
-                    let chars = ((width - left) / 7.0) as usize; // proportional type
+                Shape::Note | Shape::Error => {
+                    let from = if timed { left } else { 8.0 };
+                    let chars = ((width - from) / 7.0) as usize; // proportional type
                     out.push_str(&format!(
-                        "<text class=\"sl-seq-note{}\" x=\"{left:.1}\" y=\"{:.1}\">{}</text>",
-                        if s.side == Side::Error {
+                        "<text class=\"sl-seq-note{}\" x=\"{from:.1}\" y=\"{:.1}\">{}</text>",
+                        if s.shape == Shape::Error {
                             " sl-seq-error"
                         } else {
                             ""
@@ -255,7 +417,7 @@ impl Diagram {
             out.push_str("</g>");
         }
         out.push_str(
-            "<defs><marker id=\"sl-seq-head\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\">\
+            "<defs><marker id=\"sl-seq-head\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"10\" markerHeight=\"10\" markerUnits=\"userSpaceOnUse\" orient=\"auto-start-reverse\">\
              <path class=\"sl-seq-tip\" d=\"M 0 0 L 10 5 L 0 10 z\"/></marker></defs></svg>",
         );
         out
@@ -266,25 +428,34 @@ impl Diagram {
 mod tests {
     use super::*;
 
-    fn step(at_ms: f64, side: Side, lane: &str, size: Option<usize>) -> Step {
+    fn arrow(at_ms: f64, kind: &'static str, from: &str, to: &str, size: usize) -> Step {
         Step {
-            at_ms,
-            side,
-            lane: lane.into(),
-            label: format!("{} <x>", side.kind()),
-            size,
-            bytes: size.map(|n| "a".repeat(n)),
+            at_ms: Some(at_ms),
+            kind,
+            shape: Shape::Arrow {
+                from: from.into(),
+                to: to.into(),
+                heavy: false,
+            },
+            label: format!("{kind} <x>"),
+            size: Some(size),
+            bytes: Some("a".repeat(size)),
         }
+    }
+
+    fn at(mut s: Step, t: f64) -> Step {
+        s.at_ms = Some(t);
+        s
     }
 
     #[test]
     fn every_step_is_drawn_in_order_with_its_size_and_a_growing_time() {
         let mut d = Diagram::default();
-        d.push(step(100.0, Side::Note, CLIENT, None));
-        d.push(step(101.0, Side::Send, "first connection", Some(13)));
-        d.push(step(103.5, Side::Server, SERVER, Some(13)));
-        d.push(step(104.0, Side::Read, "first connection", Some(18)));
-        d.push(step(2000.0, Side::Send, "second connection", Some(3)));
+        d.push(at(Step::note("connecting"), 100.0));
+        d.push(arrow(101.0, "send", "first connection", SERVER, 13));
+        d.push(at(Step::boxed("server", SERVER, "read 13 bytes"), 103.5));
+        d.push(arrow(104.0, "read", SERVER, "first connection", 18));
+        d.push(arrow(2000.0, "send", "second connection", SERVER, 3));
         let svg = d.svg(600.0);
         let kinds: Vec<&str> = svg
             .split("data-kind=\"")
@@ -311,7 +482,7 @@ mod tests {
     fn a_long_run_keeps_the_last_steps_and_says_so() {
         let mut d = Diagram::default();
         for i in 0..(MAX_STEPS + 5) {
-            d.push(step(i as f64, Side::Send, CLIENT, Some(1)));
+            d.push(arrow(i as f64, "send", CLIENT, SERVER, 1));
         }
         assert_eq!(d.steps().len(), MAX_STEPS);
         assert!(
@@ -320,5 +491,63 @@ mod tests {
         );
         d.clear();
         assert!(d.steps().is_empty());
+    }
+
+    #[test]
+    fn a_description_names_its_lanes_and_a_wrong_one_says_where() {
+        let d = parse(
+            "# the handshake\nlanes: client | server\nclient -> server: SYN\nserver -> client: SYN+ACK\n\
+             client => server: data\nbox server: accept() returns\nnote: established",
+        )
+        .unwrap();
+        let svg = d.svg(420.0);
+        assert_eq!(svg.matches("class=\"sl-seq-step").count(), 5);
+        assert!(svg.contains("sl-seq-heavy") && svg.contains(">client<"));
+        assert!(!svg.contains("data-t="), "a book diagram has no clock");
+        let err = parse("lanes: a | b\na -> c: x").unwrap_err();
+        assert!(
+            err.contains("line 2") && err.contains("no lane \"c\""),
+            "{err}"
+        );
+        assert!(
+            parse("a -> b: x")
+                .unwrap_err()
+                .contains("name the lanes first")
+        );
+    }
+
+    /// Each book diagram's SVG is what its description draws. With
+    /// `SOCKET_LAB_WRITE_DIAGRAMS=1` the SVGs are written instead (after
+    /// editing a description).
+    #[test]
+    fn the_book_diagrams_are_drawn_from_their_descriptions() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../book/src/diagrams");
+        let write = std::env::var_os("SOCKET_LAB_WRITE_DIAGRAMS").is_some();
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).expect("book/src/diagrams") {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "seq") {
+                continue;
+            }
+            seen += 1;
+            let desc = std::fs::read_to_string(&path).unwrap();
+            let svg = parse(&desc)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+                .svg(BOOK_WIDTH)
+                + "\n";
+            let out = path.with_extension("svg");
+            if write {
+                std::fs::write(&out, &svg).unwrap();
+            } else {
+                let committed = std::fs::read_to_string(&out).unwrap_or_default();
+                assert!(
+                    committed == svg,
+                    "{} is not what {} draws: run SOCKET_LAB_WRITE_DIAGRAMS=1 cargo test -p wasm-client book_diagrams",
+                    out.display(),
+                    path.display()
+                );
+            }
+        }
+        assert!(seen >= 5, "only {seen} diagram descriptions");
     }
 }

@@ -13,7 +13,7 @@ use protocol::hex::{FrameHeader, Shown, shown};
 use web_sys::Element;
 
 use crate::dom::{add, attr, el};
-use crate::sequence::{CLIENT, Diagram, Step};
+use crate::sequence::{CLIENT, Diagram, SERVER, Shape, Step};
 
 /// Most bytes a box shows as text.
 const TEXT_SHOWN: usize = 120;
@@ -185,7 +185,9 @@ impl Timeline {
         }
     }
 
-    /// Adds `side`'s step to the diagram and redraws it.
+    /// Adds `side`'s step to the diagram and redraws it: a send is an arrow
+    /// from the client's lifeline to the server's, a read one back, the
+    /// server's account a box on its lifeline, notes and errors across.
     fn record(
         &self,
         lane: &str,
@@ -194,10 +196,27 @@ impl Timeline {
         size: Option<usize>,
         bytes: Option<String>,
     ) {
+        let shape = match side {
+            Side::Send => Shape::Arrow {
+                from: lane.to_owned(),
+                to: SERVER.to_owned(),
+                heavy: false,
+            },
+            Side::Read => Shape::Arrow {
+                from: SERVER.to_owned(),
+                to: lane.to_owned(),
+                heavy: false,
+            },
+            Side::Server => Shape::Box {
+                lane: SERVER.to_owned(),
+            },
+            Side::Note => Shape::Note,
+            Side::Error => Shape::Error,
+        };
         self.diagram.borrow_mut().push(Step {
-            at_ms: js_sys::Date::now(),
-            side,
-            lane: lane.to_owned(),
+            at_ms: Some(js_sys::Date::now()),
+            kind: side.kind(),
+            shape,
             label: label.to_owned(),
             size,
             bytes,

@@ -344,9 +344,26 @@ impl Lab {
         if let (EventKind::Broadcast { to, data, .. }, Some(s)) = (&ev.kind, sock)
             && !data.0.starts_with(b"* ")
         {
-            let mut st = self.state.borrow_mut();
-            st.last_to.retain(|(k, _)| *k != s);
-            st.last_to.push((s, *to));
+            let who = {
+                let mut st = self.state.borrow_mut();
+                st.last_to.retain(|(k, _)| *k != s);
+                st.last_to.push((s, *to));
+                [Who::A, Who::B]
+                    .into_iter()
+                    .find(|w| st.member(*w).as_ref().is_some_and(|m| m.sock == s))
+            };
+            if let Some(who) = who {
+                // The server's decision, in the list and the diagram.
+                self.frame.timeline.row(
+                    Side::Server,
+                    &format!(
+                        "server: relayed {}'s line to {to} other {}",
+                        who.name(),
+                        if *to == 1 { "member" } else { "members" }
+                    ),
+                    None,
+                );
+            }
         }
     }
 }

@@ -350,7 +350,7 @@ impl Lab {
                 &tick,
                 "style",
                 &format!(
-                    "position: absolute; left: {:.2}%; transform: translateX(-50%); white-space: nowrap; font-size: .8em;",
+                    "position: absolute; left: {:.2}%; transform: translateX(-50%); white-space: nowrap; font-size: .875em;",
                     t.left_pct
                 ),
             );
@@ -435,7 +435,7 @@ impl Lab {
             attr(
                 &text,
                 "style",
-                "flex-basis: 100%; padding-left: 6.9em; font-size: .8em; color: var(--sl-muted);",
+                "flex-basis: 100%; padding-left: 6.9em; font-size: .875em; color: var(--sl-muted);",
             );
         }
         let (key, sentence) = judge(run.demo.name(), &times);

@@ -239,6 +239,13 @@ impl Lab {
                 && let EventKind::TlsRefused { reason } = &ev.kind
             {
                 st.refused = Some(reason.clone());
+                drop(st);
+                // The server's decision, in the list and the diagram.
+                self.frame.timeline.row(
+                    Side::Server,
+                    "server: not a TLS handshake; it sends an alert and closes",
+                    None,
+                );
             }
             return;
         }
