@@ -125,3 +125,90 @@ async fn every_lab(c: &Client, site: &Site) -> Result<()> {
 e2e::live_and_simulated! {
     every_lab_draws_its_steps_live, every_lab_draws_its_steps_simulated: Site::start_live(|_| {}) => |site: Site| site.session(every_lab);
 }
+
+/// Pictures of the diagrams for `docs/screenshots` (run with
+/// `SOCKET_LAB_SCREENSHOTS=docs/screenshots` to refresh them): the auth lab's
+/// after a run in dark, the HMAC chapter in mdBook's Coal theme with its
+/// book diagram and its lab's, and the tcp-echo lab in a 390-pixel frame.
+#[tokio::test]
+async fn pictures_of_the_diagrams() -> Result<()> {
+    let site = Site::start_live(|_| {}).await?;
+    let looks = [
+        (
+            e2e::BrowserOptions {
+                dark: true,
+                ..e2e::BrowserOptions::default()
+            },
+            "dark",
+        ),
+        (e2e::BrowserOptions::default(), "coal"),
+        (e2e::BrowserOptions::default(), "390"),
+    ];
+    site.each_look(looks, async |c, site, look| {
+        match look {
+            "dark" => {
+                check_lab(c, site, "auth").await?;
+                e2e::screenshot(c, &e2e::screenshot_dir().join("sequence-dark.png")).await?;
+            }
+            "coal" => {
+                c.goto(&format!("{}/book/hmac-auth.html", site.base())).await?;
+                c.execute(
+                    "localStorage.setItem('mdbook-theme', 'coal'); location.reload();",
+                    vec![],
+                )
+                .await?;
+                wait_lab(c, "socket-lab[lab=auth]").await?;
+                c.execute(
+                    "document.querySelector('socket-lab[lab=auth] .sl-controls button.sl-button').click();",
+                    vec![],
+                )
+                .await?;
+                e2e::wait_count(c, "socket-lab[lab=auth] .sl-seq-step", 11).await?;
+                c.execute(
+                    "document.querySelector('.content .sl-seq-svg').scrollIntoView();",
+                    vec![],
+                )
+                .await?;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                e2e::screenshot(c, &e2e::screenshot_dir().join("sequence-coal-book.png")).await?;
+                c.execute(
+                    "document.querySelector('socket-lab[lab=auth] figure.sl-seq').scrollIntoView();",
+                    vec![],
+                )
+                .await?;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                e2e::screenshot(c, &e2e::screenshot_dir().join("sequence-coal-lab.png")).await?;
+            }
+            _ => {
+                // A 390-pixel frame on the same origin (see learner_tcp_udp.rs).
+                c.goto(&format!("{}/socket-lab.css", site.base())).await?;
+                c.execute(
+                    "document.body.style.margin = '0'; \
+                     document.body.innerHTML = '<iframe style=\"width:390px;height:1400px;border:0\"></iframe>'; \
+                     document.querySelector('iframe').src = arguments[0];",
+                    vec![format!("{}/embed/tcp-echo", site.base()).into()],
+                )
+                .await?;
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                c.enter_frame(0).await?;
+                wait_lab(c, "socket-lab[lab=tcp-echo]").await?;
+                c.execute(
+                    "document.querySelector('[data-role=send]').click();",
+                    vec![],
+                )
+                .await?;
+                e2e::wait_count(c, "socket-lab .sl-seq-step[data-kind=read]", 1).await?;
+                c.execute(
+                    "document.querySelector('figure.sl-seq').scrollIntoView();",
+                    vec![],
+                )
+                .await?;
+                c.enter_parent_frame().await?;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                e2e::screenshot(c, &e2e::screenshot_dir().join("sequence-390.png")).await?;
+            }
+        }
+        Ok(())
+    })
+    .await
+}
