@@ -221,24 +221,18 @@ e2e::live_and_simulated! {
 }
 
 #[tokio::test]
-async fn the_labs_at_dark_and_phone_width() -> Result<()> {
+async fn the_labs_in_dark() -> Result<()> {
     let site = Site::start_live(|_| {}).await?;
-    let looks = [
-        (
-            BrowserOptions {
-                dark: true,
-                ..BrowserOptions::default()
-            },
-            "dark",
-        ),
-        (
-            BrowserOptions {
-                size: (390, 844),
-                ..BrowserOptions::default()
-            },
-            "390",
-        ),
-    ];
+    // Dark only: every page at a phone's 390 px (which headless Chromium will
+    // not make a window) is checked in a frame by readable.rs.
+    let looks = [(
+        BrowserOptions {
+            dark: true,
+            ..BrowserOptions::default()
+        },
+        "dark",
+    )];
+
     site.each_look(looks, async |c, site, look| {
         for lab in ["chat", "tls"] {
             open(c, site, lab).await?;
