@@ -26,7 +26,7 @@ const rows = [...lab.querySelectorAll('.sl-timeline > li')].map(li => {
   return { kind: li.dataset.kind, size: size ? parseInt(size.textContent) : null };
 });
 const steps = [...lab.querySelectorAll('[data-role=sequence] .sl-seq-step')].map(g => ({
-  kind: g.dataset.kind,
+  kind: g.dataset.step,
   size: g.dataset.size === undefined ? null : parseInt(g.dataset.size),
   t: parseFloat(g.dataset.t),
 }));
@@ -197,7 +197,7 @@ async fn pictures_of_the_diagrams() -> Result<()> {
                     vec![],
                 )
                 .await?;
-                e2e::wait_count(c, "socket-lab .sl-seq-step[data-kind=read]", 1).await?;
+                e2e::wait_count(c, "socket-lab .sl-seq-step[data-step=read]", 1).await?;
                 c.execute(
                     "document.querySelector('figure.sl-seq').scrollIntoView();",
                     vec![],

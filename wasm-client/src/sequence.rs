@@ -66,7 +66,7 @@ pub struct Step {
     /// When it was shown, in ms on the page's clock (a lab's steps only).
     pub at_ms: Option<f64>,
     /// Its kind as a name (`send`, `read`, `server`, `note`, `error`, …),
-    /// the `data-kind` of its row in a lab's timeline.
+    /// the `data-kind` of its row in a lab's timeline (the step's `data-step`).
     pub kind: &'static str,
     /// What it draws.
     pub shape: Shape,
@@ -338,7 +338,7 @@ impl Diagram {
                 None => (String::new(), format!("{}: {detail}", s.kind)),
             };
             out.push_str(&format!(
-                "<g class=\"sl-seq-step sl-seq-k-{}\" data-kind=\"{}\"{time_attr}{} tabindex=\"0\" role=\"img\" aria-label=\"{}\"><title>{}</title>",
+                "<g class=\"sl-seq-step sl-seq-k-{}\" data-step=\"{}\"{time_attr}{} tabindex=\"0\" role=\"img\" aria-label=\"{}\"><title>{}</title>",
                 s.kind,
                 s.kind,
                 s.size.map(|n| format!(" data-size=\"{n}\"")).unwrap_or_default(),
@@ -458,7 +458,7 @@ mod tests {
         d.push(arrow(2000.0, "send", "second connection", SERVER, 3));
         let svg = d.svg(600.0);
         let kinds: Vec<&str> = svg
-            .split("data-kind=\"")
+            .split("data-step=\"")
             .skip(1)
             .map(|s| &s[..s.find('"').unwrap()])
             .collect();
