@@ -64,7 +64,7 @@ enum Woke {
 /// Serves one connection of `demo` until its conversation closes it.
 pub async fn converse(
     demo: Demo,
-    mut stream: TcpStream,
+    stream: TcpStream,
     events: ConnEvents,
     ctx: DemoCtx,
 ) -> io::Result<Ending> {
@@ -80,7 +80,19 @@ pub async fn converse(
     if demo != Demo::Chat {
         return drive(stream, conv, events, ctx, None).await;
     }
-    // The room is the driver's: join it, be welcomed, and tell the others.
+    // On the heap: the room's part would otherwise make every connection's
+    // task bigger, chat or not.
+    Box::pin(chat_member(stream, conv, events, ctx)).await
+}
+
+/// A chat connection: the room is the driver's, so join it, be welcomed,
+/// tell the others, run the conversation, and say goodbye however it ends.
+async fn chat_member(
+    mut stream: TcpStream,
+    conv: Conversation,
+    events: ConnEvents,
+    ctx: DemoCtx,
+) -> io::Result<Ending> {
     let peer = events.peer().to_string();
     let (mut seat, others) = ctx.chat.join();
     let welcome = chat::welcome(&peer, others);
