@@ -28,6 +28,8 @@ const TOP: f64 = 44.0;
 const TIME_W: f64 = 64.0;
 /// The width of one character of the diagram's monospace type (14 px).
 const CHAR_W: f64 = 8.6;
+/// The same for the book's diagrams (13 px).
+const BOOK_CHAR_W: f64 = 8.0;
 /// The width the book's diagrams are drawn at: a phone's, so their text
 /// stays readable at 390 px; wider screens show them larger.
 pub const BOOK_WIDTH: f64 = 420.0;
@@ -280,7 +282,9 @@ impl Diagram {
         let width = width.max(300.0);
         let lanes = self.lanes();
         let timed = self.steps.iter().any(|s| s.at_ms.is_some());
-        let left = if timed { TIME_W + 40.0 } else { 60.0 };
+        let left = if timed { TIME_W + 70.0 } else { 60.0 };
+        // The labs draw at 14 px, the book at 13 px (its own stylesheet).
+        let char_w = if timed { CHAR_W } else { BOOK_CHAR_W };
         let right = width - 60.0;
         let x_of = |lane: &str| {
             let i = lanes.iter().position(|l| l == lane).unwrap_or(0) as f64;
@@ -298,12 +302,21 @@ impl Diagram {
         if timed {
             out.push_str("<text class=\"sl-seq-head\" x=\"4\" y=\"18\">time</text>");
         }
-        for lane in &lanes {
+        let spacing = (right - left) / (lanes.len().max(2) as f64 - 1.0);
+        for (i, lane) in lanes.iter().enumerate() {
             let x = x_of(lane);
+            // A name no wider than the room beside its lifeline (the first
+            // must also clear the time column).
+            let room = if i == 0 && timed {
+                ((x - 44.0) * 2.0).min(spacing)
+            } else {
+                spacing
+            };
+            let chars = ((room / char_w) as usize).clamp(4, 22);
             out.push_str(&format!(
                 "<text class=\"sl-seq-head\" x=\"{x:.1}\" y=\"18\" text-anchor=\"middle\">{}</text>\
                  <line class=\"sl-seq-life\" x1=\"{x:.1}\" y1=\"26\" x2=\"{x:.1}\" y2=\"{:.1}\"/>",
-                esc(&cut(lane, 22)),
+                esc(&cut(lane, chars)),
                 height - 8.0
             ));
         }
@@ -360,7 +373,7 @@ impl Diagram {
                 Shape::Arrow { from, to, heavy } => {
                     let (x1, x2) = (x_of(from), x_of(to));
                     let (y1, y2) = (y - 6.0, y + 8.0);
-                    let chars = ((x2 - x1).abs() / CHAR_W) as usize;
+                    let chars = ((x2 - x1).abs() / char_w) as usize;
                     let text = if what.is_empty() {
                         s.label.clone()
                     } else {
@@ -376,7 +389,7 @@ impl Diagram {
                     ));
                 }
                 Shape::Box { lane } => {
-                    let w = (width * 0.46).min(280.0);
+                    let w = (width * 0.46).min(520.0);
                     let lx = x_of(lane);
                     // Beside its lifeline, toward the middle of the diagram.
                     let x = if lx + w + 6.0 > width {
@@ -384,7 +397,7 @@ impl Diagram {
                     } else {
                         lx + 6.0
                     };
-                    let chars = ((w - 12.0) / CHAR_W) as usize;
+                    let chars = ((w - 12.0) / char_w) as usize;
                     let text = if what.is_empty() {
                         s.label.clone()
                     } else {
@@ -401,7 +414,7 @@ impl Diagram {
                 }
                 Shape::Note | Shape::Error => {
                     let from = if timed { left } else { 8.0 };
-                    let chars = ((width - from) / 7.0) as usize; // proportional type
+                    let chars = ((width - from) / (char_w - 0.8)) as usize; // proportional type
                     out.push_str(&format!(
                         "<text class=\"sl-seq-note{}\" x=\"{from:.1}\" y=\"{:.1}\">{}</text>",
                         if s.shape == Shape::Error {
