@@ -448,6 +448,18 @@ macro_rules! live_and_simulated {
     };
 }
 
+/// Whether the page scrolls sideways (its content is wider than the window).
+pub async fn scrolls_sideways(client: &Client) -> Result<bool> {
+    Ok(client
+        .execute(
+            "return document.documentElement.scrollWidth > document.documentElement.clientWidth",
+            vec![],
+        )
+        .await?
+        .as_bool()
+        .unwrap_or(true))
+}
+
 /// Clicks the element at `css`.
 pub async fn click(client: &Client, css: &str) -> Result<()> {
     client

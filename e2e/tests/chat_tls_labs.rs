@@ -244,16 +244,14 @@ async fn the_labs_in_dark() -> Result<()> {
                 wait_contains(c, &format!("{css} [data-role=verdict]"), "B read").await?;
             } else {
                 click(c, &format!("{css} [data-role=send-plain]")).await?;
-                wait_contains(c, &format!("{css} [data-role=verdict]"), "a TLS alert record").await?;
-            }
-            let wide: bool = c
-                .execute(
-                    "return document.documentElement.scrollWidth > document.documentElement.clientWidth",
-                    vec![],
+                wait_contains(
+                    c,
+                    &format!("{css} [data-role=verdict]"),
+                    "a TLS alert record",
                 )
-                .await?
-                .as_bool()
-                .unwrap_or(true);
+                .await?;
+            }
+            let wide = e2e::scrolls_sideways(c).await?;
             ensure!(!wide, "{lab} scrolls sideways at the {look} look");
             screenshot(c, &screenshot_dir().join(format!("{lab}-{look}.png"))).await?;
         }

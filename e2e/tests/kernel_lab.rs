@@ -264,27 +264,22 @@ async fn screenshots_light_dark_and_narrow() -> Result<()> {
             "narrow",
         ),
     ];
-    Site::start_live(|_| {}).await?.each_look(looks, async |c, site, name| {
-        open(c, site).await?;
-        experiment(c, "half-close").await?;
-        let wide: bool = c
-            .execute(
-                "return document.documentElement.scrollWidth > document.documentElement.clientWidth",
-                vec![],
-            )
-            .await?
-            .as_bool()
-            .unwrap_or(true);
-        ensure!(!wide, "{name}: the page scrolls sideways");
-        c.execute(
+    Site::start_live(|_| {})
+        .await?
+        .each_look(looks, async |c, site, name| {
+            open(c, site).await?;
+            experiment(c, "half-close").await?;
+            let wide = e2e::scrolls_sideways(c).await?;
+            ensure!(!wide, "{name}: the page scrolls sideways");
+            c.execute(
             "document.querySelector('socket-lab[lab=kernel] [data-role=promise]').scrollIntoView()",
             vec![],
         )
         .await?;
-        screenshot(c, &screenshot_dir().join(format!("kernel-{name}.png"))).await?;
-        Ok(())
-    })
-    .await
+            screenshot(c, &screenshot_dir().join(format!("kernel-{name}.png"))).await?;
+            Ok(())
+        })
+        .await
 }
 
 /// The kernel exercises' commands (from `exercises.json`), with the server's

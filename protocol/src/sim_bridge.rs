@@ -381,14 +381,7 @@ impl SimBridge {
             match out {
                 Output::Send(data) => {
                     if attached {
-                        self.deliver(
-                            t + ow,
-                            ToPage::Read {
-                                sock: page_id,
-                                at_us: t + ow,
-                                data,
-                            },
-                        );
+                        self.read_at(t + ow, page_id, data);
                     }
                 }
                 Output::Event(kind) => self.event(t, key, kind),
@@ -448,14 +441,7 @@ impl SimBridge {
             to += 1;
             if let Some(s) = self.socks.get(&key).filter(|s| s.attached) {
                 let sock = s.page_id;
-                self.deliver(
-                    t + ow,
-                    ToPage::Read {
-                        sock,
-                        at_us: t + ow,
-                        data: bytes.clone(),
-                    },
-                );
+                self.read_at(t + ow, sock, bytes.clone());
             }
         }
         let data = HexBytes::capped(&bytes[..bytes.len().min(crate::events::MAX_EVENT_BYTES)]);
@@ -475,14 +461,7 @@ impl SimBridge {
         let size = welcome.len();
         let data = HexBytes::capped(&welcome);
         if attached {
-            self.deliver(
-                t + ow,
-                ToPage::Read {
-                    sock: page_id,
-                    at_us: t + ow,
-                    data: welcome,
-                },
-            );
+            self.read_at(t + ow, page_id, welcome);
         }
         self.event(t, key, EventKind::Reply { size, data });
         self.chat_relay(t, key, crate::chat::joined(&peer));
@@ -513,6 +492,18 @@ impl SimBridge {
             chunk.copy_from_slice(&n[..chunk.len()]);
         }
         c
+    }
+
+    /// A read on the page's socket `sock` at time `at`.
+    fn read_at(&mut self, at: u64, sock: SocketId, data: Vec<u8>) {
+        self.deliver(
+            at,
+            ToPage::Read {
+                sock,
+                at_us: at,
+                data,
+            },
+        );
     }
 
     fn deliver(&mut self, at: u64, what: ToPage) {
