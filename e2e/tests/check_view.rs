@@ -99,6 +99,57 @@ async fn shot(c: &Client, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// The run's sequence diagram says what its list says: one step per row
+/// (the diagram keeps the last 80), of the same kinds and sizes, time never
+/// going back, socket-lab's connections on the left and the learner's
+/// program on the right.
+async fn diagram_matches_the_list(c: &Client) -> Result<()> {
+    let got = c
+        .execute(
+            "const v = document.querySelector(arguments[0]); \
+             const rows = [...v.querySelectorAll('.sl-timeline > li')].map(li => { \
+               const s = li.querySelector(':scope > .sl-size'); \
+               return { kind: li.dataset.kind, size: s ? parseInt(s.textContent) : null }; }); \
+             const steps = [...v.querySelectorAll('[data-role=sequence] .sl-seq-step')].map(g => ({ \
+               kind: g.dataset.step, size: g.dataset.size === undefined ? null : parseInt(g.dataset.size), \
+               t: parseFloat(g.dataset.t) })); \
+             const label = v.querySelector('.sl-seq-svg').getAttribute('aria-label'); \
+             return { rows, steps, label, shown: !v.querySelector('figure.sl-seq').hidden };",
+            vec![serde_json::json!(VIEW)],
+        )
+        .await?;
+    let rows = got["rows"].as_array().cloned().unwrap_or_default();
+    let steps = got["steps"].as_array().cloned().unwrap_or_default();
+    ensure!(got["shown"] == true, "the run's diagram is hidden");
+    ensure!(
+        !steps.is_empty() && steps.len() == rows.len().min(80),
+        "{} rows but {} steps",
+        rows.len(),
+        steps.len()
+    );
+    let mut t = f64::NEG_INFINITY;
+    for (i, (row, step)) in rows[rows.len() - steps.len()..]
+        .iter()
+        .zip(&steps)
+        .enumerate()
+    {
+        ensure!(
+            row["kind"] == step["kind"] && row["size"] == step["size"],
+            "step {i} is {step} but the list says {row}"
+        );
+        let at = step["t"].as_f64().context("a time")?;
+        ensure!(at >= t, "the time axis goes back at step {i}");
+        t = at;
+    }
+    // The SVG's label names every lifeline in full, left to right.
+    let label = got["label"].as_str().unwrap_or_default();
+    ensure!(
+        label.contains("between socket-lab ") && label.contains(", your program, time going down"),
+        "the lifelines: {label}"
+    );
+    Ok(())
+}
+
 /// The stage lines of the view, in order.
 async fn stages(c: &Client) -> Result<Vec<String>> {
     texts(c, &format!("{VIEW} [data-role=check-stage]")).await
@@ -186,6 +237,7 @@ async fn a_failing_then_a_passing_check_run_show_up_live_in_the_framing_chapter(
                     .any(|t| t.contains("echo") && t.contains("first")),
                 "the reply seen: {read:?}"
             );
+            diagram_matches_the_list(&c).await?;
             shot(&c, "check-view-framing-failed").await?;
 
             let (outcome, terminal) =
@@ -213,6 +265,7 @@ async fn a_failing_then_a_passing_check_run_show_up_live_in_the_framing_chapter(
                 view(&c, ".sl-send[data-stage='2'] .sl-size").await?.len() == 1,
                 "the rows are the new run's, not both runs'"
             );
+            diagram_matches_the_list(&c).await?;
             Ok(())
         }
     })

@@ -50,6 +50,13 @@ async fn check_lab(c: &Client, site: &Site, lab: &str) -> Result<()> {
         .await
         .with_context(|| format!("{lab}: no button to run"))?;
     first.click().await?;
+    steps_match_the_list(c, site, lab, 2).await
+}
+
+/// Waits until `lab`'s diagram and list settle with at least `least` rows,
+/// then checks them step for step and saves a picture of the diagram.
+async fn steps_match_the_list(c: &Client, site: &Site, lab: &str, least: usize) -> Result<()> {
+    let css = format!("socket-lab[lab={lab}]");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     let last = loop {
         let got = c.execute(READ, vec![Value::from(css.clone())]).await?;
@@ -57,7 +64,7 @@ async fn check_lab(c: &Client, site: &Site, lab: &str) -> Result<()> {
         let steps = got["steps"].as_array().map_or(0, Vec::len);
         // Settled: something ran, the diagram caught up with the list, and
         // neither changed for 300 ms.
-        if rows > 1 && rows == steps {
+        if rows >= least && rows == steps {
             tokio::time::sleep(Duration::from_millis(300)).await;
             let again = c.execute(READ, vec![Value::from(css.clone())]).await?;
             if again == got {
@@ -115,11 +122,106 @@ async fn check_lab(c: &Client, site: &Site, lab: &str) -> Result<()> {
     Ok(())
 }
 
+/// The sticky lab's diagram, simulated, has the model's wire as a lifeline
+/// of its own: with Nagle on, the first write leaves alone and the next two
+/// wait for its ACK and leave together; with TCP_NODELAY, one segment per
+/// write. Live, the bridge's kernel keeps its segments to itself, and the
+/// diagram draws none.
+async fn sticky_wire(c: &Client, site: &Site) -> Result<()> {
+    let lab = "socket-lab[lab=sticky]";
+    let sizes = format!("{lab} .sl-timeline > li[data-kind=segment] > .sl-size");
+    e2e::set_value(c, &format!("{lab} [data-role=writes]"), "Hello|World|Again").await?;
+    e2e::set_value(c, &format!("{lab} [data-role=read-delay]"), "0").await?;
+    for (nodelay, want) in [
+        (false, &["5 B", "10 B"][..]),
+        (true, &["5 B", "5 B", "5 B"][..]),
+    ] {
+        if nodelay {
+            e2e::click(c, &format!("{lab} [data-role=nodelay]")).await?;
+        }
+        e2e::click(c, &format!("{lab} [data-role=run]")).await?;
+        e2e::wait_text(c, &format!("{lab} [data-role=verdict]"), |t| {
+            !t.is_empty() && !t.starts_with("Waiting")
+        })
+        .await?;
+        steps_match_the_list(c, site, "sticky", 6).await?;
+        let got = e2e::texts(c, &sizes).await?;
+        let label = c
+            .execute(
+                "return document.querySelector(arguments[0]).getAttribute('aria-label')",
+                vec![Value::from(format!("{lab} .sl-seq-svg"))],
+            )
+            .await?;
+        let label = label.as_str().unwrap_or_default();
+        match site.server() {
+            None => {
+                ensure!(
+                    got == want,
+                    "nodelay {nodelay}: the model's segments are {got:?}"
+                );
+                ensure!(
+                    label.contains("the wire (simulated), server"),
+                    "no lifeline for the wire: {label}"
+                );
+            }
+            Some(_) => ensure!(
+                got.is_empty() && !label.contains("wire"),
+                "live, no model draws segments: {got:?} {label}"
+            ),
+        }
+    }
+    println!(
+        "sticky ({}): the wire's segments as the model sent them",
+        site.mode()
+    );
+    Ok(())
+}
+
+/// The index page's "what the servers see" draws every event the servers
+/// report: a run of the tcp-echo lab on the same page (and, live, the book's
+/// own client from a terminal, on a lifeline of its own).
+async fn events_lab(c: &Client, site: &Site) -> Result<()> {
+    c.goto(&format!("{}/index.html#events", site.base()))
+        .await?;
+    wait_lab(c, "socket-lab[lab=events]").await?;
+    wait_lab(c, "socket-lab[lab=tcp-echo]").await?;
+    e2e::click(c, "socket-lab[lab=tcp-echo] [data-role=send]").await?;
+    // accepted, read, reply: three events at least.
+    steps_match_the_list(c, site, "events", 3).await?;
+    // tcp-echo serves one client at a time: the page lets go first.
+    e2e::click(c, "socket-lab[lab=tcp-echo] [data-role=close]").await?;
+    if e2e::learner::terminal(site, "tcp_echo_client.py", "tcp-echo")
+        .await?
+        .is_some()
+    {
+        let lanes = "return [...document.querySelectorAll('socket-lab[lab=events] .sl-seq-svg .sl-seq-head')].map(t => t.textContent)";
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let heads = c.execute(lanes, vec![]).await?;
+            let n = heads.as_array().map_or(0, Vec::len);
+            // time, the page's connection, the terminal's, the servers.
+            if n >= 4 {
+                break;
+            }
+            ensure!(
+                tokio::time::Instant::now() < deadline,
+                "events: the terminal client has no lifeline: {heads}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        steps_match_the_list(c, site, "events", 6).await?;
+    }
+    Ok(())
+}
+
 async fn every_lab(c: &Client, site: &Site) -> Result<()> {
     for lab in LABS {
         check_lab(c, site, lab).await?;
+        if lab == "sticky" {
+            sticky_wire(c, site).await?;
+        }
     }
-    Ok(())
+    events_lab(c, site).await
 }
 
 e2e::live_and_simulated! {

@@ -50,6 +50,20 @@ pub enum ToPage {
         /// What the read returned.
         data: Vec<u8>,
     },
+    /// The model put some of the page's bytes on its wire: one TCP segment
+    /// (only a model can say; the real bridge's kernel keeps its own).
+    Segment {
+        /// Which socket sent it.
+        sock: SocketId,
+        /// When it left, virtual µs.
+        sent_at_us: u64,
+        /// When it reaches the server's receive buffer.
+        arrive_at_us: u64,
+        /// Its payload: one or more of the page's writes.
+        data: Vec<u8>,
+        /// Nagle held it back until the ACK of earlier data.
+        held: bool,
+    },
 }
 
 /// The simulated network's knobs.
@@ -308,8 +322,9 @@ impl SimBridge {
                 if let Some(tcp) = self.tcp(key)
                     && let Some((at, bytes)) = tcp.held.take()
                 {
-                    tcp.to_server.push_back((at + ow, bytes));
+                    tcp.to_server.push_back((at + ow, bytes.clone()));
                     tcp.unacked_until = at + 2 * ow;
+                    self.segment(key, at, bytes, true);
                 }
             }
             Due::Read => {
@@ -770,7 +785,32 @@ impl SimBridge {
         } else {
             tcp.to_server.push_back((start + ow, bytes.to_vec()));
             tcp.unacked_until = start + 2 * ow;
+            self.segment(key, start, bytes.to_vec(), false);
         }
+    }
+
+    /// Tells the page that `data` of connection `key` left at `at` as one
+    /// segment (arriving one latency later).
+    fn segment(&mut self, key: u64, at: u64, data: Vec<u8>, held: bool) {
+        let Some(sock) = self
+            .socks
+            .get(&key)
+            .filter(|s| s.attached)
+            .map(|s| s.page_id)
+        else {
+            return;
+        };
+        let arrive_at_us = at + self.net.one_way_us;
+        self.deliver(
+            at,
+            ToPage::Segment {
+                sock,
+                sent_at_us: at,
+                arrive_at_us,
+                data,
+                held,
+            },
+        );
     }
 
     fn datagram(&mut self, now: u64, key: u64, bytes: &[u8]) {
@@ -962,9 +1002,12 @@ mod tests {
         assert!(
             matches!(
                 got.as_slice(),
-                [ToPage::Msg(ServerMsg::Opened { sock: 2, .. })]
+                [
+                    ToPage::Msg(ServerMsg::Opened { sock: 2, .. }),
+                    ToPage::Segment { sock: 2, .. }
+                ]
             ),
-            "the kernel completed the handshake: {got:?}"
+            "the kernel completed the handshake and sent the bytes: {got:?}"
         );
 
         b.handle_msg(50_000, ClientMsg::Close { sock: 1 });
@@ -1069,6 +1112,42 @@ mod tests {
             ]
         );
         assert_eq!(closed(&got, 1), Some(ClosedBy::Peer));
+    }
+
+    #[test]
+    fn nagle_holds_the_second_write_and_the_page_is_told_each_segment() {
+        let mut b = SimBridge::new(Settings::default(), 3);
+        let mut open = ClientMsg::open(1, Demo::Sticky);
+        if let ClientMsg::Open { nodelay, .. } = &mut open {
+            *nodelay = false;
+        }
+        b.handle_msg(0, open);
+        b.handle_send(0, 1, b"Hello");
+        b.handle_send(10, 1, b"World");
+        b.handle_send(20, 1, b"!");
+        let got = run(&mut b, 2_000_000);
+        let segments: Vec<(u64, u64, &[u8], bool)> = got
+            .iter()
+            .filter_map(|x| match x {
+                ToPage::Segment {
+                    sock: 1,
+                    sent_at_us,
+                    arrive_at_us,
+                    data,
+                    held,
+                } => Some((*sent_at_us, *arrive_at_us, data.as_slice(), *held)),
+                _ => None,
+            })
+            .collect();
+        let ow = Network::default().one_way_us;
+        assert_eq!(segments.len(), 2, "{segments:?}");
+        // The first write goes as the handshake completes; the next two
+        // wait together for its ACK, one round trip later.
+        let (sent, arrive, data, held) = segments[0];
+        assert_eq!((data, held, arrive - sent), (&b"Hello"[..], false, ow));
+        let (sent2, _, data2, held2) = segments[1];
+        assert_eq!((data2, held2), (&b"World!"[..], true));
+        assert_eq!(sent2, sent + 2 * ow);
     }
 
     #[test]

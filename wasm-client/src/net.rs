@@ -62,6 +62,19 @@ pub enum Reach {
     Chosen,
 }
 
+/// A segment of the page's bytes on the simulation's wire.
+#[derive(Debug, Clone)]
+pub struct Segment {
+    /// When it left, µs of the simulation.
+    pub sent_at_us: u64,
+    /// When it reached the server's receive buffer.
+    pub arrive_at_us: u64,
+    /// Its payload.
+    pub data: Vec<u8>,
+    /// Nagle held it until the ACK of earlier data.
+    pub held: bool,
+}
+
 /// What happened on one bridged socket.
 #[derive(Debug, Clone)]
 pub enum SockEvent {
@@ -91,6 +104,9 @@ pub enum SockEvent {
         /// Why.
         reason: String,
     },
+    /// Simulated only: the model sent some of the page's bytes as one
+    /// segment.
+    Segment(Segment),
     /// A request about this socket failed.
     Error {
         /// Why.
@@ -713,6 +729,22 @@ impl Bridge {
                 ToPage::Read { sock, at_us, data } => {
                     if let Some(h) = self.handler(sock) {
                         h(SockEvent::Read { at_us, data });
+                    }
+                }
+                ToPage::Segment {
+                    sock,
+                    sent_at_us,
+                    arrive_at_us,
+                    data,
+                    held,
+                } => {
+                    if let Some(h) = self.handler(sock) {
+                        h(SockEvent::Segment(Segment {
+                            sent_at_us,
+                            arrive_at_us,
+                            data,
+                            held,
+                        }));
                     }
                 }
             }

@@ -35,6 +35,8 @@ const BOOK_CHAR_W: f64 = 8.0;
 pub const BOOK_WIDTH: f64 = 420.0;
 /// The name of the server's lifeline in a lab.
 pub const SERVER: &str = "server";
+/// The lifeline of the simulation's wire: the segments the model sent.
+pub const NETWORK: &str = "the wire (simulated)";
 /// The lane of a lab's client that did not say which it is.
 pub const CLIENT: &str = "the page";
 
@@ -86,6 +88,9 @@ pub struct Diagram {
     /// The lifelines, left to right, when a description names them; a lab's
     /// diagram finds its own (its clients, then the server).
     lanes: Option<Vec<String>>,
+    /// A lab's lifeline on the right, when it is not [`SERVER`] (the check
+    /// view's: the learner's program).
+    far: Option<String>,
     steps: Vec<Step>,
     dropped: usize,
 }
@@ -199,6 +204,7 @@ pub fn parse(desc: &str) -> Result<Diagram, String> {
     }
     Ok(Diagram {
         lanes,
+        far: None,
         steps,
         dropped: 0,
     })
@@ -253,17 +259,28 @@ impl Diagram {
         &self.steps
     }
 
+    /// Names the lifeline on the right (a lab's is [`SERVER`] otherwise).
+    pub fn set_far(&mut self, name: &str) {
+        self.far = Some(name.to_owned());
+    }
+
+    /// The lifeline on the right of a lab's diagram.
+    pub fn far(&self) -> &str {
+        self.far.as_deref().unwrap_or(SERVER)
+    }
+
     /// The lifelines, left to right: the description's, or a lab's clients
     /// in the order they first appear, then the server.
     fn lanes(&self) -> Vec<String> {
         if let Some(l) = &self.lanes {
             return l.clone();
         }
+        let far = self.far();
         let mut lanes: Vec<String> = Vec::new();
         for s in &self.steps {
             if let Shape::Arrow { from, to, .. } = &s.shape {
                 for lane in [from, to] {
-                    if lane != SERVER && !lanes.contains(lane) {
+                    if lane != far && !lanes.contains(lane) {
                         lanes.push(lane.clone());
                     }
                 }
@@ -272,7 +289,15 @@ impl Diagram {
         if lanes.is_empty() {
             lanes.push(CLIENT.to_owned());
         }
-        lanes.push(SERVER.to_owned());
+        // The simulated wire, between the clients and the server.
+        if self
+            .steps
+            .iter()
+            .any(|s| matches!(&s.shape, Shape::Box { lane } if lane == NETWORK))
+        {
+            lanes.push(NETWORK.to_owned());
+        }
+        lanes.push(far.to_owned());
         lanes
     }
 
@@ -391,8 +416,11 @@ impl Diagram {
                 Shape::Box { lane } => {
                     let w = (width * 0.46).min(520.0);
                     let lx = x_of(lane);
-                    // Beside its lifeline, toward the middle of the diagram.
-                    let x = if lx + w + 6.0 > width {
+                    // Beside its lifeline, toward the middle of the diagram;
+                    // the simulated wire's segments, across the wire.
+                    let x = if lane == NETWORK {
+                        (lx - w / 2.0).clamp(left - 50.0, width - w - 2.0)
+                    } else if lx + w + 6.0 > width {
                         lx - w - 6.0
                     } else {
                         lx + 6.0
@@ -400,6 +428,9 @@ impl Diagram {
                     let chars = ((w - 12.0) / char_w) as usize;
                     let text = if what.is_empty() {
                         s.label.clone()
+                    } else if s.kind == "segment" {
+                        // What travelled first: the bytes are the point.
+                        format!("{what} · {}", s.label)
                     } else {
                         format!("{}: {what}", s.label)
                     };
@@ -459,6 +490,44 @@ mod tests {
     fn at(mut s: Step, t: f64) -> Step {
         s.at_ms = Some(t);
         s
+    }
+
+    #[test]
+    fn the_simulated_wire_sits_between_the_clients_and_a_named_far_end() {
+        let mut d = Diagram::default();
+        d.set_far("your program");
+        d.push(arrow(0.0, "send", "A", "your program", 5));
+        d.push(at(Step::boxed("segment", NETWORK, "segment"), 1.0));
+        d.push(arrow(2.0, "read", "your program", "B", 5));
+        assert_eq!(d.lanes(), ["A", "B", NETWORK, "your program"]);
+        let svg = d.svg(600.0);
+        assert!(
+            svg.contains("between A, B, the wire (simulated), your program, time going down"),
+            "{svg}"
+        );
+        // The segment's box is drawn across the wire's lifeline.
+        let wire_x = 134.0 + (600.0 - 60.0 - 134.0) * 2.0 / 3.0;
+        let step = svg.split("sl-seq-k-segment").nth(1).unwrap();
+        let rect = step.split("<rect").nth(1).unwrap();
+        let x: f64 = rect
+            .split("x=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let w: f64 = rect
+            .split("width=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(x < wire_x && wire_x < x + w, "{x} {w} {wire_x}");
     }
 
     #[test]

@@ -6,14 +6,15 @@
 //! hex with its printable ASCII beside it, never as mojibake. The choice is
 //! made by [`BytesView::of`], a pure function with native tests.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use protocol::hex::{FrameHeader, Shown, shown};
 use web_sys::Element;
 
 use crate::dom::{add, attr, el};
-use crate::sequence::{CLIENT, Diagram, SERVER, Shape, Step};
+use crate::net::Segment;
+use crate::sequence::{CLIENT, Diagram, NETWORK, Shape, Step};
 
 /// Most bytes a box shows as text.
 const TEXT_SHOWN: usize = 120;
@@ -29,6 +30,8 @@ pub enum Side {
     Read,
     /// The server's own account (from its event stream).
     Server,
+    /// A segment on the simulation's wire.
+    Segment,
     /// An explanation or a state change.
     Note,
     /// Something went wrong.
@@ -42,6 +45,7 @@ impl Side {
             Side::Send => "send",
             Side::Read => "read",
             Side::Server => "server",
+            Side::Segment => "segment",
             Side::Note => "note",
             Side::Error => "error",
         }
@@ -52,6 +56,7 @@ impl Side {
             Side::Send => "→ sent",
             Side::Read => "← read",
             Side::Server => "server",
+            Side::Segment => "⇢ wire",
             Side::Note => "·",
             Side::Error => "!",
         }
@@ -148,8 +153,11 @@ pub struct Timeline {
     el: Element,
     figure: Element,
     draw: Element,
+    caption: Element,
     save: Element,
     diagram: Rc<RefCell<Diagram>>,
+    /// The words a send row and a read row start with.
+    words: Rc<Cell<[&'static str; 2]>>,
 }
 
 impl Timeline {
@@ -159,15 +167,19 @@ impl Timeline {
         attr(&figure, "hidden", "");
         let draw = add(&figure, el("div", "sl-seq-draw", ""));
         attr(&draw, "data-role", "sequence");
+        let figcaption = add(&figure, el("figcaption", "sl-seq-caption", ""));
         let caption = add(
-            &figure,
+            &figcaption,
             el(
-                "figcaption",
-                "sl-seq-caption",
+                "span",
+                "",
                 "The same steps as the list below, time going down: the page's side on the left, the server's on the right. Focus or hover a step for its details. ",
             ),
         );
-        let save = add(&caption, el("a", "sl-seq-save", "Save the diagram (SVG)"));
+        let save = add(
+            &figcaption,
+            el("a", "sl-seq-save", "Save the diagram (SVG)"),
+        );
         attr(&save, "data-role", "save-svg");
         attr(&save, "download", "socket-lab-sequence.svg");
         let el = add(parent, el("ol", "sl-timeline", ""));
@@ -180,9 +192,25 @@ impl Timeline {
             el,
             figure,
             draw,
+            caption,
             save,
             diagram: Rc::default(),
+            words: Rc::new(Cell::new([Side::Send.arrow(), Side::Read.arrow()])),
         }
+    }
+
+    /// Starts send rows with `send` and read rows with `read` instead of
+    /// "→ sent" and "← read" (for a list told from the server's side).
+    pub fn arrow_words(&self, send: &'static str, read: &'static str) {
+        self.words.set([send, read]);
+    }
+
+    /// Names the diagram's lifeline on the right `far` (not the server) and
+    /// says so in the caption, which becomes `caption`.
+    pub fn name_far_end(&self, far: &str, caption: &str) {
+        self.diagram.borrow_mut().set_far(far);
+        self.caption.set_text_content(Some(caption));
+        self.redraw();
     }
 
     /// Adds `side`'s step to the diagram and redraws it: a send is an arrow
@@ -196,19 +224,21 @@ impl Timeline {
         size: Option<usize>,
         bytes: Option<String>,
     ) {
+        let far = self.diagram.borrow().far().to_owned();
         let shape = match side {
             Side::Send => Shape::Arrow {
                 from: lane.to_owned(),
-                to: SERVER.to_owned(),
+                to: far,
                 heavy: false,
             },
             Side::Read => Shape::Arrow {
-                from: SERVER.to_owned(),
+                from: far,
                 to: lane.to_owned(),
                 heavy: false,
             },
-            Side::Server => Shape::Box {
-                lane: SERVER.to_owned(),
+            Side::Server => Shape::Box { lane: far },
+            Side::Segment => Shape::Box {
+                lane: NETWORK.to_owned(),
             },
             Side::Note => Shape::Note,
             Side::Error => Shape::Error,
@@ -250,6 +280,11 @@ impl Timeline {
         &self.el
     }
 
+    /// The diagram's figure, which comes just before the list.
+    pub fn figure(&self) -> &Element {
+        &self.figure
+    }
+
     /// Removes every row (and the diagram's steps).
     pub fn clear(&self) {
         self.el.set_inner_html("");
@@ -267,6 +302,28 @@ impl Timeline {
     /// go on the lifeline called `lane`.
     pub fn row_in(&self, lane: &str, side: Side, label: &str, bytes: Option<&[u8]>) -> Element {
         self.row_shown(lane, side, label, bytes.map(|b| (b, BytesView::of(b))))
+    }
+
+    /// Adds a row for a segment the simulation put on its wire (its own
+    /// lifeline in the diagram); `conn` names the page's connection when a
+    /// lab has several.
+    pub fn segment(&self, conn: Option<&str>, seg: &Segment) -> Element {
+        let of = conn.map(|c| format!(" of {c}")).unwrap_or_default();
+        let held = if seg.held {
+            "; Nagle held it until the earlier data was ACKed"
+        } else {
+            ""
+        };
+        let label = format!(
+            "segment{of}, in the server's buffer {} ms later{held}",
+            (seg.arrive_at_us - seg.sent_at_us) as f64 / 1000.0
+        );
+        self.row_shown(
+            NETWORK,
+            Side::Segment,
+            &label,
+            Some((&seg.data, BytesView::of(&seg.data))),
+        )
     }
 
     /// Adds a row whose bytes always show as hex and ASCII (a challenge, an
@@ -321,7 +378,13 @@ impl Timeline {
             el("li", &format!("sl-row sl-{}", side.kind()), ""),
         );
         attr(&row, "data-kind", side.kind());
-        add(&row, el("span", "sl-what", side.arrow()));
+        let [send, read] = self.words.get();
+        let what = match side {
+            Side::Send => send,
+            Side::Read => read,
+            _ => side.arrow(),
+        };
+        add(&row, el("span", "sl-what", what));
         if let Some((bytes, display)) = bytes {
             self.add_box(&row, bytes, &display);
             add(&row, el("span", "sl-size", &format!("{} B", bytes.len())));

@@ -169,6 +169,9 @@ impl Lab {
         }
         let tl = &self.frame.timeline;
         match ev {
+            SockEvent::Segment(seg) => {
+                tl.segment(None, &seg);
+            }
             SockEvent::Opened { local, .. } => {
                 tl.row(Side::Note, &format!("connected from {local}"), None);
             }

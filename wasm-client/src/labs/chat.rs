@@ -224,6 +224,9 @@ impl Lab {
             .as_ref()
             .is_some_and(|m| m.sock == sock);
         match ev {
+            SockEvent::Segment(seg) => {
+                self.frame.timeline.segment(Some(who.name()), &seg);
+            }
             SockEvent::Opened { local, peer } => {
                 self.frame.timeline.row(
                     Side::Note,

@@ -25,6 +25,9 @@ use crate::dom::{add, attr, el};
 use crate::net::{Bridge, Mode};
 use crate::timeline::Side;
 
+/// The diagram's lifeline for the program a run checks.
+const PROGRAM: &str = "your program";
+
 /// Most rows one run draws; the rest are counted in a last row.
 const MAX_ROWS: usize = 400;
 
@@ -265,6 +268,16 @@ pub fn mount(root: &HtmlElement, bridge: Bridge, server: &str) -> Mounted {
         frame.timeline.element(),
     );
     attr(&heading, "data-role", "check-conversation");
+    // The run as a sequence diagram, under its heading: socket-lab's
+    // connections on the left, the learner's program on the right.
+    let _ = frame
+        .card
+        .insert_before(frame.timeline.figure(), Some(frame.timeline.element()));
+    frame.timeline.name_far_end(
+        PROGRAM,
+        "The same reads and writes as the list below, time going down: socket-lab's connections on the left, \
+         your program on the right. Focus or hover a step for its details. ",
+    );
     let lab = Rc::new(Lab {
         frame,
         server: server.to_owned(),
@@ -351,7 +364,8 @@ impl Lab {
                 } else {
                     format!("{conn} (stage {stage})")
                 };
-                if let Some(row) = self.row(|t| t.row(side, &label, Some(&data.0))) {
+                let lane = format!("socket-lab {conn}");
+                if let Some(row) = self.row(|t| t.row_in(&lane, side, &label, Some(&data.0))) {
                     attr(&row, "data-conn", conn);
                     attr(&row, "data-stage", &stage.to_string());
                 }

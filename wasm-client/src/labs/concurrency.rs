@@ -198,6 +198,9 @@ impl Lab {
             _ => Settles::No,
         };
         match ev {
+            SockEvent::Segment(seg) => {
+                tl.segment(Some(&format!("client {}", i + 1)), &seg);
+            }
             SockEvent::Read { data, .. } => {
                 let row = tl.row(
                     Side::Read,

@@ -271,6 +271,9 @@ impl Lab {
         }
         let tl = &self.frame.timeline;
         match ev {
+            SockEvent::Segment(seg) => {
+                tl.segment(None, &seg);
+            }
             SockEvent::Opened { local, .. } => self.set_status(
                 "open",
                 &format!(

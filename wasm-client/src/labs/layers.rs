@@ -226,6 +226,9 @@ impl Lab {
     fn on_sock(&self, sock: SocketId, ev: SockEvent) {
         let mine = self.state.borrow().sock == Some(sock);
         match ev {
+            SockEvent::Segment(seg) => {
+                self.frame.timeline.segment(None, &seg);
+            }
             SockEvent::Opened { local, peer } => {
                 self.frame.timeline.row(
                     Side::Note,

@@ -38,13 +38,17 @@ struct Run {
     /// How many data segments the bridge's kernel sent for the writes
     /// (`TCP_INFO`, live on Linux); `None` until known, or where it cannot be.
     segments: Option<u32>,
+    /// The payload size of each segment the simulation's wire carried
+    /// (simulated runs only: the model says).
+    wire: Vec<usize>,
 }
 
 /// Why the reads came out as they did, judged from the bytes: the sends'
 /// boundaries compared with the reads (see `protocol::boundaries`). A cause
 /// is named only from the evidence given: the read size, the delay, and, live
-/// on Linux, how many data segments the sender's kernel sent (the only
-/// evidence that can show Nagle's algorithm at work).
+/// on Linux, how many data segments the sender's kernel sent, or simulated,
+/// the size of each segment the model sent (the only evidence that can show
+/// Nagle's algorithm at work).
 pub fn explain(
     sends: &[Vec<u8>],
     reads: &[Vec<u8>],
@@ -52,12 +56,13 @@ pub fn explain(
     delay_ms: u32,
     nodelay: bool,
     segment_count: Option<usize>,
+    wire: Option<Vec<usize>>,
 ) -> String {
     let evidence = Evidence {
         read_size: Some(read_size),
         read_delay_us: Some(u64::from(delay_ms) * 1000),
         nodelay: Some(nodelay),
-        segments: None,
+        segments: wire,
         segment_count,
     };
     analyze(sends, reads, &evidence).sentence
@@ -124,6 +129,7 @@ impl Lab {
                     origin_us: None,
                     done: false,
                     segments: None,
+                    wire: Vec::new(),
                 });
                 ClientMsg::Open {
                     sock,
@@ -139,8 +145,12 @@ impl Lab {
             },
             move |id, ev| lab.on_sock(id, ev),
         );
-        for (i, p) in sends.iter().enumerate() {
+        // Every write first, back to back as a program's send() calls are,
+        // then their rows (drawing takes longer than a simulated round trip).
+        for p in &sends {
             self.bridge().send(sock, p);
+        }
+        for (i, p) in sends.iter().enumerate() {
             let row = tl.row(Side::Send, &format!("write {}", i + 1), Some(p));
             attr(&row, "data-event", "write");
         }
@@ -168,6 +178,12 @@ impl Lab {
         }
         let tl = &self.frame.timeline;
         match ev {
+            SockEvent::Segment(seg) => {
+                if let Some(run) = self.run.borrow_mut().as_mut() {
+                    run.wire.push(seg.data.len());
+                }
+                tl.segment(None, &seg);
+            }
             SockEvent::Opened { local, peer } => {
                 tl.row(
                     Side::Note,
@@ -322,6 +338,7 @@ impl Lab {
             run.delay_ms,
             run.nodelay,
             run.segments.map(|n| n as usize),
+            (!run.wire.is_empty()).then(|| run.wire.clone()),
         ));
         attr(&self.frame.verdict, "data-shape", shape.name());
         attr(

@@ -316,6 +316,9 @@ impl Lab {
             .as_ref()
             .is_some_and(|c| c.sock == sock);
         match ev {
+            SockEvent::Segment(seg) => {
+                self.frame.timeline.segment(Some(slot.name()), &seg);
+            }
             SockEvent::Opened { local, peer } => {
                 if mine {
                     let mut st = self.state.borrow_mut();

@@ -172,6 +172,9 @@ impl Lab {
             return;
         }
         match ev {
+            SockEvent::Segment(seg) => {
+                self.frame.timeline.segment(None, &seg);
+            }
             SockEvent::Opened { local, peer } => {
                 self.frame
                     .timeline

@@ -286,6 +286,8 @@ impl Lab {
     fn on_sock(self: &Rc<Self>, sock: SocketId, ev: SockEvent) {
         let mine = self.state.borrow().run.as_ref().map(|r| r.sock) == Some(sock);
         match ev {
+            // UDP has no segments.
+            SockEvent::Segment(_) => {}
             SockEvent::Opened { local, peer } => {
                 self.frame.timeline.row(
                     Side::Note,
