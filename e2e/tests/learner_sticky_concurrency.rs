@@ -20,6 +20,7 @@ use e2e::learner::{
     thirty_runs, wait_verdict,
 };
 use fantoccini::Client;
+use serde_json::Value;
 
 fn unhex(s: &str) -> Vec<u8> {
     (0..s.len() / 2)
@@ -65,6 +66,7 @@ const STICKY: &str = "socket-lab[lab=sticky]";
 /// against the reads shown.
 async fn sticky_run(
     c: &Client,
+    site: &Site,
     i: usize,
     writes: &[&str],
     read_size: u32,
@@ -88,7 +90,9 @@ async fn sticky_run(
     );
     let fields = format!(
         "reads: {reads}.map(r => r.getAttribute('data-bytes')), \
-         times: {reads}.map(r => Number(r.getAttribute('data-at-us')))"
+         times: {reads}.map(r => Number(r.getAttribute('data-at-us'))), \
+         wire: [...document.querySelectorAll('{STICKY} [data-role=timeline] > li[data-kind=segment] > .sl-size')].map(s => parseInt(s.textContent)), \
+         kernel: [...document.querySelectorAll('{STICKY} [data-role=timeline] [data-event=segments]')].map(r => Number(r.getAttribute('data-segments')))"
     );
     let what = format!("sticky run {i}");
     let within = Duration::from_secs(20);
@@ -127,10 +131,35 @@ async fn sticky_run(
         agrees,
         "sticky run {i}: the verdict text does not say {expected}: {text}"
     );
+    // Nagle is named only when the segments shown carry fewer pieces than
+    // there were writes (the model's wire, simulated; the kernel's count,
+    // live), and only with TCP_NODELAY off.
+    let nums = |k: &str| -> Vec<u64> {
+        verdict[k]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_u64).collect())
+            .unwrap_or_default()
+    };
+    let (wire, kernel) = (nums("wire"), nums("kernel"));
+    let sent: usize = writes.iter().map(|w| w.len()).sum();
+    if !wire.is_empty() {
+        ensure!(
+            wire.iter().sum::<u64>() == sent as u64,
+            "sticky run {i}: the model's segments {wire:?} do not add up to the {sent} bytes written"
+        );
+    }
+    let merged_by_sender = (!wire.is_empty() && wire.len() < writes.len())
+        || kernel.first().is_some_and(|&n| (n as usize) < writes.len());
     ensure!(
-        !text.contains("Nagle"),
-        "sticky run {i}: Nagle named without segment evidence: {text}"
+        !text.contains("Nagle") || (merged_by_sender && !nodelay),
+        "sticky run {i}: Nagle named without segment evidence (wire {wire:?}, kernel {kernel:?}, nodelay {nodelay}): {text}"
     );
+    if site.server().is_none() {
+        ensure!(
+            !wire.is_empty(),
+            "sticky run {i}: simulated, but no segment of the model's wire is shown"
+        );
+    }
     // Every read bigger than the read size would be impossible.
     ensure!(
         reads.iter().all(|r| r.len() <= read_size as usize),
@@ -183,7 +212,7 @@ async fn sticky_session(c: &Client, site: &Site) -> Result<()> {
         if total / size as usize > 8 {
             delay = delay.min(20);
         }
-        seen.insert(sticky_run(c, i, w, size, delay, i % 3 == 0).await?);
+        seen.insert(sticky_run(c, site, i, w, size, delay, i % 3 == 0).await?);
         Ok(())
     })
     .await?;
@@ -201,7 +230,7 @@ async fn sticky_and_concurrency_dark_and_narrow() -> Result<()> {
     let site = Site::start_live(|_| {}).await?;
     site.each_look(dark_and_narrow(), async |c, site, tag| {
         open_lab(c, site, "sticky-packets", STICKY).await?;
-        sticky_run(c, 0, &["Hello", "World"], 3, 100, false).await?;
+        sticky_run(c, site, 0, &["Hello", "World"], 3, 100, false).await?;
         shot(c, STICKY, "timeline", &format!("sticky-{tag}")).await?;
         open_lab(c, site, "concurrency", CONCURRENCY).await?;
         concurrency_run(c, 0, true, 4, 60).await?;

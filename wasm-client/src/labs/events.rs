@@ -16,6 +16,9 @@ use crate::timeline::Side;
 
 /// The diagram's lifeline for the demo servers.
 const SERVERS: &str = "the servers";
+/// Most rows the list keeps before it starts again (the grouped view below
+/// keeps each connection's own events).
+const MAX_ROWS: u32 = 400;
 
 /// Builds the lab.
 pub fn mount(root: &HtmlElement, bridge: crate::net::Bridge) -> Mounted {
@@ -38,7 +41,23 @@ pub fn mount(root: &HtmlElement, bridge: crate::net::Bridge) -> Mounted {
     frame.timeline.arrow_words("→ to server", "← from server");
     let view = frame.server_view(&[]);
     let timeline = frame.timeline.clone();
-    view.on_event(move |ev, _sock| draw(&timeline, ev));
+    let rows = std::cell::Cell::new(0u32);
+    view.on_event(move |ev, _sock| {
+        // A page left open all day: the list starts again, and says so.
+        if rows.get() >= MAX_ROWS {
+            timeline.clear();
+            timeline.row(
+                Side::Note,
+                &format!(
+                    "The list reached {MAX_ROWS} events and starts again here; the connections below keep their own."
+                ),
+                None,
+            );
+            rows.set(1);
+        }
+        rows.set(rows.get() + 1);
+        draw(&timeline, ev);
+    });
     Mounted::with_state(Vec::new(), std::rc::Rc::new((view, frame)))
 }
 
