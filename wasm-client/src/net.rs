@@ -205,6 +205,8 @@ struct Inner {
     reach: Reach,
     /// The browser's permission to reach the server, while it matters.
     permission: Option<PermissionWatch>,
+    /// The `pagehide` and `pageshow` listeners (see [`Bridge::watch_page`]).
+    page_listeners: Vec<Closure<dyn FnMut(web_sys::Event)>>,
 }
 
 /// A handle on the page's bridge connection to one server. Cheap to clone.
@@ -274,6 +276,7 @@ impl Bridge {
                 mode_handlers: Vec::new(),
                 reach: Reach::Plain,
                 permission: None,
+                page_listeners: Vec::new(),
             })),
         };
         if access::chose_simulation() {
@@ -287,7 +290,71 @@ impl Bridge {
             None => bridge.simulate(),
         }
         bridge.watch_permission();
+        bridge.watch_page();
         bridge
+    }
+
+    /// A page the learner leaves for another may live on in the browser's
+    /// back-forward cache, WebSocket and all: the server would keep its
+    /// sockets open, and an iterative demo (tcp-echo) would stay busy with a
+    /// connection nobody uses. So leaving the page closes the connection to
+    /// the server (and with it the page's sockets), and coming back to it
+    /// reconnects at once.
+    fn watch_page(&self) {
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        let hide = {
+            let b = self.clone();
+            Closure::<dyn FnMut(web_sys::Event)>::new(move |_| b.page_left())
+        };
+        let show = {
+            let b = self.clone();
+            Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
+                let persisted = js_sys::Reflect::get(&e, &"persisted".into())
+                    .ok()
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(false);
+                if persisted {
+                    b.page_back();
+                }
+            })
+        };
+        let _ = window.add_event_listener_with_callback("pagehide", hide.as_ref().unchecked_ref());
+        let _ = window.add_event_listener_with_callback("pageshow", show.as_ref().unchecked_ref());
+        self.inner.borrow_mut().page_listeners = vec![hide, show];
+    }
+
+    /// The page was left: its connection to the server closes now.
+    fn page_left(&self) {
+        let conn = self.inner.borrow_mut().ws.take();
+        if let Some(conn) = conn {
+            // Closed now, not deferred: timers stop while a page is cached.
+            drop(conn);
+            self.on_close_because(
+                "this page was left, so its connections to the Socket Lab server were closed; \
+                 run the lab again",
+            );
+        }
+    }
+
+    /// The page came back from the back-forward cache: try the server now
+    /// rather than at the next retry.
+    fn page_back(&self) {
+        let waiting = {
+            let inner = self.inner.borrow();
+            inner.was_live && inner.ws.is_none() && inner.trial.is_none()
+        };
+        if !waiting {
+            return;
+        }
+        let retry = self.inner.borrow_mut().retry.take();
+        if let (Some((id, _)), Some(window)) = (retry, web_sys::window()) {
+            window.clear_timeout_with_handle(id);
+        }
+        if let Some(conn) = self.dial() {
+            self.inner.borrow_mut().trial = Some(conn);
+        }
     }
 
     /// Starts watching the browser's permission to reach the server, if the
@@ -1042,6 +1109,16 @@ impl Bridge {
     }
 
     fn on_close(&self) {
+        self.on_close_because(
+            "the connection to the Socket Lab server was lost; this lab runs simulated \
+             until the server answers again",
+        );
+    }
+
+    /// The connection to the server is gone: every socket of the page
+    /// closes with `reason`, and the labs run simulated until it answers
+    /// again.
+    fn on_close_because(&self, reason: &str) {
         let (handlers, old, was_live) = {
             let mut inner = self.inner.borrow_mut();
             let old = inner.ws.take();
@@ -1060,10 +1137,7 @@ impl Bridge {
         for h in handlers {
             h(SockEvent::Closed {
                 by: ClosedBy::Bridge,
-                reason:
-                    "the connection to the Socket Lab server was lost; this lab runs simulated \
-                         until the server answers again"
-                        .into(),
+                reason: reason.to_owned(),
             });
         }
         if self.inner.borrow().sim.is_none() {
