@@ -12,10 +12,20 @@ use fantoccini::Client;
 use serde_json::Value;
 
 /// The labs that draw a timeline, and with it a diagram. (The concurrency
-/// lab's picture is its chart of every client on one axis, tested with the
-/// lab; the kernel lab draws the TCP state diagram.)
-const LABS: [&str; 9] = [
-    "tcp-echo", "udp-echo", "sticky", "framing", "auth", "ports", "layers", "chat", "tls",
+/// lab also draws its chart of every client on one axis, tested with the
+/// lab; the kernel lab draws the TCP state diagram; "what the servers see"
+/// and the check view are checked below and in check_view.rs.)
+const LABS: [&str; 10] = [
+    "tcp-echo",
+    "udp-echo",
+    "sticky",
+    "framing",
+    "auth",
+    "concurrency",
+    "ports",
+    "layers",
+    "chat",
+    "tls",
 ];
 
 /// What the page shows of one lab: its rows and the diagram's steps.

@@ -202,9 +202,11 @@ impl Lab {
                 tl.segment(Some(&format!("client {}", i + 1)), &seg);
             }
             SockEvent::Read { data, .. } => {
-                let row = tl.row(
+                let who = format!("client {}", i + 1);
+                let row = tl.row_in(
+                    &who,
                     Side::Read,
-                    &format!("client {} read its answer", i + 1),
+                    &format!("{who} read its answer"),
                     Some(&data),
                 );
                 attr(&row, "data-event", "answer");
@@ -276,9 +278,23 @@ impl Lab {
                 .map(|(i, c)| (i, c.sock))
                 .collect()
         };
-        for (i, sock) in sends {
-            self.bridge()
-                .send(sock, format!("hello from client {}", i + 1).as_bytes());
+        let lines: Vec<(usize, SocketId, String)> = sends
+            .into_iter()
+            .map(|(i, sock)| (i, sock, format!("hello from client {}", i + 1)))
+            .collect();
+        // Every line first, as many_clients.py sends them, then their rows.
+        for (_, sock, line) in &lines {
+            self.bridge().send(*sock, line.as_bytes());
+        }
+        for (i, _, line) in &lines {
+            let who = format!("client {}", i + 1);
+            let row = self.frame.timeline.row_in(
+                &who,
+                Side::Send,
+                &format!("{who} sent its line"),
+                Some(line.as_bytes()),
+            );
+            attr(&row, "data-event", "line");
         }
     }
 
