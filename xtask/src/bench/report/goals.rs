@@ -682,7 +682,11 @@ mod tests {
             Some(false),
             "not measured"
         );
-        assert_eq!(goal(&goals, "labs (wasm + JS, with the sequence diagrams)").ok, None, "dist/ not built");
+        assert_eq!(
+            goal(&goals, "labs (wasm + JS, with the sequence diagrams)").ok,
+            None,
+            "dist/ not built"
+        );
     }
 
     #[test]
