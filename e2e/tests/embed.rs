@@ -123,6 +123,9 @@ async fn dark_theme_screenshots_of_every_lab() -> Result<()> {
                     wait_count(&c, "[data-role=server-view][data-connections='0']", 1).await?;
                     wait_count(&c, ".sl-sv-conn", 0).await?;
                     wait_count(&c, ".sl-sv-empty:not([hidden])", 1).await?;
+                    // And so are the events' diagram and list above it.
+                    wait_count(&c, "[data-role=timeline] > li", 0).await?;
+                    wait_count(&c, "figure.sl-seq[hidden]", 1).await?;
                 } else {
                     wait_count_at_least(&c, ".sl-row", 1).await?;
                     // The server's own account of the lab's connection.

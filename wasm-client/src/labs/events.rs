@@ -7,11 +7,15 @@
 //! named by demo and address, the servers on the right. What the grouped
 //! view cannot show, how two clients' traffic interleaved, is drawn here.
 
+use std::cell::Cell;
+use std::rc::Rc;
+
 use protocol::demo::Transport;
 use protocol::events::{EventKind, ServerEvent};
 use web_sys::HtmlElement;
 
 use super::{Frame, Mounted};
+use crate::dom::Listener;
 use crate::timeline::Side;
 
 /// The diagram's lifeline for the demo servers.
@@ -41,7 +45,20 @@ pub fn mount(root: &HtmlElement, bridge: crate::net::Bridge) -> Mounted {
     frame.timeline.arrow_words("→ to server", "← from server");
     let view = frame.server_view(&[]);
     let timeline = frame.timeline.clone();
-    let rows = std::cell::Cell::new(0u32);
+    let rows = Rc::new(Cell::new(0u32));
+    // Clearing the server view clears its diagram and list too.
+    let cleared = view
+        .element()
+        .query_selector("[data-role=server-view-clear]")
+        .ok()
+        .flatten()
+        .map(|button| {
+            let (timeline, rows) = (timeline.clone(), rows.clone());
+            Listener::new(&button, "click", move |_| {
+                timeline.clear();
+                rows.set(0);
+            })
+        });
     view.on_event(move |ev, _sock| {
         // A page left open all day: the list starts again, and says so.
         if rows.get() >= MAX_ROWS {
@@ -58,7 +75,7 @@ pub fn mount(root: &HtmlElement, bridge: crate::net::Bridge) -> Mounted {
         rows.set(rows.get() + 1);
         draw(&timeline, ev);
     });
-    Mounted::with_state(Vec::new(), std::rc::Rc::new((view, frame)))
+    Mounted::with_state(Vec::new(), Rc::new((view, frame, cleared)))
 }
 
 /// The client's lifeline: its demo and address (a TCP connection's number
