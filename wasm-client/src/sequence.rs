@@ -509,24 +509,11 @@ mod tests {
         let wire_x = 134.0 + (600.0 - 60.0 - 134.0) * 2.0 / 3.0;
         let step = svg.split("sl-seq-k-segment").nth(1).unwrap();
         let rect = step.split("<rect").nth(1).unwrap();
-        let x: f64 = rect
-            .split("x=\"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
-        let w: f64 = rect
-            .split("width=\"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let number = |name: &str| -> f64 {
+            let after = rect.split(&format!(" {name}=\"")).nth(1).unwrap();
+            after.split('"').next().unwrap().parse().unwrap()
+        };
+        let (x, w) = (number("x"), number("width"));
         assert!(x < wire_x && wire_x < x + w, "{x} {w} {wire_x}");
     }
 
