@@ -30,7 +30,7 @@ use crate::conversation::{self, Conversation, Output, Settings};
 use crate::demo::{Demo, StickyOptions, Transport};
 use crate::events::{Closer, EventKind, ServerEvent};
 use crate::hex::HexBytes;
-use crate::sim::SimRng;
+use crate::sim::{Segment, SimRng};
 
 /// Why a simulated lab has no kernel view.
 pub const SIMULATED_KERNEL: &str = "This lab is simulated: there is no kernel in the page to ask. \
@@ -55,12 +55,8 @@ pub enum ToPage {
     Segment {
         /// Which socket sent it.
         sock: SocketId,
-        /// When it left, virtual µs.
-        sent_at_us: u64,
-        /// When it reaches the server's receive buffer.
-        arrive_at_us: u64,
-        /// Its payload: one or more of the page's writes.
-        data: Vec<u8>,
+        /// The segment.
+        segment: Segment,
         /// Nagle held it back until the ACK of earlier data.
         held: bool,
     },
@@ -805,9 +801,11 @@ impl SimBridge {
             at,
             ToPage::Segment {
                 sock,
-                sent_at_us: at,
-                arrive_at_us,
-                data,
+                segment: Segment {
+                    sent_at_us: at,
+                    arrive_at_us,
+                    data,
+                },
                 held,
             },
         );
@@ -1131,11 +1129,14 @@ mod tests {
             .filter_map(|x| match x {
                 ToPage::Segment {
                     sock: 1,
-                    sent_at_us,
-                    arrive_at_us,
-                    data,
+                    segment,
                     held,
-                } => Some((*sent_at_us, *arrive_at_us, data.as_slice(), *held)),
+                } => Some((
+                    segment.sent_at_us,
+                    segment.arrive_at_us,
+                    segment.data.as_slice(),
+                    *held,
+                )),
                 _ => None,
             })
             .collect();

@@ -27,6 +27,7 @@ use crate::access::{self, Permission, PermissionStatus, Space};
 use protocol::bridge::{self, ClientMsg, ClosedBy, DemoInfo, Limits, ServerMsg, SocketId};
 use protocol::events::ServerEvent;
 use protocol::kernel::{KernelMsg, TcpCounters};
+use protocol::sim::Segment;
 use protocol::sim_bridge::{Network, SimBridge, ToPage};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
@@ -62,19 +63,6 @@ pub enum Reach {
     Chosen,
 }
 
-/// A segment of the page's bytes on the simulation's wire.
-#[derive(Debug, Clone)]
-pub struct Segment {
-    /// When it left, µs of the simulation.
-    pub sent_at_us: u64,
-    /// When it reached the server's receive buffer.
-    pub arrive_at_us: u64,
-    /// Its payload.
-    pub data: Vec<u8>,
-    /// Nagle held it until the ACK of earlier data.
-    pub held: bool,
-}
-
 /// What happened on one bridged socket.
 #[derive(Debug, Clone)]
 pub enum SockEvent {
@@ -105,8 +93,13 @@ pub enum SockEvent {
         reason: String,
     },
     /// Simulated only: the model sent some of the page's bytes as one
-    /// segment.
-    Segment(Segment),
+    /// segment; `held` when Nagle held it until the ACK of earlier data.
+    Segment {
+        /// The segment.
+        segment: Segment,
+        /// Nagle held it back.
+        held: bool,
+    },
     /// A request about this socket failed.
     Error {
         /// Why.
@@ -800,18 +793,11 @@ impl Bridge {
                 }
                 ToPage::Segment {
                     sock,
-                    sent_at_us,
-                    arrive_at_us,
-                    data,
+                    segment,
                     held,
                 } => {
                     if let Some(h) = self.handler(sock) {
-                        h(SockEvent::Segment(Segment {
-                            sent_at_us,
-                            arrive_at_us,
-                            data,
-                            held,
-                        }));
+                        h(SockEvent::Segment { segment, held });
                     }
                 }
             }

@@ -10,10 +10,10 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use protocol::hex::{FrameHeader, Shown, shown};
+use protocol::sim::Segment;
 use web_sys::Element;
 
 use crate::dom::{add, attr, el};
-use crate::net::Segment;
 use crate::sequence::{CLIENT, Diagram, NETWORK, Shape, Step};
 
 /// Most bytes a box shows as text.
@@ -307,9 +307,9 @@ impl Timeline {
     /// Adds a row for a segment the simulation put on its wire (its own
     /// lifeline in the diagram); `conn` names the page's connection when a
     /// lab has several.
-    pub fn segment(&self, conn: Option<&str>, seg: &Segment) -> Element {
+    pub fn segment(&self, conn: Option<&str>, seg: &Segment, held: bool) -> Element {
         let of = conn.map(|c| format!(" of {c}")).unwrap_or_default();
-        let held = if seg.held {
+        let held = if held {
             "; Nagle held it until the earlier data was ACKed"
         } else {
             ""

@@ -224,8 +224,8 @@ impl Lab {
             .as_ref()
             .is_some_and(|m| m.sock == sock);
         match ev {
-            SockEvent::Segment(seg) => {
-                self.frame.timeline.segment(Some(who.name()), &seg);
+            SockEvent::Segment { segment: seg, held } => {
+                self.frame.timeline.segment(Some(who.name()), &seg, held);
             }
             SockEvent::Opened { local, peer } => {
                 self.frame.timeline.row(

@@ -198,11 +198,11 @@ impl Lab {
             _ => Settles::No,
         };
         match ev {
-            SockEvent::Segment(seg) => {
-                tl.segment(Some(&format!("client {}", i + 1)), &seg);
+            SockEvent::Segment { segment: seg, held } => {
+                tl.segment(Some(&client_name(i)), &seg, held);
             }
             SockEvent::Read { data, .. } => {
-                let who = format!("client {}", i + 1);
+                let who = client_name(i);
                 let row = tl.row_in(
                     &who,
                     Side::Read,
@@ -287,7 +287,7 @@ impl Lab {
             self.bridge().send(*sock, line.as_bytes());
         }
         for (i, _, line) in &lines {
-            let who = format!("client {}", i + 1);
+            let who = client_name(*i);
             let row = self.frame.timeline.row_in(
                 &who,
                 Side::Send,
@@ -478,6 +478,11 @@ impl Lab {
         }
         self.refresh();
     }
+}
+
+/// The `i`th client's name, and its lifeline in the diagram.
+fn client_name(i: usize) -> String {
+    format!("client {}", i + 1)
 }
 
 /// Builds the lab.

@@ -271,8 +271,8 @@ impl Lab {
         }
         let tl = &self.frame.timeline;
         match ev {
-            SockEvent::Segment(seg) => {
-                tl.segment(None, &seg);
+            SockEvent::Segment { segment: seg, held } => {
+                tl.segment(None, &seg, held);
             }
             SockEvent::Opened { local, .. } => self.set_status(
                 "open",

@@ -956,7 +956,7 @@ impl Lab {
         };
         match ev {
             // The kernel lab is live only: the simulation answers it with no sockets.
-            SockEvent::Segment(_) => {}
+            SockEvent::Segment { .. } => {}
             SockEvent::Opened { local, peer } => {
                 if let Some(run) = self.run.borrow_mut().as_mut() {
                     run.conns[i] = Some((local, peer));

@@ -226,8 +226,8 @@ impl Lab {
     fn on_sock(&self, sock: SocketId, ev: SockEvent) {
         let mine = self.state.borrow().sock == Some(sock);
         match ev {
-            SockEvent::Segment(seg) => {
-                self.frame.timeline.segment(None, &seg);
+            SockEvent::Segment { segment: seg, held } => {
+                self.frame.timeline.segment(None, &seg, held);
             }
             SockEvent::Opened { local, peer } => {
                 self.frame.timeline.row(

@@ -178,11 +178,11 @@ impl Lab {
         }
         let tl = &self.frame.timeline;
         match ev {
-            SockEvent::Segment(seg) => {
+            SockEvent::Segment { segment: seg, held } => {
                 if let Some(run) = self.run.borrow_mut().as_mut() {
                     run.wire.push(seg.data.len());
                 }
-                tl.segment(None, &seg);
+                tl.segment(None, &seg, held);
             }
             SockEvent::Opened { local, peer } => {
                 tl.row(

@@ -316,8 +316,8 @@ impl Lab {
             .as_ref()
             .is_some_and(|c| c.sock == sock);
         match ev {
-            SockEvent::Segment(seg) => {
-                self.frame.timeline.segment(Some(slot.name()), &seg);
+            SockEvent::Segment { segment: seg, held } => {
+                self.frame.timeline.segment(Some(slot.name()), &seg, held);
             }
             SockEvent::Opened { local, peer } => {
                 if mine {

@@ -172,8 +172,8 @@ impl Lab {
             return;
         }
         match ev {
-            SockEvent::Segment(seg) => {
-                self.frame.timeline.segment(None, &seg);
+            SockEvent::Segment { segment: seg, held } => {
+                self.frame.timeline.segment(None, &seg, held);
             }
             SockEvent::Opened { local, peer } => {
                 self.frame

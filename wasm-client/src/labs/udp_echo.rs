@@ -287,7 +287,7 @@ impl Lab {
         let mine = self.state.borrow().run.as_ref().map(|r| r.sock) == Some(sock);
         match ev {
             // UDP has no segments.
-            SockEvent::Segment(_) => {}
+            SockEvent::Segment { .. } => {}
             SockEvent::Opened { local, peer } => {
                 self.frame.timeline.row(
                     Side::Note,
